@@ -1,0 +1,72 @@
+# gpumem: `make demo` runs the main job, `make test` every check and test.
+# Needs only Node/npm, make and g++ (nvcc where present): Deno is installed into .deno/ from the
+# npm registry when it is not on PATH, and csrc/ is built into build/.
+
+DENO_VERSION := 2.9.6
+LOCAL_DENO := .deno/bin/deno
+DENO ?= $(or $(shell command -v deno 2>/dev/null),$(LOCAL_DENO))
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CXX ?= g++
+
+BUILD := build
+CPU_LIB := $(BUILD)/libgpumem_kernels_cpu.so
+CUDA_LIB := $(BUILD)/libgpumem_kernels_cuda.so
+KERNEL_LIBS := $(CPU_LIB) $(if $(NVCC),$(CUDA_LIB))
+CSRC_COMMON := csrc/gpumem.h csrc/status.h csrc/status.cpp csrc/axpy.h
+CXXFLAGS := -O3 -std=c++17 -fPIC -Wall -Wextra -Werror
+# sm_80 (A100), sm_90 (H100/H200) machine code, plus PTX the driver can JIT for newer GPUs.
+CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-Wall -cudart static $(CUDA_ARCHS)
+
+# Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
+ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE
+PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
+TEST_FLAGS := $(PERMISSIONS) --v8-flags=--expose-gc
+
+.PHONY: all demo test check test-only bench build deno clean
+
+all: build
+
+demo: build $(DENO)
+	$(DENO) run $(PERMISSIONS) src/cli/demo.ts
+
+# Static checks first, then the tests (tests/gpu show as ignored, with the reason, without a GPU).
+test: build $(DENO) check
+	@set -o pipefail; $(DENO) test $(TEST_FLAGS) tests/ 2>&1 | tee $(BUILD)/test.log
+	@sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/test.log | \
+	  awk '/^(ok|FAILED) \| /{p=$$3; f=$$6; i=$$9} END{if (p=="") exit 1; print "tests: " p " passed, " f " failed, " i " skipped"}'
+
+check: $(DENO)
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check mod.ts src/ ffi/ tests/ bench/
+	$(DENO) doc --lint mod.ts
+	$(DENO) publish --dry-run --allow-dirty --quiet
+
+bench: build $(DENO)
+	$(DENO) bench $(PERMISSIONS) bench/
+
+build: $(KERNEL_LIBS)
+
+$(CPU_LIB): $(CSRC_COMMON) csrc/cpu_kernels.cpp
+	@mkdir -p $(BUILD)
+	$(CXX) $(CXXFLAGS) -shared -o $@ csrc/status.cpp csrc/cpu_kernels.cpp
+
+$(CUDA_LIB): $(CSRC_COMMON) csrc/cuda_kernels.cu
+	@mkdir -p $(BUILD)
+	$(NVCC) $(NVCCFLAGS) -shared -o $@ csrc/status.cpp csrc/cuda_kernels.cu
+
+deno: $(DENO)
+
+# The pinned Deno from the npm registry, when none is on PATH.
+$(LOCAL_DENO):
+	npm install --prefix .deno --no-save --no-audit --no-fund --loglevel=error deno@$(DENO_VERSION)
+	@mkdir -p .deno/bin
+	@bin=$$(ls .deno/node_modules/@deno/*/deno 2>/dev/null | head -1); \
+	  [ -n "$$bin" ] || bin=.deno/node_modules/deno/deno; \
+	  ln -f "$$bin" $@ 2>/dev/null || cp "$$bin" $@
+	@$@ --version | head -1
+
+clean:
+	rm -rf $(BUILD)
