@@ -1,0 +1,82 @@
+/**
+ * gpumem: GPU memory management for Deno, bound straight to the CUDA driver.
+ *
+ * Device buffers with one owner and views that die with it, streams and events, composable memory
+ * resources (cuMemAlloc, cuMemAllocAsync, host memory), and a cpu device that runs the same code
+ * where no GPU is usable.
+ *
+ * @example
+ * ```ts
+ * import { DeviceBuffer, defaultDevice } from "@gpumem/gpumem";
+ * console.log(defaultDevice().name);
+ * using buffer = DeviceBuffer.fromHost(new Float32Array([1, 2, 3]));
+ * console.log(buffer.typed(Float32Array).copyToHost());
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CudaError,
+  DisposedError,
+  DriverUnavailableError,
+  formatBytes,
+  GpumemError,
+  InvalidArgumentError,
+  KernelLibraryUnavailableError,
+  type OutOfMemoryDetails,
+  OutOfMemoryError,
+} from "./src/errors.ts";
+export type { HostArray, HostArrayConstructor } from "./src/validate.ts";
+export type { LoadAttempt } from "./ffi/loader.ts";
+
+export {
+  CUDA_LIBRARY_ENV,
+  type CudaDriver,
+  cudaDriver,
+  loadCudaDriver,
+} from "./src/cuda/driver.ts";
+export { Device, type DeviceCapabilities, type MemInfo } from "./src/cuda/device.ts";
+export { CudaByteOps } from "./src/cuda/byte_ops.ts";
+export { type CudaSymbols, cudaSymbols } from "./ffi/cuda.ts";
+export { type KernelSymbols, kernelSymbols } from "./ffi/kernels.ts";
+export { Stream } from "./src/cuda/stream.ts";
+export { Event, type EventOptions } from "./src/cuda/event.ts";
+
+export { CpuDevice, cpuDevice } from "./src/device/cpu_device.ts";
+export type { ByteOps, MemoryDevice } from "./src/device/types.ts";
+export {
+  type CudaAvailability,
+  cudaAvailability,
+  defaultDevice,
+  DEVICE_ENV,
+  deviceByName,
+  listDevices,
+} from "./src/device/select.ts";
+
+export type { MemoryResource } from "./src/memory/resource.ts";
+export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
+export {
+  CudaAsyncResource,
+  type CudaAsyncResourceOptions,
+} from "./src/memory/cuda_async_resource.ts";
+export { HOST_ALIGNMENT, HostResource } from "./src/memory/host_resource.ts";
+export { LiveAllocations } from "./src/memory/live_allocations.ts";
+export { defaultResource } from "./src/memory/default_resources.ts";
+
+export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
+export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
+export {
+  type CollectedBuffer,
+  type CollectedBufferReporter,
+  setCollectedBufferReporter,
+} from "./src/buffers/collection_net.ts";
+
+export { axpy } from "./src/kernels/axpy.ts";
+export {
+  checkKernelStatus,
+  KERNEL_LIBRARY_ENV,
+  type KernelBackend,
+  type KernelLibrary,
+  kernelLibrary,
+} from "./src/kernels/library.ts";

@@ -1,0 +1,33 @@
+/**
+ * The record one allocation's owning buffer and all its views share: freeing the owner marks it,
+ * and every view checks it before handing out an address.
+ *
+ * @module
+ */
+
+import type { Stream } from "../cuda/stream.ts";
+import type { MemoryResource } from "../memory/resource.ts";
+
+/** One allocation, shared by its owning DeviceBuffer and every view of it. */
+export interface Allocation {
+  /** Start address. */
+  readonly address: bigint;
+  /** Bytes allocated. */
+  readonly bytes: number;
+  /** The resource to give the memory back to. */
+  readonly resource: MemoryResource;
+  /** The stream the allocation was ordered on, if any (the free is ordered on it too). */
+  readonly stream: Stream | undefined;
+  /** The label given at allocation, for reports. */
+  readonly label: string | undefined;
+  /** Set once the memory went back to its resource: every use after that throws. */
+  freed: boolean;
+}
+
+/** Gives the allocation's memory back once; later calls do nothing. */
+export function releaseAllocation(allocation: Allocation): void {
+  if (allocation.freed) return;
+  allocation.freed = true;
+  const { resource, address, bytes, stream } = allocation;
+  resource.deallocate(address, bytes, stream && !stream.closed ? stream : undefined);
+}

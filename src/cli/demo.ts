@@ -1,0 +1,148 @@
+/**
+ * `make demo`: what gpumem sees on this machine, and what it measures there.
+ *
+ * Lists the devices (or says why it runs on the cpu device), allocates and frees through each
+ * memory resource, copies both ways, runs a kernel against a CPU reference, and shows that a view
+ * cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
+ *
+ * @module
+ */
+
+import {
+  axpy,
+  CudaAsyncResource,
+  CudaMallocResource,
+  defaultDevice,
+  DeviceBuffer,
+  DisposedError,
+  formatBytes,
+  HostResource,
+  listDevices,
+  type MemoryDevice,
+  type MemoryResource,
+  Stream,
+} from "../../mod.ts";
+import { formatTable, median } from "./table.ts";
+
+/** Microseconds per call of `body`, the median over `batches` batches of `perBatch` calls. */
+function microsecondsPerCall(body: () => void, perBatch: number, batches = 7): number {
+  body(); // warm-up: first-call costs (symbol binding, lazy driver state) stay out of the figure
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now();
+    for (let i = 0; i < perBatch; i++) body();
+    samples.push(((performance.now() - start) * 1000) / perBatch);
+  }
+  return median(samples);
+}
+
+function describeDevices(): void {
+  const rows = listDevices().map((device) => {
+    const { free, total } = device.memInfo();
+    const details = device.kind === "cuda"
+      ? `cc ${device.computeCapability.join(".")}, ${device.multiprocessorCount} SMs, VMM ${
+        device.capabilities.virtualMemoryManagement ? "yes" : "no"
+      }, memory pools ${device.capabilities.memoryPools ? "yes" : "no"}`
+      : "host memory behind the device API";
+    return [device.id, device.name, formatBytes(free), formatBytes(total), details];
+  });
+  console.log(formatTable(["device", "name", "free", "total", "details"], rows));
+}
+
+function resourcesOf(
+  device: MemoryDevice,
+  stream: Stream,
+): { resource: MemoryResource; stream?: Stream }[] {
+  if (device.kind === "cpu") return [{ resource: new HostResource() }];
+  const resources: { resource: MemoryResource; stream?: Stream }[] = [
+    { resource: new CudaMallocResource(device) },
+  ];
+  if (device.capabilities.memoryPools) {
+    resources.push({
+      resource: new CudaAsyncResource(device, { releaseThreshold: 1 << 30 }),
+      stream,
+    });
+  }
+  return resources;
+}
+
+function measureResources(device: MemoryDevice, stream: Stream): void {
+  const rows: string[][] = [];
+  for (const { resource, stream: on } of resourcesOf(device, stream)) {
+    for (const bytes of [256, 1 << 20, 64 << 20]) {
+      const perBatch = resource.name.startsWith("cuMemAlloc(") ? 20 : 200;
+      const us = microsecondsPerCall(() => {
+        const address = resource.allocate(bytes, on);
+        resource.deallocate(address, bytes, on);
+      }, perBatch);
+      on?.synchronize();
+      rows.push([resource.name, formatBytes(bytes), us.toFixed(3)]);
+    }
+  }
+  console.log(`\nAllocate + free round trips on ${device.id} (median):`);
+  console.log(formatTable(["resource", "size", "µs"], rows));
+}
+
+function measureCopies(device: MemoryDevice): void {
+  const bytes = 64 << 20;
+  const host = new Uint8Array(bytes).fill(7);
+  using a = DeviceBuffer.allocate(bytes, { device, label: "demo.copy.a" });
+  using b = DeviceBuffer.allocate(bytes, { device, label: "demo.copy.b" });
+  const gbps = (body: () => void, bytesMoved: number) =>
+    bytesMoved / (microsecondsPerCall(body, 3, 5) * 1e3);
+  const rows = [
+    ["host → device (pageable)", gbps(() => a.copyFromHost(host), bytes).toFixed(1)],
+    ["device → host (pageable)", gbps(() => a.copyToHost(host), bytes).toFixed(1)],
+    ["device → device (read + write)", gbps(() => b.copyFrom(a), 2 * bytes).toFixed(1)],
+  ];
+  console.log(`\nCopies of ${formatBytes(bytes)} on ${device.id}:`);
+  console.log(formatTable(["copy", "GB/s"], rows));
+}
+
+function checkKernel(device: MemoryDevice): void {
+  const n = 1 << 20;
+  const x = Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+  const y = Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+  const a = Math.random() * 4 - 2;
+  using dx = DeviceBuffer.fromHost(x, { device, label: "demo.axpy.x" });
+  using dy = DeviceBuffer.fromHost(y, { device, label: "demo.axpy.y" });
+  axpy(a, dx.typed(Float32Array), dy.typed(Float32Array));
+  const result = dy.typed(Float32Array).copyToHost();
+  const a32 = Math.fround(a); // the kernel takes a float
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const reference = a32 * x[i] + y[i]; // float64
+    const scale = Math.abs(a32 * x[i]) + Math.abs(y[i]);
+    worst = Math.max(worst, Math.abs(result[i] - reference) / scale);
+  }
+  console.log(
+    `\nKernel library on ${device.id}: axpy over ${n} floats, largest relative error against a ` +
+      `float64 reference ${worst.toExponential(2)} (one float32 rounding: 6.0e-8)`,
+  );
+}
+
+function showOwnership(device: MemoryDevice): void {
+  const owner = DeviceBuffer.allocate(1024, { device, label: "demo.owner" });
+  const view = owner.view(256, 512);
+  owner.free();
+  try {
+    view.copyToHost();
+    console.log("\nOwnership: a view outlived its owner (this is a bug)");
+  } catch (error) {
+    if (!(error instanceof DisposedError)) throw error;
+    console.log(
+      `\nOwnership: a view used after its owner's free() throws ${error.name}:\n  ${error.message}`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  console.log("gpumem demo\n");
+  const device = defaultDevice(); // says once, on stderr, why it falls back to the cpu device
+  describeDevices();
+  using stream = new Stream(device);
+  measureResources(device, stream);
+  measureCopies(device);
+  checkKernel(device);
+  showOwnership(device);
+}
