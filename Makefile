@@ -2,6 +2,7 @@
 # Needs only Node/npm, make and g++ (nvcc where present): Deno is installed into .deno/ from the
 # npm registry when it is not on PATH, and csrc/ is built into build/.
 
+SHELL := /bin/bash
 DENO_VERSION := 2.9.6
 LOCAL_DENO := .deno/bin/deno
 DENO ?= $(or $(shell command -v deno 2>/dev/null),$(LOCAL_DENO))
@@ -22,7 +23,7 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-Wall -cudart static $(CUDA_ARCHS)
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
-TEST_FLAGS := $(PERMISSIONS) --v8-flags=--expose-gc
+TEST_FLAGS := $(PERMISSIONS) --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean
 
@@ -34,8 +35,7 @@ demo: build $(DENO)
 # Static checks first, then the tests (tests/gpu show as ignored, with the reason, without a GPU).
 test: build $(DENO) check
 	@set -o pipefail; $(DENO) test $(TEST_FLAGS) tests/ 2>&1 | tee $(BUILD)/test.log
-	@sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/test.log | \
-	  awk '/^(ok|FAILED) \| /{p=$$3; f=$$6; i=$$9} END{if (p=="") exit 1; print "tests: " p " passed, " f " failed, " i " skipped"}'
+	@sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/test.log | awk -f tests/summary.awk
 
 check: $(DENO)
 	$(DENO) fmt --check

@@ -79,4 +79,5 @@ export {
   type KernelBackend,
   type KernelLibrary,
   kernelLibrary,
+  loadKernelLibrary,
 } from "./src/kernels/library.ts";

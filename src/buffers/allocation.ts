@@ -22,6 +22,8 @@ export interface Allocation {
   readonly label: string | undefined;
   /** Set once the memory went back to its resource: every use after that throws. */
   freed: boolean;
+  /** Set while the collection net has the owner registered (see collection_net.ts). */
+  watched: boolean;
 }
 
 /** Gives the allocation's memory back once; later calls do nothing. */

@@ -61,7 +61,15 @@ export class DeviceBuffer {
     checkByteCount(bytes, "bytes");
     const { resource, stream, label } = resolveAllocateOptions(options);
     const address = resource.allocate(bytes, stream);
-    const allocation: Allocation = { address, bytes, resource, stream, label, freed: false };
+    const allocation: Allocation = {
+      address,
+      bytes,
+      resource,
+      stream,
+      label,
+      freed: false,
+      watched: false,
+    };
     const buffer = new DeviceBuffer(allocation, 0, bytes, null);
     watchOwner(buffer, allocation);
     return buffer;
@@ -100,7 +108,7 @@ export class DeviceBuffer {
     this.byteOffset = byteOffset;
     this.byteLength = byteLength;
     this.owner = owner;
-    this.#address = allocation.address + BigInt(byteOffset);
+    this.#address = byteOffset === 0 ? allocation.address : allocation.address + BigInt(byteOffset);
   }
 
   /** The device the memory is on. */

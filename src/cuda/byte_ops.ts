@@ -8,7 +8,15 @@ import type { ByteOps } from "../device/types.ts";
 import type { Device } from "./device.ts";
 import { check, cudaDriver } from "./driver.ts";
 
-/** {@linkcode ByteOps} over cuMemcpy*_v2 and cuMemsetD8 (async forms when a stream is given). */
+/**
+ * {@linkcode ByteOps} over cuMemcpy*_v2 and cuMemsetD8 (async forms when a stream is given).
+ *
+ * Without a stream, every operation is complete on return. The driver's "synchronous" forms do
+ * not promise that: device-to-device copies and memsets return at once, and a host-to-device
+ * copy from pageable memory returns once the data is staged, before the DMA is done. Work on a
+ * non-blocking stream would then race with them, so those three wait for the legacy default
+ * stream they were queued on.
+ */
 export class CudaByteOps implements ByteOps {
   readonly #device: Device;
 
@@ -22,8 +30,12 @@ export class CudaByteOps implements ByteOps {
     this.#device.activate();
     const s = cudaDriver().symbols;
     const bytes = BigInt(src.byteLength);
-    if (stream === undefined) check(s.cuMemcpyHtoD_v2(dst, src, bytes), "cuMemcpyHtoD_v2");
-    else check(s.cuMemcpyHtoDAsync_v2(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2");
+    if (stream !== undefined) {
+      check(s.cuMemcpyHtoDAsync_v2(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2");
+      return;
+    }
+    check(s.cuMemcpyHtoD_v2(dst, src, bytes), "cuMemcpyHtoD_v2");
+    waitForLegacyStream();
   }
 
   /** cuMemcpyDtoH_v2, or cuMemcpyDtoHAsync_v2 on `stream`. */
@@ -40,8 +52,12 @@ export class CudaByteOps implements ByteOps {
     this.#device.activate();
     const s = cudaDriver().symbols;
     const n = BigInt(bytes);
-    if (stream === undefined) check(s.cuMemcpyDtoD_v2(dst, src, n), "cuMemcpyDtoD_v2");
-    else check(s.cuMemcpyDtoDAsync_v2(dst, src, n, stream), "cuMemcpyDtoDAsync_v2");
+    if (stream !== undefined) {
+      check(s.cuMemcpyDtoDAsync_v2(dst, src, n, stream), "cuMemcpyDtoDAsync_v2");
+      return;
+    }
+    check(s.cuMemcpyDtoD_v2(dst, src, n), "cuMemcpyDtoD_v2");
+    waitForLegacyStream();
   }
 
   /** cuMemsetD8_v2, or cuMemsetD8Async on `stream`. */
@@ -49,7 +65,16 @@ export class CudaByteOps implements ByteOps {
     this.#device.activate();
     const s = cudaDriver().symbols;
     const n = BigInt(bytes);
-    if (stream === undefined) check(s.cuMemsetD8_v2(dst, value, n), "cuMemsetD8_v2");
-    else check(s.cuMemsetD8Async(dst, value, n, stream), "cuMemsetD8Async");
+    if (stream !== undefined) {
+      check(s.cuMemsetD8Async(dst, value, n, stream), "cuMemsetD8Async");
+      return;
+    }
+    check(s.cuMemsetD8_v2(dst, value, n), "cuMemsetD8_v2");
+    waitForLegacyStream();
   }
+}
+
+/** Waits for the legacy default stream (CUstream 0), where the driver's plain forms queue work. */
+function waitForLegacyStream(): void {
+  check(cudaDriver().symbols.cuStreamSynchronize(null), "cuStreamSynchronize");
 }

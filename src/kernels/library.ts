@@ -45,8 +45,19 @@ function builtLibraryPath(backend: KernelBackend): string[] {
  * what it tried (run `make build`, or point the environment variable at a built library).
  */
 export function kernelLibrary(backend: KernelBackend): KernelLibrary {
-  const existing = loaded.get(backend);
-  if (existing) return existing;
+  let library = loaded.get(backend);
+  if (!library) {
+    library = loadKernelLibrary(backend);
+    loaded.set(backend, library);
+  }
+  return library;
+}
+
+/**
+ * Loads the kernel library for `backend` now, reading its environment variable afresh, without
+ * touching the cached one (see {@linkcode kernelLibrary}). Checks the build's backend and ABI.
+ */
+export function loadKernelLibrary(backend: KernelBackend): KernelLibrary {
   const result = openLibrary(kernelSymbols, KERNEL_LIBRARY_ENV[backend], builtLibraryPath(backend));
   if (!result.ok) {
     throw new KernelLibraryUnavailableError(
@@ -65,9 +76,7 @@ export function kernelLibrary(backend: KernelBackend): KernelLibrary {
         `${KERNEL_ABI_VERSION} (rebuild with \`make build\`)`,
     );
   }
-  const library: KernelLibrary = { backend, path: result.path, symbols };
-  loaded.set(backend, library);
-  return library;
+  return { backend, path: result.path, symbols };
 }
 
 /** Throws GpumemError with the library's own message when `status` is not OK. */

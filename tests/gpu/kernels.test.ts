@@ -1,0 +1,6 @@
+/** The kernel contracts on the CUDA build of csrc/, sharing memory with the driver binding. */
+
+import { registerKernelContracts } from "../contracts/kernel_contracts.ts";
+import { cudaKernelIgnoreReason, gpu } from "./gpu_available.ts";
+
+registerKernelContracts("gpu kernels", gpu, cudaKernelIgnoreReason);
