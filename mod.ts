@@ -41,6 +41,7 @@ export { CudaByteOps } from "./src/cuda/byte_ops.ts";
 export { type CudaSymbols, cudaSymbols } from "./ffi/cuda.ts";
 export { type KernelSymbols, kernelSymbols } from "./ffi/kernels.ts";
 export { Stream } from "./src/cuda/stream.ts";
+export { DeviceHandle } from "./src/cuda/device_handle.ts";
 export { Event, type EventOptions } from "./src/cuda/event.ts";
 
 export { CpuDevice, cpuDevice } from "./src/device/cpu_device.ts";

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING, CUresult } from "../../ffi/cuda.ts";
-import { DisposedError, GpumemError } from "../errors.ts";
+import { CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from "../../ffi/cuda.ts";
+import { GpumemError } from "../errors.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { check, cudaDriver, cudaErrorOf } from "./driver.ts";
+import { awaitDriverCall, DeviceHandle, doneOrNotReady } from "./device_handle.ts";
+import { check, cudaDriver } from "./driver.ts";
 import type { Stream } from "./stream.ts";
 
-const pointerOut = new BigUint64Array(1);
 const floatOut = new Float32Array(1);
 
 /** Options for {@linkcode Event}. */
@@ -34,37 +34,19 @@ export interface EventOptions {
  * console.log(end.elapsedSince(start), "ms");
  * ```
  */
-export class Event {
-  /** The device the event belongs to. */
-  readonly device: MemoryDevice;
+export class Event extends DeviceHandle {
   /** Whether the event records timing data. */
   readonly timing: boolean;
-  #handle: Deno.PointerValue = null;
-  #closed = false;
   #recordedAt = NaN;
 
   /** Creates an event on `device` (cuEventCreate). */
   constructor(device: MemoryDevice, options: EventOptions = {}) {
-    this.device = device;
-    this.timing = options.timing ?? true;
-    if (device.kind === "cuda") {
-      device.activate();
-      const flags = this.timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING;
-      check(cudaDriver().symbols.cuEventCreate(pointerOut, flags), "cuEventCreate");
-      this.#handle = Deno.UnsafePointer.create(pointerOut[0]);
-      device.retainUser();
-    }
-  }
-
-  /** The CUevent (null on the cpu device); throws DisposedError once closed. */
-  get handle(): Deno.PointerValue {
-    if (this.#closed) throw new DisposedError(this.toString(), "was used after close()");
-    return this.#handle;
-  }
-
-  /** Whether {@linkcode Event.close} has run. */
-  get closed(): boolean {
-    return this.#closed;
+    const timing = options.timing ?? true;
+    super(device, (out) => {
+      const flags = timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING;
+      check(cudaDriver().symbols.cuEventCreate(out, flags), "cuEventCreate");
+    });
+    this.timing = timing;
   }
 
   /** Records the event at the current end of `stream` (legacy default stream when omitted). */
@@ -84,12 +66,8 @@ export class Event {
   /** True when the work before the last record() is done (cuEventQuery), without waiting. */
   query(): boolean {
     const handle = this.handle;
-    if (handle === null) return true;
-    const { symbols } = cudaDriver();
-    const result = symbols.cuEventQuery(handle);
-    if (result === CUresult.ERROR_NOT_READY) return false;
-    check(result, "cuEventQuery", symbols);
-    return true;
+    return handle === null ||
+      doneOrNotReady(cudaDriver().symbols.cuEventQuery(handle), "cuEventQuery");
   }
 
   /** Blocks the thread until the work before the last record() is done. */
@@ -104,9 +82,10 @@ export class Event {
   async synchronizeAsync(): Promise<void> {
     const handle = this.handle;
     if (handle === null) return;
-    const { symbols } = cudaDriver();
-    const result = await symbols.cuEventSynchronizeAsync(handle);
-    if (result !== CUresult.SUCCESS) throw cudaErrorOf(symbols, "cuEventSynchronize", result);
+    await awaitDriverCall(
+      cudaDriver().symbols.cuEventSynchronizeAsync(handle),
+      "cuEventSynchronize",
+    );
   }
 
   /** Milliseconds between `start`'s record and this event's (both must have completed). */
@@ -114,12 +93,12 @@ export class Event {
     if (!this.timing || !start.timing) {
       throw new GpumemError("elapsedSince needs two events created with timing: true");
     }
+    if (start.device !== this.device) {
+      throw new GpumemError(`${start} and ${this} are on different devices`);
+    }
     const handle = this.handle;
     const startHandle = start.handle;
-    if (handle === null || startHandle === null) {
-      if (start.device !== this.device) throw new GpumemError("events on different devices");
-      return this.#recordedAt - start.#recordedAt;
-    }
+    if (handle === null || startHandle === null) return this.#recordedAt - start.#recordedAt;
     check(
       cudaDriver().symbols.cuEventElapsedTime(floatOut, startHandle, handle),
       "cuEventElapsedTime",
@@ -127,24 +106,8 @@ export class Event {
     return floatOut[0];
   }
 
-  /** Destroys the event (cuEventDestroy). Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#handle === null) return;
-    const handle = this.#handle;
-    this.#handle = null;
-    if (this.device.kind === "cuda") this.device.releaseUser();
+  /** Destroys the event (cuEventDestroy). */
+  protected destroy(handle: Deno.PointerObject): void {
     check(cudaDriver().symbols.cuEventDestroy_v2(handle), "cuEventDestroy_v2");
-  }
-
-  /** Same as {@linkcode Event.close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** `Event(cuda:0)`. */
-  toString(): string {
-    return `Event(${this.device.id})`;
   }
 }

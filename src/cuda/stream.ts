@@ -4,13 +4,11 @@
  * @module
  */
 
-import { CU_STREAM_NON_BLOCKING, CUresult } from "../../ffi/cuda.ts";
-import { DisposedError } from "../errors.ts";
+import { CU_STREAM_NON_BLOCKING } from "../../ffi/cuda.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { check, cudaDriver, cudaErrorOf } from "./driver.ts";
+import { awaitDriverCall, DeviceHandle, doneOrNotReady } from "./device_handle.ts";
+import { check, cudaDriver } from "./driver.ts";
 import type { Event } from "./event.ts";
-
-const pointerOut = new BigUint64Array(1);
 
 /**
  * A non-blocking CUDA stream (it does not synchronise with the legacy default stream). On the cpu
@@ -23,36 +21,12 @@ const pointerOut = new BigUint64Array(1);
  * await stream.synchronizeAsync();
  * ```
  */
-export class Stream {
-  /** The device the stream belongs to. */
-  readonly device: MemoryDevice;
-  #handle: Deno.PointerValue;
-  #closed = false;
-
+export class Stream extends DeviceHandle {
   /** Creates a stream on `device` (cuStreamCreate with CU_STREAM_NON_BLOCKING). */
   constructor(device: MemoryDevice) {
-    this.device = device;
-    this.#handle = null;
-    if (device.kind === "cuda") {
-      device.activate();
-      check(
-        cudaDriver().symbols.cuStreamCreate(pointerOut, CU_STREAM_NON_BLOCKING),
-        "cuStreamCreate",
-      );
-      this.#handle = Deno.UnsafePointer.create(pointerOut[0]);
-      device.retainUser();
-    }
-  }
-
-  /** The CUstream (null on the cpu device); throws DisposedError once closed. */
-  get handle(): Deno.PointerValue {
-    if (this.#closed) throw new DisposedError(this.toString(), "was used after close()");
-    return this.#handle;
-  }
-
-  /** Whether {@linkcode Stream.close} has run. */
-  get closed(): boolean {
-    return this.#closed;
+    super(device, (out) => {
+      check(cudaDriver().symbols.cuStreamCreate(out, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    });
   }
 
   /** Blocks the thread until all work queued so far is done. */
@@ -67,20 +41,17 @@ export class Stream {
   async synchronizeAsync(): Promise<void> {
     const handle = this.handle;
     if (handle === null) return;
-    const { symbols } = cudaDriver();
-    const result = await symbols.cuStreamSynchronizeAsync(handle);
-    if (result !== CUresult.SUCCESS) throw cudaErrorOf(symbols, "cuStreamSynchronize", result);
+    await awaitDriverCall(
+      cudaDriver().symbols.cuStreamSynchronizeAsync(handle),
+      "cuStreamSynchronize",
+    );
   }
 
   /** True when all work queued so far is done (cuStreamQuery), without waiting. */
   query(): boolean {
     const handle = this.handle;
-    if (handle === null) return true;
-    const { symbols } = cudaDriver();
-    const result = symbols.cuStreamQuery(handle);
-    if (result === CUresult.ERROR_NOT_READY) return false;
-    check(result, "cuStreamQuery", symbols);
-    return true;
+    return handle === null ||
+      doneOrNotReady(cudaDriver().symbols.cuStreamQuery(handle), "cuStreamQuery");
   }
 
   /** Makes work queued on this stream from now on wait for `event` (cuStreamWaitEvent). */
@@ -91,24 +62,8 @@ export class Stream {
     check(cudaDriver().symbols.cuStreamWaitEvent(handle, eventHandle, 0), "cuStreamWaitEvent");
   }
 
-  /** Destroys the stream after its queued work (cuStreamDestroy). Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#handle === null) return;
-    const handle = this.#handle;
-    this.#handle = null;
-    if (this.device.kind === "cuda") this.device.releaseUser();
+  /** Destroys the stream; work already queued still completes (cuStreamDestroy). */
+  protected destroy(handle: Deno.PointerObject): void {
     check(cudaDriver().symbols.cuStreamDestroy_v2(handle), "cuStreamDestroy_v2");
-  }
-
-  /** Same as {@linkcode Stream.close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** `Stream(cuda:0)`. */
-  toString(): string {
-    return `Stream(${this.device.id})`;
   }
 }

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { CUmemPool_attribute, CUresult } from "../../ffi/cuda.ts";
+import { CUmemPool_attribute } from "../../ffi/cuda.ts";
 import type { Device } from "../cuda/device.ts";
-import { check, cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
+import { check, cudaDriver } from "../cuda/driver.ts";
 import type { Stream } from "../cuda/stream.ts";
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { checkByteCount } from "../validate.ts";
 import { LiveAllocations } from "./live_allocations.ts";
-import { outOfMemoryError } from "./out_of_memory.ts";
+import { checkDriverAllocation } from "./out_of_memory.ts";
 import type { MemoryResource } from "./resource.ts";
 
 const u64Out = new BigUint64Array(1);
@@ -74,12 +74,12 @@ export class CudaAsyncResource implements MemoryResource {
     this.#checkStream(stream);
     if (bytes === 0) return 0n;
     this.device.activate();
-    const symbols = cudaDriver().symbols;
-    const result = symbols.cuMemAllocAsync!(u64Out, BigInt(bytes), stream?.handle ?? null);
-    if (result === CUresult.ERROR_OUT_OF_MEMORY) {
-      throw outOfMemoryError(this.device, bytes, cudaErrorOf(symbols, "cuMemAllocAsync", result));
-    }
-    check(result, "cuMemAllocAsync", symbols);
+    const result = cudaDriver().symbols.cuMemAllocAsync!(
+      u64Out,
+      BigInt(bytes),
+      stream?.handle ?? null,
+    );
+    checkDriverAllocation(result, "cuMemAllocAsync", this.device, bytes);
     const address = u64Out[0];
     this.live.add(address, bytes);
     this.device.retainUser();

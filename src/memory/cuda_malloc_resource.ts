@@ -4,12 +4,11 @@
  * @module
  */
 
-import { CUresult } from "../../ffi/cuda.ts";
 import type { Device } from "../cuda/device.ts";
-import { check, cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
+import { check, cudaDriver } from "../cuda/driver.ts";
 import { checkByteCount } from "../validate.ts";
 import { LiveAllocations } from "./live_allocations.ts";
-import { outOfMemoryError } from "./out_of_memory.ts";
+import { checkDriverAllocation } from "./out_of_memory.ts";
 import type { MemoryResource } from "./resource.ts";
 
 const addressOut = new BigUint64Array(1);
@@ -47,12 +46,8 @@ export class CudaMallocResource implements MemoryResource {
     checkByteCount(bytes, "bytes");
     if (bytes === 0) return 0n;
     this.device.activate();
-    const { symbols } = cudaDriver();
-    const result = symbols.cuMemAlloc_v2(addressOut, BigInt(bytes));
-    if (result === CUresult.ERROR_OUT_OF_MEMORY) {
-      throw outOfMemoryError(this.device, bytes, cudaErrorOf(symbols, "cuMemAlloc_v2", result));
-    }
-    check(result, "cuMemAlloc_v2", symbols);
+    const result = cudaDriver().symbols.cuMemAlloc_v2(addressOut, BigInt(bytes));
+    checkDriverAllocation(result, "cuMemAlloc_v2", this.device, bytes);
     const address = addressOut[0];
     this.live.add(address, bytes);
     this.device.retainUser();

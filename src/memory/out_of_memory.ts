@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CUresult } from "../../ffi/cuda.ts";
+import { check, cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { OutOfMemoryError } from "../errors.ts";
 
@@ -26,4 +28,20 @@ export function outOfMemoryError(
     extra,
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * Checks a driver allocation call's result: OutOfMemoryError (its cause the CudaError) when the
+ * driver is out of memory, CudaError for any other failure.
+ */
+export function checkDriverAllocation(
+  result: number,
+  call: string,
+  device: MemoryDevice,
+  requestedBytes: number,
+): void {
+  if (result === CUresult.ERROR_OUT_OF_MEMORY) {
+    throw outOfMemoryError(device, requestedBytes, cudaErrorOf(cudaDriver().symbols, call, result));
+  }
+  check(result, call);
 }
