@@ -35,6 +35,8 @@ demo: build $(DENO)
 # Static checks first, then the tests (tests/gpu show as ignored, with the reason, without a GPU).
 test: build $(DENO) check
 	@set -o pipefail; $(DENO) test $(TEST_FLAGS) tests/ 2>&1 | tee $(BUILD)/test.log
+	@# The examples in the README and in JSDoc run too (they open libraries, so no sanitizers).
+	@set -o pipefail; $(DENO) test $(PERMISSIONS) --doc mod.ts src/ README.md 2>&1 | tee -a $(BUILD)/test.log
 	@sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/test.log | awk -f tests/summary.awk
 
 check: $(DENO)

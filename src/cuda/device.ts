@@ -43,8 +43,8 @@ let currentContext: Device | undefined;
  *
  * @example
  * ```ts
- * import { Device } from "@gpumem/gpumem";
- * if (Device.count() > 0) {
+ * import { cudaAvailability, Device } from "@gpumem/gpumem";
+ * if (cudaAvailability().usable) {
  *   const gpu = Device.get(0);
  *   console.log(gpu.name, gpu.memInfo());
  * }

@@ -33,8 +33,8 @@ export interface CudaAsyncResourceOptions {
  *
  * @example
  * ```ts
- * import { CudaAsyncResource, Device, Stream } from "@gpumem/gpumem";
- * if (Device.count() > 0) {
+ * import { CudaAsyncResource, cudaAvailability, Device, Stream } from "@gpumem/gpumem";
+ * if (cudaAvailability().usable) {
  *   const device = Device.get(0);
  *   using stream = new Stream(device);
  *   const resource = new CudaAsyncResource(device, { releaseThreshold: 1 << 30 });

@@ -19,8 +19,8 @@ const addressOut = new BigUint64Array(1);
  *
  * @example
  * ```ts
- * import { CudaMallocResource, Device } from "@gpumem/gpumem";
- * if (Device.count() > 0) {
+ * import { CudaMallocResource, cudaAvailability, Device } from "@gpumem/gpumem";
+ * if (cudaAvailability().usable) {
  *   const resource = new CudaMallocResource(Device.get(0));
  *   const address = resource.allocate(1 << 20);
  *   resource.deallocate(address, 1 << 20);
