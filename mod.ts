@@ -55,7 +55,20 @@ export {
   listDevices,
 } from "./src/device/select.ts";
 
-export type { MemoryResource } from "./src/memory/resource.ts";
+export {
+  type BlockResource,
+  isBlockResource,
+  type MemoryResource,
+  type ResourceBlock,
+} from "./src/memory/resource.ts";
+export { MemoryPool, type MemoryPoolOptions } from "./src/memory/pool/memory_pool.ts";
+export { Block, Segment } from "./src/memory/pool/block.ts";
+export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
+export { parseByteLimit } from "./src/memory/limit.ts";
+export {
+  FaultInjectingResource,
+  type FaultOptions,
+} from "./src/memory/fault_injecting_resource.ts";
 export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
 export {
   CudaAsyncResource,

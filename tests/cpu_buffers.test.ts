@@ -2,11 +2,14 @@
 
 import assert from "node:assert/strict";
 import { cpuDevice, DeviceBuffer, HOST_ALIGNMENT, HostResource, OutOfMemoryError } from "../mod.ts";
-import { registerBufferContracts } from "./contracts/buffer_contracts.ts";
+import { liveOf, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
 
 const host = new HostResource();
-registerBufferContracts("cpu", () => ({ resource: host, streamOrdered: false }));
+registerBufferContracts(
+  "cpu",
+  () => ({ resource: host, live: () => liveOf(host.live), streamOrdered: false }),
+);
 
 Deno.test("cpu: HostResource addresses are aligned and readable through the pointer API", () => {
   const address = host.allocate(1000);

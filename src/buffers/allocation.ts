@@ -6,7 +6,7 @@
  */
 
 import type { Stream } from "../cuda/stream.ts";
-import type { MemoryResource } from "../memory/resource.ts";
+import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
 
 /** One allocation, shared by its owning DeviceBuffer and every view of it. */
 export interface Allocation {
@@ -18,6 +18,8 @@ export interface Allocation {
   readonly resource: MemoryResource;
   /** The stream the allocation was ordered on, if any (the free is ordered on it too). */
   readonly stream: Stream | undefined;
+  /** The block, when the resource has the block fast path (then freed without an address lookup). */
+  readonly block: ResourceBlock | undefined;
   /** The label given at allocation, for reports. */
   readonly label: string | undefined;
   /** Set once the memory went back to its resource: every use after that throws. */
@@ -30,6 +32,9 @@ export interface Allocation {
 export function releaseAllocation(allocation: Allocation): void {
   if (allocation.freed) return;
   allocation.freed = true;
-  const { resource, address, bytes, stream } = allocation;
-  resource.deallocate(address, bytes, stream && !stream.closed ? stream : undefined);
+  if (allocation.bytes === 0) return;
+  const { resource, address, bytes, block } = allocation;
+  const stream = allocation.stream && !allocation.stream.closed ? allocation.stream : undefined;
+  if (block !== undefined && isBlockResource(resource)) resource.deallocateBlock(block, stream);
+  else resource.deallocate(address, bytes, stream);
 }

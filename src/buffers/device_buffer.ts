@@ -15,7 +15,7 @@ import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
-import type { MemoryResource } from "../memory/resource.ts";
+import { isBlockResource, type MemoryResource } from "../memory/resource.ts";
 import {
   bytesOf,
   checkByteCount,
@@ -60,12 +60,17 @@ export class DeviceBuffer {
   static allocate(bytes: number, options: AllocateOptions = {}): DeviceBuffer {
     checkByteCount(bytes, "bytes");
     const { resource, stream, label } = resolveAllocateOptions(options);
-    const address = resource.allocate(bytes, stream);
+    // Zero bytes need no memory; a resource with the block path is freed without a lookup.
+    const block = bytes > 0 && isBlockResource(resource)
+      ? resource.allocateBlock(bytes, stream, label)
+      : undefined;
+    const address = block?.address ?? (bytes > 0 ? resource.allocate(bytes, stream) : 0n);
     const allocation: Allocation = {
       address,
       bytes,
       resource,
       stream,
+      block,
       label,
       freed: false,
       watched: false,

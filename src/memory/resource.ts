@@ -27,3 +27,25 @@ export interface MemoryResource {
    */
   deallocate(address: bigint, bytes: number, stream?: Stream): void;
 }
+
+/** An allocation handed out by a {@linkcode BlockResource}: its address, and whatever the resource keeps. */
+export interface ResourceBlock {
+  /** Start address. */
+  readonly address: bigint;
+}
+
+/**
+ * A resource that can hand out blocks it takes back without looking the address up: the fast
+ * path DeviceBuffer uses with a pool (a cached round trip then costs no map lookup at all).
+ */
+export interface BlockResource extends MemoryResource {
+  /** Allocates `bytes` (> 0) bytes ordered on `stream`, labelled for reports. */
+  allocateBlock(bytes: number, stream?: Stream, label?: string): ResourceBlock;
+  /** Takes back a block from allocateBlock; a foreign or freed block is InvalidArgumentError. */
+  deallocateBlock(block: ResourceBlock, stream?: Stream): void;
+}
+
+/** Whether `resource` has the block fast path. */
+export function isBlockResource(resource: MemoryResource): resource is BlockResource {
+  return typeof (resource as Partial<BlockResource>).allocateBlock === "function";
+}

@@ -1,7 +1,7 @@
 /** The DeviceBuffer contracts on the real driver: cuMemAlloc and cuMemAllocAsync. */
 
 import { CudaAsyncResource, CudaMallocResource } from "../../mod.ts";
-import { registerBufferContracts } from "../contracts/buffer_contracts.ts";
+import { liveOf, registerBufferContracts } from "../contracts/buffer_contracts.ts";
 import { gpu, gpuIgnoreReason } from "./gpu_available.ts";
 
 let malloc: CudaMallocResource | undefined;
@@ -9,11 +9,17 @@ let async: CudaAsyncResource | undefined;
 
 registerBufferContracts(
   "gpu cuMemAlloc",
-  () => ({ resource: malloc ??= new CudaMallocResource(gpu()), streamOrdered: false }),
+  () => {
+    malloc ??= new CudaMallocResource(gpu());
+    return { resource: malloc, live: () => liveOf(malloc!.live), streamOrdered: false };
+  },
   gpuIgnoreReason,
 );
 registerBufferContracts(
   "gpu cuMemAllocAsync",
-  () => ({ resource: async ??= new CudaAsyncResource(gpu()), streamOrdered: true }),
+  () => {
+    async ??= new CudaAsyncResource(gpu());
+    return { resource: async, live: () => liveOf(async!.live), streamOrdered: true };
+  },
   gpuIgnoreReason,
 );

@@ -1,0 +1,71 @@
+/**
+ * Blocks and segments: the pool's view of the memory it got from its upstream. A segment is one
+ * upstream allocation; it is cut into blocks kept in address order, so that a freed block merges
+ * with free neighbours.
+ *
+ * @module
+ */
+
+import type { Event } from "../../cuda/event.ts";
+import type { Stream } from "../../cuda/stream.ts";
+
+/** One upstream allocation, owned by the stream it was made for. */
+export class Segment {
+  /** Start address. */
+  readonly address: bigint;
+  /** Bytes. */
+  readonly size: number;
+  /** The stream whose free list its blocks return to (null: the legacy default stream). */
+  readonly stream: Stream | null;
+  /** Whether it serves small requests (≤ 1 MiB) or large ones. */
+  readonly small: boolean;
+  /** Blocks handed out from it now. */
+  allocatedBlocks = 0;
+  /** The first block (lowest address). */
+  first: Block;
+
+  /** A segment whose whole range is one free block. */
+  constructor(address: bigint, size: number, stream: Stream | null, small: boolean) {
+    this.address = address;
+    this.size = size;
+    this.stream = stream;
+    this.small = small;
+    this.first = new Block(this, address, 0, size);
+  }
+}
+
+/** A range of a segment, free or handed out. */
+export class Block {
+  /** The segment it lies in. */
+  readonly segment: Segment;
+  /** Start address. */
+  address: bigint;
+  /** Offset in the segment. */
+  offset: number;
+  /** Bytes (a multiple of the pool's rounding). */
+  size: number;
+  /** Neighbours in address order, within the segment. */
+  prev: Block | null = null;
+  /** Neighbours in address order, within the segment. */
+  next: Block | null = null;
+  /** Handed out to a caller. */
+  allocated = false;
+  /** Bytes the caller asked for (≤ size) while allocated. */
+  requested = 0;
+  /** Position in its free list's bin while free and listed (-1 otherwise). */
+  binSlot: number = -1;
+  /** Streams other than the segment's that used the block (recordStream); null when none. */
+  useStreams: Stream[] | null = null;
+  /** Events the block waits on before it may be reused (cross-stream frees); null when none. */
+  pendingEvents: Event[] | null = null;
+  /** Label given at allocation, for reports. */
+  label: string | undefined = undefined;
+
+  /** A block of `size` bytes at `offset` in `segment`. */
+  constructor(segment: Segment, address: bigint, offset: number, size: number) {
+    this.segment = segment;
+    this.address = address;
+    this.offset = offset;
+    this.size = size;
+  }
+}

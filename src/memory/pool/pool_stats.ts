@@ -1,0 +1,73 @@
+/**
+ * The pool's statistics: current, peak and total counters, kept exact on every path.
+ *
+ * @module
+ */
+
+/** Current, peak (since the last reset) and total (ever) of one quantity. */
+export interface StatCounter {
+  /** Now. */
+  current: number;
+  /** Highest value since creation or the last resetPeaks(). */
+  peak: number;
+  /** Sum of every increase since creation. */
+  total: number;
+}
+
+/** A snapshot of a pool's statistics. */
+export interface PoolStats {
+  /** Bytes in blocks handed out (rounded sizes). */
+  allocatedBytes: StatCounter;
+  /** Bytes callers asked for (unrounded). */
+  requestedBytes: StatCounter;
+  /** Bytes held from the upstream (in use or cached). */
+  reservedBytes: StatCounter;
+  /** Blocks handed out. */
+  allocations: StatCounter;
+  /** Segments held from the upstream. */
+  segments: StatCounter;
+  /** Calls to the upstream (allocate and deallocate). */
+  upstreamCalls: number;
+  /** Allocations served from the cache. */
+  cacheHits: number;
+  /** Allocations that needed a new segment. */
+  cacheMisses: number;
+  /** Bytes cached (reserved but not allocated). */
+  freeCachedBytes: number;
+  /** The largest cached free block. */
+  largestFreeBlock: number;
+  /** 1 − largest free block ÷ free cached bytes (0 when nothing is cached). */
+  fragmentation: number;
+}
+
+/** A mutable counter with peak tracking. */
+export class Counter implements StatCounter {
+  /** Now. */
+  current = 0;
+  /** Highest since reset. */
+  peak = 0;
+  /** Every increase. */
+  total = 0;
+
+  /** Adds `amount` (positive). */
+  add(amount: number): void {
+    this.current += amount;
+    this.total += amount;
+    if (this.current > this.peak) this.peak = this.current;
+  }
+
+  /** Subtracts `amount` (positive). */
+  sub(amount: number): void {
+    this.current -= amount;
+  }
+
+  /** Sets the peak to the current value. */
+  resetPeak(): void {
+    this.peak = this.current;
+  }
+
+  /** A plain copy. */
+  snapshot(): StatCounter {
+    return { current: this.current, peak: this.peak, total: this.total };
+  }
+}
