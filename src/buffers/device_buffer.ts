@@ -250,6 +250,19 @@ export class DeviceBuffer {
   }
 
   /**
+   * Tells the buffer's pool that the memory is used on `stream` too (besides the stream it was
+   * allocated on), so that after free() it is not reused until `stream`'s work up to then is done.
+   * A no-op for resources without a cache (their free returns the memory to the driver).
+   */
+  recordStream(stream: Stream): void {
+    this.ptr; // throws if disposed
+    const handle = this.#streamHandle(stream);
+    void handle;
+    const { resource, block } = this.#allocation;
+    if (block !== undefined && isBlockResource(resource)) resource.recordStream(block, stream);
+  }
+
+  /**
    * Owning buffer: gives the memory back to its resource (ordered on the allocation's stream, if
    * any); every view of it becomes unusable. View: makes this view unusable, memory untouched.
    * Idempotent.

@@ -43,6 +43,8 @@ export interface BlockResource extends MemoryResource {
   allocateBlock(bytes: number, stream?: Stream, label?: string): ResourceBlock;
   /** Takes back a block from allocateBlock; a foreign or freed block is InvalidArgumentError. */
   deallocateBlock(block: ResourceBlock, stream?: Stream): void;
+  /** Marks a live block as used on `stream` too: its reuse then waits for that stream's work. */
+  recordStream(block: ResourceBlock, stream: Stream): void;
 }
 
 /** Whether `resource` has the block fast path. */

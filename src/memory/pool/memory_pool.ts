@@ -183,8 +183,11 @@ export class MemoryPool implements BlockResource {
 
   /** Marks `block` as used on `stream` too, so its reuse waits for that stream's work. */
   recordStream(block: Block, stream: Stream): void {
-    if (stream.device !== this.device) {
-      throw new InvalidArgumentError("stream", `a Stream on ${this.device.id}`, stream.toString());
+    if (!(block instanceof Block) || !this.#segments.has(block.segment) || !block.allocated) {
+      throw new InvalidArgumentError("block", `a live block of ${this.name}`, block);
+    }
+    if (stream?.device !== this.device) {
+      throw new InvalidArgumentError("stream", `a Stream on ${this.device.id}`, stream);
     }
     if (stream === block.segment.stream) return;
     if (block.useStreams === null) block.useStreams = [stream];

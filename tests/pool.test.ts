@@ -1,0 +1,324 @@
+/** MemoryPool policy, statistics, limits, streams and failure paths, on host memory. */
+
+import assert from "node:assert/strict";
+import {
+  cpuDevice,
+  DeviceBuffer,
+  FaultInjectingResource,
+  GpumemError,
+  HostResource,
+  InvalidArgumentError,
+  MemoryPool,
+  OutOfMemoryError,
+  Stream,
+} from "../mod.ts";
+import { registerBufferContracts } from "./contracts/buffer_contracts.ts";
+import { expectError } from "./contracts/expect_error.ts";
+
+const MiB = 1 << 20;
+const contractPool = new MemoryPool(new HostResource());
+registerBufferContracts("cpu pool", () => ({
+  resource: contractPool,
+  live: () => {
+    const stats = contractPool.stats();
+    return { count: stats.allocations.current, bytes: stats.requestedBytes.current };
+  },
+  streamOrdered: false,
+}));
+
+function newPool(limit?: string | number) {
+  const host = new HostResource();
+  return { host, pool: new MemoryPool(host, limit === undefined ? {} : { limit }) };
+}
+
+Deno.test("pool: a cached round trip makes no upstream call", () => {
+  const { host, pool } = newPool();
+  DeviceBuffer.allocate(1000, { resource: pool }).free();
+  const calls = pool.stats().upstreamCalls;
+  for (let i = 0; i < 1000; i++) DeviceBuffer.allocate(1000, { resource: pool }).free();
+  const stats = pool.stats();
+  assert.equal(stats.upstreamCalls, calls);
+  assert.equal(stats.cacheHits, 1000);
+  assert.equal(stats.cacheMisses, 1);
+  assert.equal(host.live.count, 1, "one segment");
+  assert.equal(stats.allocations.total, 1001);
+  assert.equal(stats.allocations.peak, 1);
+});
+
+Deno.test("pool: sizes round to 512 B and small requests share 2 MiB segments", () => {
+  const { pool } = newPool();
+  const buffers = [1, 512, 513, 4000, 256 * 1024].map((bytes) =>
+    DeviceBuffer.allocate(bytes, { resource: pool })
+  );
+  const stats = pool.stats();
+  assert.equal(stats.allocatedBytes.current, 512 + 512 + 1024 + 4096 + 256 * 1024);
+  assert.equal(stats.requestedBytes.current, 1 + 512 + 513 + 4000 + 256 * 1024);
+  assert.equal(stats.segments.current, 1);
+  assert.equal(stats.reservedBytes.current, 2 * MiB);
+  for (let i = 1; i < buffers.length; i++) {
+    assert.ok(
+      buffers[i].ptr >= buffers[i - 1].ptr + BigInt(buffers[i - 1].byteLength),
+      "packed in order",
+    );
+  }
+  buffers.forEach((b) => b.free());
+  assert.equal(pool.stats().freeCachedBytes, 2 * MiB, "everything merged back into one block");
+  assert.equal(pool.stats().largestFreeBlock, 2 * MiB);
+  assert.equal(pool.stats().fragmentation, 0);
+});
+
+Deno.test("pool: freed neighbours merge, and best fit picks the smallest block that fits", () => {
+  const { pool } = newPool();
+  const [a, b, c, guard] = [64, 64, 64, 64].map((kib) =>
+    DeviceBuffer.allocate(kib * 1024, { resource: pool })
+  );
+  const aAddress = a.ptr;
+  b.free();
+  a.free(); // merges with b
+  const ab = DeviceBuffer.allocate(128 * 1024, { resource: pool });
+  assert.equal(ab.ptr, aAddress, "the merged block serves a request of both sizes");
+  c.free();
+  // Free blocks now: c (64 KiB, before guard) and the segment's tail (> 1.7 MiB).
+  const fit = DeviceBuffer.allocate(60 * 1024, { resource: pool });
+  assert.equal(fit.ptr, aAddress + 128n * 1024n, "best fit takes c's 64 KiB, not the tail");
+  assert.ok(pool.stats().fragmentation > 0);
+  [ab, fit, guard].forEach((x) => x.free());
+});
+
+Deno.test("pool: large requests get their own size class and segments", () => {
+  const { pool } = newPool();
+  const medium = DeviceBuffer.allocate(3 * MiB, { resource: pool });
+  assert.equal(
+    pool.stats().reservedBytes.current,
+    20 * MiB,
+    "1-10 MiB requests share 20 MiB segments",
+  );
+  const second = DeviceBuffer.allocate(5 * MiB, { resource: pool });
+  assert.equal(pool.stats().segments.current, 1);
+  const large = DeviceBuffer.allocate(33 * MiB + 1, { resource: pool });
+  assert.equal(pool.stats().reservedBytes.current, 20 * MiB + 34 * MiB, "large: rounded to 2 MiB");
+  const small = DeviceBuffer.allocate(4096, { resource: pool });
+  assert.equal(
+    pool.stats().segments.current,
+    3,
+    "a small request never takes from a large segment",
+  );
+  [medium, second, large, small].forEach((b) => b.free());
+});
+
+Deno.test("pool: trim and freeCache give unused segments back; pressure follows allocation", () => {
+  const { host, pool } = newPool("64MiB");
+  const buffers = [30, 20, 10].map((mib) => DeviceBuffer.allocate(mib * MiB, { resource: pool }));
+  assert.equal(pool.pressure(), (30 + 20 + 10) / 64);
+  buffers.forEach((b) => b.free());
+  assert.equal(pool.pressure(), 0);
+  pool.trim(25 * MiB); // gives back the largest first: 30 MiB, then 20 MiB
+  assert.equal(pool.stats().reservedBytes.current, 10 * MiB);
+  pool.freeCache();
+  assert.equal(pool.stats().reservedBytes.current, 0);
+  assert.equal(host.live.count, 0);
+  assert.throws(() => pool.trim(-1), InvalidArgumentError);
+});
+
+Deno.test("pool: the limit is enforced; the cache is freed and retried before OutOfMemoryError", () => {
+  const { pool } = newPool("40MiB");
+  const held = DeviceBuffer.allocate(20 * MiB, { resource: pool, label: "model.weights" });
+  const cached = DeviceBuffer.allocate(14 * MiB, { resource: pool });
+  cached.free(); // 14 MiB block cached in a 14 MiB segment
+  const fits = DeviceBuffer.allocate(18 * MiB, { resource: pool }); // needs the cache freed first
+  assert.equal(pool.stats().reservedBytes.current, 38 * MiB);
+  const oom = expectError(
+    () => DeviceBuffer.allocate(8 * MiB, { resource: pool, label: "activations" }),
+    OutOfMemoryError,
+  );
+  assert.equal(oom.requestedBytes, 8 * MiB);
+  assert.match(oom.message, /limit of 40\.00 MiB would be exceeded/);
+  assert.match(
+    oom.message,
+    /38\.00 MiB allocated, 38\.00 MiB reserved in 2 segments, limit 40\.00 MiB/,
+  );
+  assert.match(oom.message, /largest free block 0 B of 0 B cached/);
+  assert.match(oom.message, /biggest live allocations: model\.weights 1 × ≈20\.00 MiB/);
+  assert.equal(pool.stats().allocations.current, 2, "the failure changed nothing");
+  held.free();
+  fits.free();
+});
+
+Deno.test("pool: an upstream failure frees the cache, retries once, then reports", () => {
+  const host = new HostResource();
+  const faults = new FaultInjectingResource(host, { failEvery: 2 });
+  const pool = new MemoryPool(faults);
+  const first = DeviceBuffer.allocate(4 * MiB, { resource: pool }); // upstream call 1
+  first.free();
+  // Call 2 fails; the pool frees its cache and retries (call 3) before giving up.
+  const second = DeviceBuffer.allocate(30 * MiB, { resource: pool });
+  assert.equal(faults.injected, 1);
+  assert.equal(pool.stats().segments.current, 1);
+  second.free();
+  pool.freeCache();
+  const always = new MemoryPool(new FaultInjectingResource(host, { failEvery: 1 }));
+  const oom = expectError(() => DeviceBuffer.allocate(MiB, { resource: always }), OutOfMemoryError);
+  assert.ok(oom.cause instanceof OutOfMemoryError);
+  assert.match(oom.message, /refused by faults\(host\)/);
+  assert.equal(host.live.count, 0);
+});
+
+Deno.test("pool: bad input is a typed error and changes nothing", () => {
+  const { pool } = newPool();
+  const other = newPool().pool;
+  const block = pool.allocateBlock(1000);
+  assert.throws(() => other.deallocateBlock(block), InvalidArgumentError, "foreign block");
+  pool.deallocateBlock(block);
+  assert.throws(() => pool.deallocateBlock(block), InvalidArgumentError, "double free");
+  for (const bad of [0, -1, 0.5, NaN, Infinity]) {
+    assert.throws(() => pool.allocateBlock(bad), InvalidArgumentError, String(bad));
+  }
+  assert.throws(() => new MemoryPool(new HostResource(), { limit: "lots" }), InvalidArgumentError);
+  assert.throws(() => new MemoryPool(new HostResource(), { limit: -5 }), InvalidArgumentError);
+  assert.deepEqual(pool.stats().allocations.current, 0);
+});
+
+Deno.test("pool: closing with live blocks is refused and names them; memory stays valid", () => {
+  const { host, pool } = newPool();
+  const buffer = DeviceBuffer.allocate(4096, { resource: pool, label: "mesh.vertices" });
+  buffer.fill(3);
+  const error = expectError(() => pool.close(), GpumemError);
+  assert.match(error.message, /1 blocks are live/);
+  assert.match(error.message, /mesh\.vertices/);
+  assert.ok(buffer.copyToHost().every((b) => b === 3), "memory under a live buffer was not freed");
+  buffer.free();
+  pool.close();
+  pool.close();
+  assert.equal(host.live.count, 0);
+  assert.throws(() => pool.allocateBlock(16), GpumemError);
+});
+
+Deno.test("pool: a block is reused at once on its own stream, and another stream gets its own", () => {
+  const { pool } = newPool();
+  using s1 = new Stream(cpuDevice);
+  using s2 = new Stream(cpuDevice);
+  const a = pool.allocateBlock(4096, s1);
+  const address = a.address;
+  pool.deallocateBlock(a, s1);
+  const again = pool.allocateBlock(4096, s1);
+  assert.equal(again.address, address, "same stream: reused at once");
+  const other = pool.allocateBlock(4096, s2);
+  assert.notEqual(other.segment, again.segment, "another stream does not take s1's blocks");
+  pool.deallocateBlock(again, s1);
+  pool.deallocateBlock(other, s2);
+});
+
+Deno.test("pool: a block used on another stream waits for that stream before reuse", () => {
+  const { pool } = newPool();
+  using s1 = new Stream(cpuDevice);
+  using s2 = new Stream(cpuDevice);
+  const block = pool.allocateBlock(4096, s1);
+  pool.recordStream(block, s2);
+  pool.deallocateBlock(block, s1);
+  assert.equal(pool.stats().freeCachedBytes, 2 * 1024 * 1024 - 4096, "held back, not cached");
+  // On the cpu device the recorded event is complete at once: trim (or the next miss) collects it.
+  pool.trim(Number.MAX_SAFE_INTEGER);
+  assert.equal(pool.stats().freeCachedBytes, 2 * 1024 * 1024);
+  assert.equal(
+    pool.stats().largestFreeBlock,
+    2 * 1024 * 1024,
+    "collected and merged with its neighbour",
+  );
+});
+
+Deno.test("pool: random operations under injected faults keep blocks apart and statistics exact", () => {
+  for (let run = 0; run < 12; run++) {
+    const seed = (Math.random() * 2 ** 31) >>> 0;
+    try {
+      propertyRun(seed);
+    } catch (error) {
+      throw new Error(
+        `property run failed; replay with seed ${seed}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+});
+
+function propertyRun(seed: number): void {
+  let state = seed || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  const host = new HostResource();
+  const faults = new FaultInjectingResource(host, { failRate: 0.2, seed });
+  const pool = new MemoryPool(faults, { limit: 96 * MiB });
+  const streams = [new Stream(cpuDevice), new Stream(cpuDevice)];
+  const live: { buffer: DeviceBuffer; fill: number }[] = [];
+  let requested = 0;
+  for (let step = 0; step < 400; step++) {
+    const action = random();
+    if (action < 0.55) {
+      const bytes = random() < 0.8
+        ? 1 + Math.floor(random() * 64 * 1024)
+        : 1 + Math.floor(random() * 24 * MiB);
+      const stream = streams[Math.floor(random() * 2)];
+      try {
+        const buffer = DeviceBuffer.allocate(bytes, {
+          resource: pool,
+          stream,
+          label: `step${step}`,
+        });
+        const fill = step % 251;
+        // Mark the first 4 KiB and the last byte: enough to see an overlap, cheap for big buffers.
+        buffer.fill(fill, 0, Math.min(bytes, 4096));
+        buffer.fill(fill, bytes - 1, 1);
+        live.push({ buffer, fill });
+        requested += bytes;
+      } catch (error) {
+        if (!(error instanceof OutOfMemoryError)) throw error;
+      }
+    } else if (action < 0.9 && live.length > 0) {
+      const [{ buffer, fill }] = live.splice(Math.floor(random() * live.length), 1);
+      const head = buffer.copyToHost(new Uint8Array(Math.min(buffer.byteLength, 4096)));
+      const last = buffer.view(buffer.byteLength - 1).copyToHost()[0];
+      if (!head.every((b) => b === fill) || last !== fill) {
+        throw new Error("a live buffer's content was overwritten");
+      }
+      requested -= buffer.byteLength;
+      buffer.free();
+    } else if (action < 0.95) {
+      pool.trim(Math.floor(random() * 48 * MiB));
+    } else if (live.length > 0) {
+      live[0].buffer.recordStream(streams[1]);
+      if (!threw(() => pool.recordStream(live[0].buffer as never, streams[1]))) {
+        throw new Error("a DeviceBuffer passed as a block was accepted");
+      }
+    }
+    const stats = pool.stats();
+    if (stats.allocations.current !== live.length) throw new Error("allocation count drifted");
+    if (stats.requestedBytes.current !== requested) throw new Error("requested bytes drifted");
+    if (stats.reservedBytes.current !== host.live.bytes) {
+      throw new Error("reserved bytes differ from the upstream's");
+    }
+    if (stats.reservedBytes.current > 96 * MiB) throw new Error("limit exceeded");
+  }
+  const ranges = live.map(({ buffer }) =>
+    [buffer.ptr, buffer.ptr + BigInt(buffer.byteLength)] as const
+  )
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i][0] < ranges[i - 1][1]) throw new Error("live blocks overlap");
+  }
+  live.forEach(({ buffer }) => buffer.free());
+  pool.close();
+  streams.forEach((s) => s.close());
+  if (host.live.count !== 0) throw new Error(`${host.live.count} segments leaked`);
+}
+
+function threw(body: () => unknown): boolean {
+  try {
+    body();
+    return false;
+  } catch (error) {
+    return error instanceof InvalidArgumentError;
+  }
+}
