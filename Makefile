@@ -23,7 +23,8 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-Wall -cudart static $(CUDA_ARCHS)
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
-TEST_FLAGS := $(PERMISSIONS) --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
+# Tests also read ../shared/traces (the recorded allocation traces).
+TEST_FLAGS := $(PERMISSIONS) --allow-read=../shared/traces --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean
 

@@ -65,6 +65,15 @@ export { MemoryPool, type MemoryPoolOptions } from "./src/memory/pool/memory_poo
 export { Block, Segment } from "./src/memory/pool/block.ts";
 export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
 export { parseByteLimit } from "./src/memory/limit.ts";
+export { VirtualResource } from "./src/memory/virtual_resource.ts";
+export {
+  readTrace,
+  type ReplayResult,
+  replayTrace,
+  type TorchFigures,
+  type Trace,
+  type TraceEvent,
+} from "./src/replay/trace.ts";
 export {
   FaultInjectingResource,
   type FaultOptions,

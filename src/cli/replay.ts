@@ -1,0 +1,64 @@
+/**
+ * `deno task replay <trace.json.gz>...`: replays allocation traces through gpumem's pool over a
+ * virtual upstream and prints peak reserved ÷ peak live, hit rate, upstream calls and time per
+ * operation beside PyTorch's figures from the trace. `--json` prints one JSON object per trace.
+ *
+ * @module
+ */
+
+import { formatBytes } from "../errors.ts";
+import { readTrace, replayTrace } from "../replay/trace.ts";
+import { formatTable } from "./table.ts";
+
+if (import.meta.main) {
+  const json = Deno.args.includes("--json");
+  const paths = Deno.args.filter((arg) => arg !== "--json");
+  if (paths.length === 0) {
+    console.error("usage: deno task replay [--json] <trace.json.gz>...");
+    Deno.exit(2);
+  }
+  const rows: string[][] = [];
+  for (const path of paths) {
+    const trace = await readTrace(path);
+    const result = replayTrace(trace);
+    const torch = trace.torch ? trace.torch.max_reserved / trace.peak_live : NaN;
+    const expandable = trace.torch_expandable
+      ? trace.torch_expandable.max_reserved / trace.peak_live
+      : NaN;
+    if (json) {
+      console.log(
+        JSON.stringify({ ...result, torchRatio: torch, torchExpandableRatio: expandable }),
+      );
+      continue;
+    }
+    rows.push([
+      result.workload,
+      String(result.operations),
+      formatBytes(result.peakLive),
+      formatBytes(result.peakReserved),
+      result.ratio.toFixed(3),
+      torch.toFixed(3),
+      expandable.toFixed(3),
+      `${(result.hitRate * 100).toFixed(2)}%`,
+      String(result.upstreamCalls),
+      result.nsPerOp.toFixed(0),
+    ]);
+  }
+  if (!json) {
+    console.log(formatTable(
+      [
+        "trace",
+        "events",
+        "peak live",
+        "peak reserved",
+        "ratio",
+        "torch",
+        "torch exp.",
+        "hit rate",
+        "upstream",
+        "ns/op",
+      ],
+      rows,
+    ));
+  }
+}

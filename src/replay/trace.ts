@@ -1,0 +1,123 @@
+/**
+ * Allocation traces in the format of shared/traces (PyTorch's memory history, reduced): reading
+ * them, and replaying them through a MemoryPool.
+ *
+ * @module
+ */
+
+import { cpuDevice } from "../device/cpu_device.ts";
+import { Stream } from "../cuda/stream.ts";
+import { GpumemError } from "../errors.ts";
+import type { Block } from "../memory/pool/block.ts";
+import { MemoryPool, type MemoryPoolOptions } from "../memory/pool/memory_pool.ts";
+import { VirtualResource } from "../memory/virtual_resource.ts";
+
+/** One event: allocate `size` bytes as `id`, or free `id` (size 0), on a stream handle. */
+export type TraceEvent = ["a" | "f", number, number, number];
+
+/** PyTorch's own figures for a trace. */
+export interface TorchFigures {
+  /** torch.cuda.max_memory_allocated(). */
+  max_allocated: number;
+  /** torch.cuda.max_memory_reserved(). */
+  max_reserved: number;
+  /** Wall seconds of the training run. */
+  seconds: number;
+  /** PYTORCH_CUDA_ALLOC_CONF used. */
+  alloc_conf: string;
+}
+
+/** A whole trace. */
+export interface Trace {
+  /** What ran. */
+  workload: string;
+  /** The events, in order. */
+  events: TraceEvent[];
+  /** The largest sum of live sizes over the trace. */
+  peak_live: number;
+  /** PyTorch's figures with its default allocator. */
+  torch?: TorchFigures;
+  /** PyTorch's figures with expandable segments. */
+  torch_expandable?: TorchFigures;
+}
+
+/** Reads a trace file (`.json` or gzip'd `.json.gz`). Needs read permission for the path. */
+export async function readTrace(path: string): Promise<Trace> {
+  const file = await Deno.open(path);
+  const stream = path.endsWith(".gz")
+    ? file.readable.pipeThrough(new DecompressionStream("gzip"))
+    : file.readable;
+  const trace = JSON.parse(await new Response(stream).text()) as Trace;
+  if (!Array.isArray(trace.events) || typeof trace.peak_live !== "number") {
+    throw new GpumemError(`${path} is not an allocation trace (events and peak_live expected)`);
+  }
+  return trace;
+}
+
+/** What a replay measured. */
+export interface ReplayResult {
+  /** The trace's workload name. */
+  workload: string;
+  /** Allocate and free events replayed. */
+  operations: number;
+  /** The pool's peak reserved bytes. */
+  peakReserved: number;
+  /** The trace's peak live bytes (the floor for any allocator). */
+  peakLive: number;
+  /** peakReserved ÷ peakLive. */
+  ratio: number;
+  /** Cache hits ÷ allocations. */
+  hitRate: number;
+  /** Calls to the upstream (segment allocations and frees). */
+  upstreamCalls: number;
+  /** Mean nanoseconds per replayed event (pool work only; the best of `repeats` runs). */
+  nsPerOp: number;
+}
+
+/**
+ * Replays `trace` through a fresh MemoryPool over a VirtualResource (address space only), one
+ * Stream per trace stream, `repeats` times; reports the last run's figures and the fastest time.
+ */
+export function replayTrace(
+  trace: Trace,
+  options: MemoryPoolOptions = {},
+  repeats = 3,
+): ReplayResult {
+  let best = Infinity;
+  let result: Omit<ReplayResult, "nsPerOp"> | undefined;
+  for (let run = 0; run < repeats; run++) {
+    const pool = new MemoryPool(new VirtualResource(), options);
+    const streams = new Map<number, Stream | undefined>();
+    for (const [, , , handle] of trace.events) {
+      if (!streams.has(handle)) {
+        streams.set(handle, handle === 0 ? undefined : new Stream(cpuDevice));
+      }
+    }
+    const live = new Map<number, Block>();
+    const events = trace.events;
+    const start = performance.now();
+    for (let i = 0; i < events.length; i++) {
+      const [op, id, size, handle] = events[i];
+      if (op === "a") live.set(id, pool.allocateBlock(size, streams.get(handle)));
+      else {
+        const block = live.get(id);
+        if (block === undefined) throw new GpumemError(`trace frees ${id}, which is not live`);
+        live.delete(id);
+        pool.deallocateBlock(block, streams.get(handle));
+      }
+    }
+    best = Math.min(best, ((performance.now() - start) * 1e6) / events.length);
+    const stats = pool.stats();
+    result = {
+      workload: trace.workload,
+      operations: events.length,
+      peakReserved: stats.reservedBytes.peak,
+      peakLive: trace.peak_live,
+      ratio: stats.reservedBytes.peak / trace.peak_live,
+      hitRate: stats.cacheHits / (stats.cacheHits + stats.cacheMisses),
+      upstreamCalls: stats.upstreamCalls,
+    };
+    for (const stream of streams.values()) stream?.close();
+  }
+  return { ...result!, nsPerOp: best };
+}
