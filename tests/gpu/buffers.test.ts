@@ -1,11 +1,12 @@
 /** The DeviceBuffer contracts on the real driver: cuMemAlloc and cuMemAllocAsync. */
 
-import { CudaAsyncResource, CudaMallocResource } from "../../mod.ts";
+import { CudaAsyncResource, CudaMallocResource, MemoryPool } from "../../mod.ts";
 import { liveOf, registerBufferContracts } from "../contracts/buffer_contracts.ts";
 import { gpu, gpuIgnoreReason } from "./gpu_available.ts";
 
 let malloc: CudaMallocResource | undefined;
 let async: CudaAsyncResource | undefined;
+let pool: MemoryPool | undefined;
 
 registerBufferContracts(
   "gpu cuMemAlloc",
@@ -20,6 +21,21 @@ registerBufferContracts(
   () => {
     async ??= new CudaAsyncResource(gpu());
     return { resource: async, live: () => liveOf(async!.live), streamOrdered: true };
+  },
+  gpuIgnoreReason,
+);
+registerBufferContracts(
+  "gpu pool(cuMemAlloc)",
+  () => {
+    pool ??= new MemoryPool(new CudaMallocResource(gpu()));
+    return {
+      resource: pool,
+      live: () => {
+        const stats = pool!.stats();
+        return { count: stats.allocations.current, bytes: stats.requestedBytes.current };
+      },
+      streamOrdered: false,
+    };
   },
   gpuIgnoreReason,
 );

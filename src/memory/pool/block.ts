@@ -9,6 +9,9 @@
 import type { Event } from "../../cuda/event.ts";
 import type { Stream } from "../../cuda/stream.ts";
 
+/** Block.binSlot of a freed block waiting, unmerged, in its stream's quick list. */
+export const QUICK = -2;
+
 /** One upstream allocation, owned by the stream it was made for. */
 export class Segment {
   /** Start address. */
@@ -52,7 +55,10 @@ export class Block {
   allocated = false;
   /** Bytes the caller asked for (≤ size) while allocated. */
   requested = 0;
-  /** Position in its free list's bin while free and listed (-1 otherwise). */
+  /**
+   * Position in its free list's bin while free and merged into the index; QUICK while it waits
+   * unmerged in a quick list; -1 while allocated or pending.
+   */
   binSlot: number = -1;
   /** Streams other than the segment's that used the block (recordStream); null when none. */
   useStreams: Stream[] | null = null;

@@ -2,8 +2,10 @@
  * MemoryPool: a caching allocator over any MemoryResource, after PyTorch's CUDA caching allocator.
  *
  * Segments come from the upstream and are cut into blocks (512 B rounding; small requests share
- * 2 MiB segments); a freed block merges with free neighbours and is cached for reuse by best fit.
- * A cached hit is pure TypeScript. Blocks belong to the stream they were allocated on: reused at
+ * 2 MiB segments); a freed block merges at once with free neighbours (deferring that was measured:
+ * 1.27 and 1.76 × peak live on the ResNet and BERT traces instead of 1.20 and 1.40) and is cached
+ * for reuse by best fit. A cached hit is pure TypeScript: a few Map lookups, a pop, and at most
+ * one split. Blocks belong to the stream they were allocated on: reused at
  * once on that stream, and on another only after an event orders it behind the first.
  *
  * @module
@@ -17,7 +19,7 @@ import { checkByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
-import { Block, Segment } from "./block.ts";
+import { Block, QUICK, Segment } from "./block.ts";
 import { FreeIndex } from "./free_index.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { Counter, type PoolStats } from "./pool_stats.ts";
@@ -30,10 +32,24 @@ export interface MemoryPoolOptions {
   name?: string;
 }
 
-/** Free lists of one stream: small and large size classes apart, as in PyTorch. */
+/** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
+const QUICK_PER_SIZE = 4;
+
+/**
+ * Free lists of one stream: small and large size classes apart, as in PyTorch, and in front of
+ * them quick lists: a few just-freed blocks per exact size, kept unmerged so that a size freed and
+ * allocated again in a loop skips the split and merge (measured: 0.1 µs a round trip instead of
+ * 0.2–0.3). A miss or trim merges them back first, so the pool never grows, nor reports, while
+ * mergeable space waits there.
+ */
 interface StreamFreeLists {
   small: FreeIndex;
   large: FreeIndex;
+  quick: Map<number, Block[]>;
+  /** The quick bins that hold blocks now (so a flush visits only those). */
+  quickBins: Block[][];
+  quickCount: number;
+  quickBytes: number;
 }
 
 /**
@@ -131,7 +147,21 @@ export class MemoryPool implements BlockResource {
     const small = size <= SMALL_REQUEST_MAX;
     const key = stream ?? null;
     const lists = this.#freeLists.get(key);
-    let block = lists === undefined ? null : (small ? lists.small : lists.large).takeBestFit(size);
+    let block: Block | null = null;
+    if (lists !== undefined) {
+      const quick = lists.quickCount > 0 ? lists.quick.get(size) : undefined;
+      if (quick !== undefined && quick.length > 0) {
+        block = quick.pop()!;
+        block.binSlot = -1;
+        lists.quickCount--;
+        lists.quickBytes -= block.size;
+      } else {
+        // Another size: merge the quick blocks back first, so best fit sees what immediate
+        // merging would have left (quick lists only serve runs of one size).
+        if (lists.quickCount > 0) this.#flushQuickOf(lists);
+        block = (small ? lists.small : lists.large).takeBestFit(size);
+      }
+    }
     if (block !== null) this.#hits++;
     else {
       this.#misses++;
@@ -169,7 +199,7 @@ export class MemoryPool implements BlockResource {
     block.requested = 0;
     block.label = undefined;
     if (block.useStreams === null) {
-      this.#cache(block);
+      this.#keep(block);
       return;
     }
     block.pendingEvents = block.useStreams.map((used) => {
@@ -203,6 +233,7 @@ export class MemoryPool implements BlockResource {
   /** Gives unused segments back to the upstream, largest first, until at most `bytesToKeep` stay reserved. */
   trim(bytesToKeep: number): void {
     checkByteCount(bytesToKeep, "bytesToKeep");
+    this.#flushQuick();
     this.#collectPending();
     const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
     for (const segment of unused) {
@@ -222,8 +253,9 @@ export class MemoryPool implements BlockResource {
     this.freeCache();
   }
 
-  /** A snapshot of the statistics. */
+  /** A snapshot of the statistics (quick-listed blocks are merged first, so figures are final). */
   stats(): PoolStats {
+    this.#flushQuick();
     let free = 0;
     let largest = 0;
     for (const lists of this.#freeLists.values()) {
@@ -296,9 +328,9 @@ export class MemoryPool implements BlockResource {
     this.close();
   }
 
-  /** No cached block fits: reuse pending ones whose events completed, then grow. */
+  /** No cached block fits: collect pending blocks, merge neighbours, look again, then grow. */
   #miss(size: number, small: boolean, key: Stream | null): Block {
-    if (this.#collectPending() > 0) {
+    if (this.#flushQuick() + this.#collectPending() > 0) {
       const block = this.#listsFor(key)[small ? "small" : "large"].takeBestFit(size);
       if (block !== null) return block;
     }
@@ -355,7 +387,14 @@ export class MemoryPool implements BlockResource {
   #listsFor(key: Stream | null): StreamFreeLists {
     let lists = this.#freeLists.get(key);
     if (lists === undefined) {
-      lists = { small: new FreeIndex(), large: new FreeIndex() };
+      lists = {
+        small: new FreeIndex(),
+        large: new FreeIndex(),
+        quick: new Map(),
+        quickBins: [],
+        quickCount: 0,
+        quickBytes: 0,
+      };
       this.#freeLists.set(key, lists);
     }
     return lists;
@@ -377,13 +416,56 @@ export class MemoryPool implements BlockResource {
     this.#cache(rest);
   }
 
+  /** Files a freed block in its quick list when there is room, else merges it into the cache. */
+  #keep(block: Block): void {
+    const lists = this.#listsFor(block.segment.stream);
+    let quick = lists.quick.get(block.size);
+    if (quick === undefined) {
+      quick = [];
+      lists.quick.set(block.size, quick);
+    }
+    if (quick.length >= QUICK_PER_SIZE) {
+      this.#cache(block);
+      return;
+    }
+    block.binSlot = QUICK;
+    if (quick.length === 0) lists.quickBins.push(quick);
+    quick.push(block);
+    lists.quickCount++;
+    lists.quickBytes += block.size;
+  }
+
+  /** Merges every quick-listed block into the cache; returns how many there were. */
+  #flushQuick(): number {
+    let flushed = 0;
+    for (const lists of this.#freeLists.values()) flushed += this.#flushQuickOf(lists);
+    return flushed;
+  }
+
+  /** Merges one stream's quick-listed blocks into its cache; returns how many there were. */
+  #flushQuickOf(lists: StreamFreeLists): number {
+    const flushed = lists.quickCount;
+    if (flushed === 0) return 0;
+    for (const quick of lists.quickBins) {
+      for (const block of quick) {
+        block.binSlot = -1;
+        this.#cache(block);
+      }
+      quick.length = 0;
+    }
+    lists.quickBins.length = 0;
+    lists.quickCount = 0;
+    lists.quickBytes = 0;
+    return flushed;
+  }
+
   /** Merges a free block with its free neighbours and files it under its segment's stream. */
   #cache(block: Block): void {
     const segment = block.segment;
     const lists = this.#listsFor(segment.stream);
     const index = segment.small ? lists.small : lists.large;
     const prev = block.prev;
-    if (prev !== null && !prev.allocated && prev.binSlot !== -1) {
+    if (prev !== null && prev.binSlot >= 0) {
       index.remove(prev);
       prev.size += block.size;
       prev.next = block.next;
@@ -391,7 +473,7 @@ export class MemoryPool implements BlockResource {
       block = prev;
     }
     const next = block.next;
-    if (next !== null && !next.allocated && next.binSlot !== -1) {
+    if (next !== null && next.binSlot >= 0) {
       index.remove(next);
       block.size += next.size;
       block.next = next.next;
@@ -430,7 +512,7 @@ export class MemoryPool implements BlockResource {
 
 function isUnused(segment: Segment): boolean {
   const first = segment.first;
-  return segment.allocatedBlocks === 0 && first.next === null && first.binSlot !== -1;
+  return segment.allocatedBlocks === 0 && first.next === null && first.binSlot >= 0;
 }
 
 /** Lines naming the biggest live allocations by label: "label: n × size = total". */
