@@ -18,11 +18,10 @@ bench=$?
 python3 bench/peers/alloc_peers.py > "$out/peers.json" 2> "$out/peers.err"
 deno run --allow-ffi --allow-env --allow-sys=systemMemoryInfo --allow-read bench/pool_compare.ts "$out/peers.json" \
   > "$out/pool_compare.txt" 2>&1
-deno task replay ../shared/traces/*.json.gz > "$out/replay.txt" 2>&1 || deno task replay shared/traces/*.json.gz > "$out/replay.txt" 2>&1
 echo "== device"; cat "$out/device.txt"
 echo "== exit codes: build=$build test=$test demo=$demo bench=$bench"
 grep -E "^(tests:|FAILED|ok \|)" "$out/test.log"
 grep -B2 -A12 "^ ERRORS" "$out/test.log" | head -60
-cat "$out/demo.log" | tail -40
+tail -22 "$out/demo.log"
 grep -E "^\| |^group|x (faster|slower)" "$out/ffi_bench.txt" | head -60
-cat "$out/peers.err"; head -8 "$out/pool_compare.txt"; cat "$out/replay.txt"
+cat "$out/peers.err"; head -8 "$out/pool_compare.txt"
