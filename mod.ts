@@ -89,6 +89,7 @@ export { defaultResource } from "./src/memory/default_resources.ts";
 
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
+export { BufferBatch } from "./src/buffers/buffer_batch.ts";
 export {
   type CollectedBuffer,
   type CollectedBufferReporter,
