@@ -96,6 +96,17 @@ export {
   setCollectedBufferReporter,
 } from "./src/buffers/collection_net.ts";
 
+export {
+  type MemoryReport,
+  MemoryTracker,
+  type MemoryTrackerOptions,
+  type ReportRow,
+  type SiteCapture,
+  type TrackedAllocation,
+  TrackerScope,
+} from "./src/tracking/memory_tracker.ts";
+export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.ts";
+
 export { axpy } from "./src/kernels/axpy.ts";
 export {
   checkKernelStatus,

@@ -23,6 +23,8 @@ export interface CollectedBuffer {
   bytes: number;
   /** Its label, if it had one. */
   label: string | undefined;
+  /** Where it was allocated, when the tracker captured sites. */
+  site?: string;
   /** Set when giving the memory back failed. */
   error?: unknown;
 }
@@ -31,7 +33,8 @@ export interface CollectedBuffer {
 export type CollectedBufferReporter = (buffer: CollectedBuffer) => void;
 
 const defaultReporter: CollectedBufferReporter = (buffer) => {
-  const name = buffer.label === undefined ? "" : ` "${buffer.label}"`;
+  const name = (buffer.label === undefined ? "" : ` "${buffer.label}"`) +
+    (buffer.site === undefined ? "" : ` allocated at ${buffer.site}`);
   const outcome = buffer.error === undefined
     ? "its memory was freed now"
     : `freeing failed: ${buffer.error}`;
@@ -46,6 +49,7 @@ let reporter: CollectedBufferReporter = defaultReporter;
 const registry = new FinalizationRegistry<Allocation>((allocation) => {
   if (allocation.freed) return;
   let error: unknown;
+  const site = allocation.tracked?.site;
   try {
     releaseAllocation(allocation);
   } catch (caught) {
@@ -55,6 +59,7 @@ const registry = new FinalizationRegistry<Allocation>((allocation) => {
     device: allocation.resource.device.id,
     bytes: allocation.bytes,
     label: allocation.label,
+    ...(site === undefined ? {} : { site }),
     ...(error === undefined ? {} : { error }),
   });
 });

@@ -28,6 +28,7 @@ import {
 } from "../validate.ts";
 import { type Allocation, releaseAllocation } from "./allocation.ts";
 import { unwatchOwner, watchOwner } from "./collection_net.ts";
+import { activeTracker } from "../tracking/active_tracker.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
 
 /** Options for {@linkcode DeviceBuffer.allocate}. */
@@ -65,12 +66,15 @@ export class DeviceBuffer {
       ? resource.allocateBlock(bytes, stream, label)
       : undefined;
     const address = block?.address ?? (bytes > 0 ? resource.allocate(bytes, stream) : 0n);
+    const tracker = activeTracker() ?? undefined;
     const allocation: Allocation = {
       address,
       bytes,
       resource,
       stream,
       block,
+      tracker,
+      tracked: tracker?.recordAllocation(bytes, resource.device.id, label),
       label,
       freed: false,
       watched: false,

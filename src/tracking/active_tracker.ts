@@ -1,0 +1,21 @@
+/**
+ * The tracker DeviceBuffer reports to: one per process at a time (the manager installs its own).
+ *
+ * @module
+ */
+
+import type { MemoryTracker } from "./memory_tracker.ts";
+
+let active: MemoryTracker | null = null;
+
+/** The tracker allocations are reported to now, or null. */
+export function activeTracker(): MemoryTracker | null {
+  return active;
+}
+
+/** Makes `tracker` the one allocations are reported to (null: none); returns the previous one. */
+export function setActiveTracker(tracker: MemoryTracker | null): MemoryTracker | null {
+  const previous = active;
+  active = tracker;
+  return previous;
+}
