@@ -85,7 +85,7 @@ export {
 } from "./src/memory/cuda_async_resource.ts";
 export { HOST_ALIGNMENT, HostResource } from "./src/memory/host_resource.ts";
 export { LiveAllocations } from "./src/memory/live_allocations.ts";
-export { defaultResource } from "./src/memory/default_resources.ts";
+export { defaultPools, defaultResource, LIMIT_ENV } from "./src/memory/default_resources.ts";
 
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
@@ -106,6 +106,8 @@ export {
   TrackerScope,
 } from "./src/tracking/memory_tracker.ts";
 export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.ts";
+
+export { getMemoryManager, MemoryManager, type MemoryUsage } from "./src/manager/memory_manager.ts";
 
 export { axpy } from "./src/kernels/axpy.ts";
 export {

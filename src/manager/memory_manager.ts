@@ -1,0 +1,163 @@
+/**
+ * The process-wide memory manager: one source of truth for what is allocated where. It owns a
+ * pool per device (the default pools DeviceBuffer allocates from), the tracker, and answers
+ * "can I allocate this?" before a program tries.
+ *
+ * @module
+ */
+
+import { defaultDevice, listDevices } from "../device/select.ts";
+import type { MemoryDevice } from "../device/types.ts";
+import { formatBytes, InvalidArgumentError } from "../errors.ts";
+import { defaultPools, defaultResource } from "../memory/default_resources.ts";
+import type { MemoryPool } from "../memory/pool/memory_pool.ts";
+import type { PoolStats } from "../memory/pool/pool_stats.ts";
+import { activeTracker, setActiveTracker } from "../tracking/active_tracker.ts";
+import { MemoryTracker } from "../tracking/memory_tracker.ts";
+import { checkByteCount } from "../validate.ts";
+
+/** Memory in use, per device and in all. */
+export interface MemoryUsage {
+  /** Bytes handed out by the pools. */
+  allocatedBytes: number;
+  /** Bytes the pools hold from the devices. */
+  reservedBytes: number;
+  /** The same per device id. */
+  devices: Record<string, { allocatedBytes: number; reservedBytes: number }>;
+}
+
+/**
+ * The process's memory manager; get it with {@linkcode getMemoryManager}.
+ *
+ * @example
+ * ```ts
+ * import { DeviceBuffer, getMemoryManager } from "@gpumem/gpumem";
+ * const manager = getMemoryManager();
+ * if (manager.canAllocate(1 << 20)) {
+ *   using buffer = DeviceBuffer.allocate(1 << 20, { label: "example" });
+ *   console.log(manager.usedBytes());
+ * }
+ * manager.freeCache();
+ * ```
+ */
+export class MemoryManager {
+  /** The tracker every DeviceBuffer reports to. */
+  readonly tracker: MemoryTracker;
+
+  /** Use {@linkcode getMemoryManager}. */
+  constructor(tracker: MemoryTracker) {
+    this.tracker = tracker;
+  }
+
+  /** The pool of `device` (default: the default device). */
+  pool(device: MemoryDevice = defaultDevice()): MemoryPool {
+    return defaultResource(checkDevice(device));
+  }
+
+  /**
+   * Whether `bytes` can be allocated on `device` now: the pool's cache plus the device's free
+   * memory, within the pool's limit. If not, frees the pool's cache and looks again before it
+   * says no.
+   */
+  canAllocate(bytes: number, device: MemoryDevice = defaultDevice()): boolean {
+    checkByteCount(bytes, "bytes");
+    const pool = this.pool(device);
+    if (this.#fits(pool, bytes)) return true;
+    pool.freeCache();
+    return this.#fits(pool, bytes);
+  }
+
+  /** Bytes handed out on `device`, or on every device when none is given. */
+  usedBytes(device?: MemoryDevice): number {
+    return device === undefined
+      ? this.totalUsage().allocatedBytes
+      : this.pool(device).stats().allocatedBytes.current;
+  }
+
+  /** Gives every pool's unused memory back (or only `device`'s). */
+  freeCache(device?: MemoryDevice): void {
+    for (const pool of device === undefined ? defaultPools() : [this.pool(device)]) {
+      pool.freeCache();
+    }
+  }
+
+  /** The statistics of `device`'s pool. */
+  stats(device: MemoryDevice = defaultDevice()): PoolStats {
+    return this.pool(device).stats();
+  }
+
+  /** What is allocated and reserved, per device and in all (pools created so far). */
+  totalUsage(): MemoryUsage {
+    const usage: MemoryUsage = { allocatedBytes: 0, reservedBytes: 0, devices: {} };
+    for (const pool of defaultPools()) {
+      const stats = pool.stats();
+      const entry = {
+        allocatedBytes: stats.allocatedBytes.current,
+        reservedBytes: stats.reservedBytes.current,
+      };
+      usage.devices[pool.device.id] = entry;
+      usage.allocatedBytes += entry.allocatedBytes;
+      usage.reservedBytes += entry.reservedBytes;
+    }
+    return usage;
+  }
+
+  /** A readable report: each device's pool, then the live allocations by label. */
+  report(): string {
+    const lines = ["gpumem memory report"];
+    for (const pool of defaultPools()) {
+      const s = pool.stats();
+      const { free, total } = pool.device.memInfo();
+      lines.push(
+        `  ${pool.device.id}: ${formatBytes(s.allocatedBytes.current)} allocated (peak ` +
+          `${formatBytes(s.allocatedBytes.peak)}), ${
+            formatBytes(s.reservedBytes.current)
+          } reserved in ` +
+          `${s.segments.current} segments, ${formatBytes(s.freeCachedBytes)} cached ` +
+          `(fragmentation ${(s.fragmentation * 100).toFixed(1)}%), hit rate ` +
+          `${(s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses) * 100).toFixed(1)}%; device ` +
+          `${formatBytes(free)} free of ${formatBytes(total)}`,
+      );
+    }
+    lines.push(this.tracker.report().text);
+    return lines.join("\n");
+  }
+
+  /** Every device the manager can serve. */
+  devices(): MemoryDevice[] {
+    return listDevices();
+  }
+
+  #fits(pool: MemoryPool, bytes: number): boolean {
+    const stats = pool.stats();
+    if (bytes <= stats.largestFreeBlock) return true;
+    const headroom = pool.limit - stats.reservedBytes.current;
+    if (bytes > headroom + stats.freeCachedBytes) return false;
+    const free = pool.device.memInfo().free;
+    // Unknown free memory (cpu device without --allow-sys) does not block: the limit decides.
+    return Number.isNaN(free) || bytes <= free + stats.freeCachedBytes;
+  }
+}
+
+let manager: MemoryManager | undefined;
+
+/**
+ * The process-wide manager, created on first call. It installs its tracker as the active one
+ * (unless another was installed first), so every DeviceBuffer from then on is counted by label.
+ */
+export function getMemoryManager(): MemoryManager {
+  if (manager === undefined) {
+    const tracker = activeTracker() ?? new MemoryTracker();
+    setActiveTracker(tracker);
+    manager = new MemoryManager(tracker);
+  }
+  return manager;
+}
+
+/** Rejects a device argument that is not one. */
+function checkDevice(device: unknown): MemoryDevice {
+  if (typeof device !== "object" || device === null || !("kind" in device)) {
+    throw new InvalidArgumentError("device", "a Device or the cpu device", device);
+  }
+  return device as MemoryDevice;
+}

@@ -1,0 +1,56 @@
+/** The process-wide manager on the cpu device: pools, check-before-allocate, usage, reports. */
+
+import assert from "node:assert/strict";
+import {
+  activeTracker,
+  cpuDevice,
+  DeviceBuffer,
+  getMemoryManager,
+  InvalidArgumentError,
+  OutOfMemoryError,
+} from "../mod.ts";
+
+const MiB = 1 << 20;
+
+Deno.test("manager: one per process, its tracker active, a pool per device behind DeviceBuffer", () => {
+  const manager = getMemoryManager();
+  assert.equal(getMemoryManager(), manager);
+  assert.equal(activeTracker(), manager.tracker);
+  const pool = manager.pool(cpuDevice);
+  using buffer = DeviceBuffer.allocate(3 * MiB, { device: cpuDevice, label: "manager.test" });
+  assert.equal(buffer.resource, pool, "default allocations come from the manager's pool");
+  assert.equal(manager.usedBytes(cpuDevice), 3 * MiB);
+  assert.ok(manager.totalUsage().devices.cpu.reservedBytes >= 3 * MiB);
+  assert.deepEqual(manager.tracker.liveByLabel("manager.test"), { count: 1, bytes: 3 * MiB });
+  const report = manager.report();
+  assert.match(report, /cpu: 3\.00 MiB allocated/);
+  assert.match(report, /1 × manager\.test/);
+});
+
+Deno.test("manager: canAllocate counts the cache, frees it before saying no, honours the limit", () => {
+  const manager = getMemoryManager();
+  const pool = manager.pool(cpuDevice);
+  manager.freeCache();
+  const previous = pool.limit;
+  pool.limit = "40MiB";
+  try {
+    const held = DeviceBuffer.allocate(20 * MiB, { device: cpuDevice });
+    const cached = DeviceBuffer.allocate(16 * MiB, { device: cpuDevice });
+    cached.free();
+    assert.ok(manager.canAllocate(16 * MiB, cpuDevice), "the cached block fits");
+    assert.ok(manager.canAllocate(18 * MiB, cpuDevice), "fits once the cache is given back");
+    const fits = DeviceBuffer.allocate(18 * MiB, { device: cpuDevice }); // the pool frees its cache
+    assert.equal(pool.stats().freeCachedBytes, 0);
+    assert.equal(pool.stats().reservedBytes.current, 38 * MiB);
+    fits.free();
+    assert.equal(manager.canAllocate(24 * MiB, cpuDevice), false, "over the limit");
+    assert.throws(() => DeviceBuffer.allocate(24 * MiB, { device: cpuDevice }), OutOfMemoryError);
+    assert.throws(() => manager.canAllocate(-1, cpuDevice), InvalidArgumentError);
+    assert.throws(() => manager.pool({} as never), InvalidArgumentError);
+    held.free();
+  } finally {
+    pool.limit = previous;
+    manager.freeCache();
+  }
+  assert.equal(manager.usedBytes(cpuDevice), 0);
+});
