@@ -2,20 +2,23 @@
  * `make demo`: what gpumem sees on this machine, and what it measures there.
  *
  * Lists the devices (or says why it runs on the cpu device), allocates and frees through each
- * memory resource, copies both ways, runs a kernel against a CPU reference, and shows that a view
- * cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
+ * memory resource, copies both ways, runs a kernel against a CPU reference, times the caching
+ * pool, prints the manager's report (pool figures and live buffers by label), and shows that a
+ * view cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
  *
  * @module
  */
 
 import {
   axpy,
+  BufferBatch,
   CudaAsyncResource,
   CudaMallocResource,
   defaultDevice,
   DeviceBuffer,
   DisposedError,
   formatBytes,
+  getMemoryManager,
   HostResource,
   listDevices,
   type MemoryDevice,
@@ -121,6 +124,27 @@ function checkKernel(device: MemoryDevice): void {
   );
 }
 
+function showPoolAndTracker(device: MemoryDevice): void {
+  const manager = getMemoryManager(); // from here on every buffer is counted by label
+  const pool = manager.pool(device);
+  const rows = [256, 1 << 20, 64 << 20].map((bytes) => {
+    const us = microsecondsPerCall(() => DeviceBuffer.allocate(bytes, { device }).free(), 2000);
+    return [formatBytes(bytes), us.toFixed(3)];
+  });
+  console.log(`\nCached allocate + free through ${pool.name} (DeviceBuffer included, median):`);
+  console.log(formatTable(["size", "µs"], rows));
+  using batch = new BufferBatch({ device });
+  for (let i = 0; i < 3; i++) batch.allocate(4 << 20, { label: "demo.mesh.vertices" });
+  batch.allocate(1 << 20, { label: "demo.bvh.nodes" });
+  batch.allocate(300, { label: "demo.params" });
+  console.log(`\n${manager.report()}`);
+  const stats = pool.stats();
+  console.log(
+    `  cache hits ${stats.cacheHits}, misses ${stats.cacheMisses}, upstream calls ${stats.upstreamCalls}, ` +
+      `peak allocated ${formatBytes(stats.allocatedBytes.peak)}`,
+  );
+}
+
 function showOwnership(device: MemoryDevice): void {
   const owner = DeviceBuffer.allocate(1024, { device, label: "demo.owner" });
   const view = owner.view(256, 512);
@@ -144,5 +168,6 @@ if (import.meta.main) {
   measureResources(device, stream);
   measureCopies(device);
   checkKernel(device);
+  showPoolAndTracker(device);
   showOwnership(device);
 }
