@@ -10,6 +10,7 @@ import {
   Device,
   DeviceBuffer,
   Event,
+  getMemoryManager,
   GpumemError,
   InvalidArgumentError,
   OutOfMemoryError,
@@ -39,15 +40,21 @@ gpuTest("devices report name, memory, capability and the attributes later layers
   assert.throws(() => Device.get(-1), InvalidArgumentError);
 });
 
-gpuTest("memory taken by a buffer shows in memInfo and comes back on free", () => {
+gpuTest("memory taken by a buffer shows in memInfo; the pool keeps it until freeCache", () => {
   const device = gpu();
+  const pool = getMemoryManager().pool(device);
+  pool.freeCache();
   const bytes = 1 << 30;
   const before = device.memInfo().free;
   const buffer = DeviceBuffer.allocate(bytes, { device, label: "gpu.memInfo" });
+  assert.equal(buffer.resource, pool, "default allocations come from the manager's pool");
   const during = device.memInfo().free;
   assert.ok(before - during >= bytes, `free fell by ${before - during}`);
   buffer.free();
-  assert.ok(device.memInfo().free >= during + bytes);
+  assert.ok(device.memInfo().free < during + bytes, "cached by the pool, not yet given back");
+  assert.equal(pool.stats().freeCachedBytes, bytes);
+  pool.freeCache();
+  assert.ok(device.memInfo().free >= during + bytes, "given back by freeCache");
 });
 
 gpuTest(
