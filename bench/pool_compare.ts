@@ -18,20 +18,13 @@ import {
   HostResource,
   MemoryPool,
 } from "../mod.ts";
-import { formatTable, median } from "../src/cli/table.ts";
+import { formatTable, microsecondsPerCall } from "../src/cli/table.ts";
+
+/** The method of bench/peers/alloc_peers.py: 15 batches of 2000 round trips. */
+const BATCHES = 15;
+const PER_BATCH = 2000;
 
 const SIZES = [256, 1 << 20, 64 << 20];
-
-function perCallMicroseconds(body: () => void, batches = 15, perBatch = 2000): number {
-  body();
-  const samples: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    const start = performance.now();
-    for (let i = 0; i < perBatch; i++) body();
-    samples.push(((performance.now() - start) * 1000) / perBatch);
-  }
-  return median(samples);
-}
 
 const cuda = cudaAvailability();
 const upstream = cuda.usable ? new CudaMallocResource(Device.get(0)) : new HostResource();
@@ -41,11 +34,15 @@ const ours: Record<string, Record<number, number>> = {
   "gpumem pool.allocateBlock+deallocateBlock": {},
 };
 for (const bytes of SIZES) {
-  ours["gpumem DeviceBuffer.allocate+free (pool)"][bytes] = perCallMicroseconds(() =>
-    DeviceBuffer.allocate(bytes, { resource: pool }).free()
+  ours["gpumem DeviceBuffer.allocate+free (pool)"][bytes] = microsecondsPerCall(
+    () => DeviceBuffer.allocate(bytes, { resource: pool }).free(),
+    PER_BATCH,
+    BATCHES,
   );
-  ours["gpumem pool.allocateBlock+deallocateBlock"][bytes] = perCallMicroseconds(() =>
-    pool.deallocateBlock(pool.allocateBlock(bytes))
+  ours["gpumem pool.allocateBlock+deallocateBlock"][bytes] = microsecondsPerCall(
+    () => pool.deallocateBlock(pool.allocateBlock(bytes)),
+    PER_BATCH,
+    BATCHES,
   );
 }
 const peersPath = Deno.args[0];

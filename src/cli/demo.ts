@@ -25,19 +25,7 @@ import {
   type MemoryResource,
   Stream,
 } from "../../mod.ts";
-import { formatTable, median } from "./table.ts";
-
-/** Microseconds per call of `body`, the median over `batches` batches of `perBatch` calls. */
-function microsecondsPerCall(body: () => void, perBatch: number, batches = 7): number {
-  body(); // warm-up: first-call costs (symbol binding, lazy driver state) stay out of the figure
-  const samples: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    const start = performance.now();
-    for (let i = 0; i < perBatch; i++) body();
-    samples.push(((performance.now() - start) * 1000) / perBatch);
-  }
-  return median(samples);
-}
+import { formatTable, microsecondsPerCall } from "./table.ts";
 
 function describeDevices(): void {
   const rows = listDevices().map((device) => {

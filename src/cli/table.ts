@@ -1,5 +1,6 @@
 /**
- * Plain-text tables for the demo and the benchmarks: columns padded, numbers right-aligned.
+ * What the demo and the benchmark scripts share: plain-text tables (columns padded, numbers
+ * right-aligned), the median, and per-call timing in batches.
  *
  * @module
  */
@@ -28,4 +29,19 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * Microseconds per call of `body`: one warm-up call (first-call costs stay out of the figure),
+ * then the median over `batches` batches of `perBatch` calls.
+ */
+export function microsecondsPerCall(body: () => void, perBatch: number, batches = 7): number {
+  body();
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now();
+    for (let i = 0; i < perBatch; i++) body();
+    samples.push(((performance.now() - start) * 1000) / perBatch);
+  }
+  return median(samples);
 }
