@@ -24,6 +24,7 @@ export {
   GpumemError,
   InvalidArgumentError,
   KernelLibraryUnavailableError,
+  LibraryUnavailableError,
   type OutOfMemoryDetails,
   OutOfMemoryError,
 } from "./src/errors.ts";

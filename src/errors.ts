@@ -36,12 +36,12 @@ export class CudaError extends GpumemError {
   }
 }
 
-/** No CUDA driver library could be opened or initialised. */
-export class DriverUnavailableError extends GpumemError {
-  /** Every library path tried, with why it failed (empty when loading worked but cuInit failed). */
+/** A shared library could not be used; lists every path tried and why each failed. */
+export class LibraryUnavailableError extends GpumemError {
+  /** Every library path tried, with why it failed (empty when loading worked but setup failed). */
   readonly attempts: readonly LoadAttempt[];
 
-  /** Creates the error from the loader's attempts. */
+  /** Creates the error from the loader's attempts, each on a line of the message. */
   constructor(message: string, attempts: readonly LoadAttempt[], options?: ErrorOptions) {
     const tried = attempts.map((a) => `\n  - ${a.path} (${a.source}): ${a.error.message}`).join("");
     super(`${message}${tried}`, options);
@@ -49,18 +49,11 @@ export class DriverUnavailableError extends GpumemError {
   }
 }
 
-/** The compiled kernel library (csrc/) could not be opened. */
-export class KernelLibraryUnavailableError extends GpumemError {
-  /** Every library path tried, with why it failed. */
-  readonly attempts: readonly LoadAttempt[];
+/** No CUDA driver library could be opened or initialised. */
+export class DriverUnavailableError extends LibraryUnavailableError {}
 
-  /** Creates the error from the loader's attempts. */
-  constructor(message: string, attempts: readonly LoadAttempt[]) {
-    const tried = attempts.map((a) => `\n  - ${a.path} (${a.source}): ${a.error.message}`).join("");
-    super(`${message}${tried}`);
-    this.attempts = attempts;
-  }
-}
+/** The compiled kernel library (csrc/) could not be opened. */
+export class KernelLibraryUnavailableError extends LibraryUnavailableError {}
 
 /** Facts about a device's memory at the moment an allocation failed. */
 export interface OutOfMemoryDetails {

@@ -12,17 +12,14 @@ import {
   OutOfMemoryError,
   Stream,
 } from "../mod.ts";
-import { registerBufferContracts } from "./contracts/buffer_contracts.ts";
+import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
 
 const MiB = 1 << 20;
 const contractPool = new MemoryPool(new HostResource());
 registerBufferContracts("cpu pool", () => ({
   resource: contractPool,
-  live: () => {
-    const stats = contractPool.stats();
-    return { count: stats.allocations.current, bytes: stats.requestedBytes.current };
-  },
+  live: () => liveOfPool(contractPool),
   streamOrdered: false,
 }));
 

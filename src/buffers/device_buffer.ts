@@ -260,8 +260,7 @@ export class DeviceBuffer {
    */
   recordStream(stream: Stream): void {
     this.ptr; // throws if disposed
-    const handle = this.#streamHandle(stream);
-    void handle;
+    this.#streamHandle(stream); // throws unless a live stream on this device
     const { resource, block } = this.#allocation;
     if (block !== undefined && isBlockResource(resource)) resource.recordStream(block, stream);
   }

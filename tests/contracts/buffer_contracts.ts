@@ -9,6 +9,7 @@ import {
   DisposedError,
   InvalidArgumentError,
   type LiveAllocations,
+  type MemoryPool,
   type MemoryResource,
   Stream,
 } from "../../mod.ts";
@@ -26,6 +27,12 @@ export interface ResourceUnderTest {
 /** The live count of an upstream's address table, as the contracts read it. */
 export function liveOf(live: LiveAllocations): { count: number; bytes: number } {
   return { count: live.count, bytes: live.bytes };
+}
+
+/** The live count of a pool (allocations and requested bytes), as the contracts read it. */
+export function liveOfPool(pool: MemoryPool): { count: number; bytes: number } {
+  const stats = pool.stats();
+  return { count: stats.allocations.current, bytes: stats.requestedBytes.current };
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The DeviceBuffer contracts on the real driver: cuMemAlloc and cuMemAllocAsync. */
 
 import { CudaAsyncResource, CudaMallocResource, MemoryPool } from "../../mod.ts";
-import { liveOf, registerBufferContracts } from "../contracts/buffer_contracts.ts";
+import { liveOf, liveOfPool, registerBufferContracts } from "../contracts/buffer_contracts.ts";
 import { gpu, gpuIgnoreReason } from "./gpu_available.ts";
 
 let malloc: CudaMallocResource | undefined;
@@ -30,10 +30,7 @@ registerBufferContracts(
     pool ??= new MemoryPool(new CudaMallocResource(gpu()));
     return {
       resource: pool,
-      live: () => {
-        const stats = pool!.stats();
-        return { count: stats.allocations.current, bytes: stats.requestedBytes.current };
-      },
+      live: () => liveOfPool(pool!),
       streamOrdered: false,
     };
   },
