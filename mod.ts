@@ -68,6 +68,18 @@ export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
 export { parseByteLimit } from "./src/memory/limit.ts";
 export { VirtualResource } from "./src/memory/virtual_resource.ts";
 export {
+  AddressSpaceResource,
+  isAddressSpaceResource,
+} from "./src/memory/address_space/address_space_resource.ts";
+export {
+  type HostVirtualMemoryOptions,
+  HostVirtualMemoryResource,
+} from "./src/memory/address_space/host_virtual_memory_resource.ts";
+export {
+  type CudaVirtualMemoryOptions,
+  CudaVirtualMemoryResource,
+} from "./src/memory/address_space/cuda_virtual_memory_resource.ts";
+export {
   readTrace,
   type ReplayResult,
   replayTrace,

@@ -139,6 +139,82 @@ export const cudaSymbols = {
     optional: true,
   },
 
+  // --- virtual memory management (reserved ranges with physical memory mapped into them) -----
+  /** CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop, CUmemAllocationGranularity_flags option) */
+  cuMemGetAllocationGranularity: {
+    parameters: [
+      "buffer", /* size_t *granularity */
+      "buffer", /* const CUmemAllocationProp *prop */
+      "i32", /* CUmemAllocationGranularity_flags option */
+    ],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr, unsigned long long flags) */
+  cuMemAddressReserve: {
+    parameters: [
+      "buffer", /* CUdeviceptr *ptr */
+      "usize", /* size_t size */
+      "usize", /* size_t alignment (0: the granularity) */
+      "u64", /* CUdeviceptr addr (0: anywhere) */
+      "u64", /* unsigned long long flags: must be 0 */
+    ],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) */
+  cuMemAddressFree: {
+    parameters: ["u64", /* CUdeviceptr ptr */ "usize" /* size_t size */],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop, unsigned long long flags) */
+  cuMemCreate: {
+    parameters: [
+      "buffer", /* CUmemGenericAllocationHandle *handle */
+      "usize", /* size_t size */
+      "buffer", /* const CUmemAllocationProp *prop */
+      "u64", /* unsigned long long flags: must be 0 */
+    ],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemRelease(CUmemGenericAllocationHandle handle) */
+  cuMemRelease: {
+    parameters: ["u64" /* CUmemGenericAllocationHandle handle */],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle, unsigned long long flags) */
+  cuMemMap: {
+    parameters: [
+      "u64", /* CUdeviceptr ptr */
+      "usize", /* size_t size */
+      "usize", /* size_t offset: must be 0 */
+      "u64", /* CUmemGenericAllocationHandle handle */
+      "u64", /* unsigned long long flags: must be 0 */
+    ],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) */
+  cuMemUnmap: {
+    parameters: ["u64", /* CUdeviceptr ptr */ "usize" /* size_t size */],
+    result: "i32",
+    optional: true,
+  },
+  /** CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count) */
+  cuMemSetAccess: {
+    parameters: [
+      "u64", /* CUdeviceptr ptr */
+      "usize", /* size_t size */
+      "buffer", /* const CUmemAccessDesc *desc */
+      "usize", /* size_t count */
+    ],
+    result: "i32",
+    optional: true,
+  },
+
   // --- copies and fills ----------------------------------------------------------------------
   /** CUresult cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount) */
   cuMemcpyHtoD_v2: {
@@ -325,3 +401,35 @@ export const CU_STREAM_NON_BLOCKING = 0x1;
 export const CU_EVENT_DISABLE_TIMING = 0x2;
 /** The default event flags: timing enabled, spin-wait synchronize. */
 export const CU_EVENT_DEFAULT = 0x0;
+
+/** CUmemAllocationGranularity_flags. */
+export const CUmemAllocationGranularity = { MINIMUM: 0, RECOMMENDED: 1 } as const;
+
+/**
+ * A CUmemAllocationProp (32 bytes) for pinned device memory on device `ordinal`, no shareable
+ * handle: type@0 = CU_MEM_ALLOCATION_TYPE_PINNED (1), requestedHandleTypes@4 = NONE (0),
+ * location@8 = { type: CU_MEM_LOCATION_TYPE_DEVICE (1), id@12: ordinal },
+ * win32HandleMetaData@16 = NULL, allocFlags@24 = zeros.
+ */
+export function memAllocationProp(ordinal: number): Uint8Array<ArrayBuffer> {
+  const prop = new Uint8Array(32);
+  const view = new DataView(prop.buffer);
+  view.setInt32(0, 1, true);
+  view.setInt32(8, 1, true);
+  view.setInt32(12, ordinal, true);
+  return prop;
+}
+
+/**
+ * A CUmemAccessDesc (12 bytes) granting device `ordinal` read and write access:
+ * location@0 = { type: CU_MEM_LOCATION_TYPE_DEVICE (1), id@4: ordinal },
+ * flags@8 = CU_MEM_ACCESS_FLAGS_PROT_READWRITE (3).
+ */
+export function memAccessDesc(ordinal: number): Uint8Array<ArrayBuffer> {
+  const desc = new Uint8Array(12);
+  const view = new DataView(desc.buffer);
+  view.setInt32(0, 1, true);
+  view.setInt32(4, ordinal, true);
+  view.setInt32(8, 3, true);
+  return desc;
+}

@@ -1,7 +1,8 @@
 /**
  * `deno task replay <trace.json.gz>...`: replays allocation traces through gpumem's pool over a
  * virtual upstream and prints peak reserved ÷ peak live, hit rate, upstream calls and time per
- * operation beside PyTorch's figures from the trace. `--json` prints one JSON object per trace.
+ * operation beside PyTorch's figures from the trace. `--json` prints one JSON object per trace;
+ * `--fixed-segments` replays with segments that do not grow in place (PyTorch's default policy).
  *
  * @module
  */
@@ -11,16 +12,18 @@ import { readTrace, replayTrace } from "../replay/trace.ts";
 import { formatTable } from "./table.ts";
 
 if (import.meta.main) {
+  const flags = ["--json", "--fixed-segments"];
   const json = Deno.args.includes("--json");
-  const paths = Deno.args.filter((arg) => arg !== "--json");
+  const expandableSegments = !Deno.args.includes("--fixed-segments");
+  const paths = Deno.args.filter((arg) => !flags.includes(arg));
   if (paths.length === 0) {
-    console.error("usage: deno task replay [--json] <trace.json.gz>...");
+    console.error("usage: deno task replay [--json] [--fixed-segments] <trace.json.gz>...");
     Deno.exit(2);
   }
   const rows: string[][] = [];
   for (const path of paths) {
     const trace = await readTrace(path);
-    const result = replayTrace(trace);
+    const result = replayTrace(trace, { expandableSegments });
     const torch = trace.torch ? trace.torch.max_reserved / trace.peak_live : NaN;
     const expandable = trace.torch_expandable
       ? trace.torch_expandable.max_reserved / trace.peak_live

@@ -1,54 +1,58 @@
 /**
  * Address space without memory: an upstream for replaying allocation traces, so a pool's policy
- * can be measured on a 15 GB trace on any laptop. Addresses are handed out by bumping a cursor
- * (never reused, so two live ranges can never overlap); nothing may read or write them.
+ * can be measured on a 15 GB trace on any laptop. Ranges are handed out by bumping a cursor
+ * (never reused, so two live ranges can never overlap); "mapping" only counts bytes. Nothing may
+ * read or write these addresses.
  *
  * @module
  */
 
 import { type CpuDevice, cpuDevice } from "../device/cpu_device.ts";
-import { checkByteCount } from "../validate.ts";
-import { LiveAllocations } from "./live_allocations.ts";
-import type { MemoryResource } from "./resource.ts";
+import { AddressSpaceResource } from "./address_space/address_space_resource.ts";
 
 /** Where virtual addresses start: far above any real host mapping of interest. */
 const VIRTUAL_BASE = 1n << 52n;
-const ALIGNMENT = 2n << 20n;
+/** The granularity of CUDA's virtual memory API on current GPUs, so replays map as a GPU would. */
+const GRANULARITY = 2 << 20;
 
 /**
- * A MemoryResource of pure address space on the cpu device (for accounting only).
+ * A resource of pure address space on the cpu device (for accounting only). As an
+ * AddressSpaceResource it lets a MemoryPool replay with segments that grow in place.
  *
  * @example
  * ```ts
  * import { MemoryPool, VirtualResource } from "@gpumem/gpumem";
- * const pool = new MemoryPool(new VirtualResource());
+ * const upstream = new VirtualResource();
+ * const pool = new MemoryPool(upstream);
  * const block = pool.allocateBlock(15e9); // 15 GB of address space, no memory
+ * console.log(upstream.mappedBytes); // 15000928256: 15 GB rounded up to 2 MiB
  * pool.deallocateBlock(block);
  * ```
  */
-export class VirtualResource implements MemoryResource {
+export class VirtualResource extends AddressSpaceResource {
   /** The cpu device (nominal: the addresses are not backed). */
   readonly device: CpuDevice = cpuDevice;
   /** `virtual`. */
   readonly name = "virtual";
-  /** What this resource has handed out and not taken back. */
-  readonly live: LiveAllocations = new LiveAllocations();
+  /** 2 MiB, as on a GPU. */
+  readonly granularity: number = GRANULARITY;
+  /** 1 TiB of address space per grown segment. */
+  readonly defaultRangeBytes: number = 2 ** 40;
   #cursor = VIRTUAL_BASE;
 
-  /** Hands out `bytes` of fresh address space, 2 MiB aligned. */
-  allocate(bytes: number): bigint {
-    checkByteCount(bytes, "bytes");
-    if (bytes === 0) return 0n;
+  /** Bumps the cursor. */
+  protected reserveRange(bytes: number): bigint {
     const address = this.#cursor;
-    this.#cursor += (BigInt(bytes) + ALIGNMENT - 1n) / ALIGNMENT * ALIGNMENT;
-    this.live.add(address, bytes);
+    this.#cursor += BigInt(bytes);
     return address;
   }
 
-  /** Takes back a range this resource handed out. */
-  deallocate(address: bigint, bytes: number): void {
-    if (address === 0n && bytes === 0) return;
-    this.live.verify(address, bytes, this.name);
-    this.live.remove(address, bytes);
-  }
+  /** Nothing to free: addresses are never reused. */
+  protected releaseRange(): void {}
+
+  /** Nothing to back: the ledger counts the bytes. */
+  protected mapRange(): void {}
+
+  /** Nothing to free. */
+  protected unmapRange(): void {}
 }

@@ -11,8 +11,14 @@ import type { Stream } from "../../cuda/stream.ts";
 
 /** Block.binSlot of a freed block waiting, unmerged, in its stream's quick list. */
 export const QUICK = -2;
+/** Block.binSlot of a piece of a growable segment with no memory mapped under it. */
+export const UNMAPPED = -3;
 
-/** One upstream allocation, owned by the stream it was made for. */
+/**
+ * One upstream allocation, owned by the stream it was made for; or, for a pool over an
+ * AddressSpaceResource, one reserved address range that memory is mapped into as the pool grows
+ * (a growable segment: its blocks tile the whole range, the unmapped ones marked UNMAPPED).
+ */
 export class Segment {
   /** Start address. */
   readonly address: bigint;
@@ -22,18 +28,33 @@ export class Segment {
   readonly stream: Stream | null;
   /** Whether it serves small requests (≤ 1 MiB) or large ones. */
   readonly small: boolean;
+  /** The unmapped pieces of a growable segment; null for a segment mapped whole. */
+  readonly unmapped: Set<Block> | null;
   /** Blocks handed out from it now. */
   allocatedBlocks = 0;
   /** The first block (lowest address). */
   first: Block;
 
-  /** A segment whose whole range is one free block. */
-  constructor(address: bigint, size: number, stream: Stream | null, small: boolean) {
+  /**
+   * A segment whose whole range is one free block; or, when `growable`, one unmapped piece that
+   * the pool maps memory into as it needs.
+   */
+  constructor(
+    address: bigint,
+    size: number,
+    stream: Stream | null,
+    small: boolean,
+    growable = false,
+  ) {
     this.address = address;
     this.size = size;
     this.stream = stream;
     this.small = small;
     this.first = new Block(this, address, 0, size);
+    if (growable) {
+      this.first.binSlot = UNMAPPED;
+      this.unmapped = new Set([this.first]);
+    } else this.unmapped = null;
   }
 }
 
@@ -57,7 +78,7 @@ export class Block {
   requested = 0;
   /**
    * Position in its free list's bin while free and merged into the index; QUICK while it waits
-   * unmerged in a quick list; -1 while allocated or pending.
+   * unmerged in a quick list; UNMAPPED for a piece with no memory; -1 while allocated or pending.
    */
   binSlot: number = -1;
   /** Streams other than the segment's that used the block (recordStream); null when none. */

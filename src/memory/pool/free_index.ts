@@ -1,8 +1,8 @@
 /**
  * Free blocks of one stream and one size class, found by best fit without a linear scan: a bin
- * (a stack) per distinct size, and the distinct sizes in a sorted array searched by bisection.
- * A request of a size seen before is one Map lookup and one pop. Bins that empty stay (so a hot
- * size never churns the sorted array) until prune() drops them.
+ * (a stack) per distinct size, and the sizes whose bins hold blocks in a sorted array searched by
+ * bisection, so the best fit is the first size at or above the request. A bin that empties leaves
+ * the sorted array (one splice) but stays in the map, so a hot size costs no new allocation.
  *
  * @module
  */
@@ -12,8 +12,8 @@ import type { Block } from "./block.ts";
 /** Best-fit index of free blocks. */
 export class FreeIndex {
   readonly #bins = new Map<number, Block[]>();
-  /** Sizes that have a bin (possibly empty), ascending. */
-  #sizes: number[] = [];
+  /** Sizes whose bins are not empty, ascending. */
+  readonly #sizes: number[] = [];
   #bytes = 0;
   #count = 0;
 
@@ -29,10 +29,7 @@ export class FreeIndex {
 
   /** The largest block's size (0 when empty). */
   get largest(): number {
-    for (let i = this.#sizes.length - 1; i >= 0; i--) {
-      if (this.#bins.get(this.#sizes[i])!.length > 0) return this.#sizes[i];
-    }
-    return 0;
+    return this.#sizes.length === 0 ? 0 : this.#sizes[this.#sizes.length - 1];
   }
 
   /** Adds a free block. */
@@ -41,8 +38,8 @@ export class FreeIndex {
     if (bin === undefined) {
       bin = [];
       this.#bins.set(block.size, bin);
-      this.#sizes.splice(this.#lowerBound(block.size), 0, block.size);
     }
+    if (bin.length === 0) this.#sizes.splice(this.#lowerBound(block.size), 0, block.size);
     block.binSlot = bin.length;
     bin.push(block);
     this.#bytes += block.size;
@@ -53,18 +50,12 @@ export class FreeIndex {
   takeBestFit(size: number): Block | null {
     let bin = this.#bins.get(size);
     if (bin === undefined || bin.length === 0) {
-      bin = undefined;
-      for (let at = this.#lowerBound(size); at < this.#sizes.length; at++) {
-        const candidate = this.#bins.get(this.#sizes[at])!;
-        if (candidate.length > 0) {
-          bin = candidate;
-          break;
-        }
-      }
-      if (bin === undefined) return null;
+      const at = this.#lowerBound(size);
+      if (at === this.#sizes.length) return null;
+      bin = this.#bins.get(this.#sizes[at])!;
     }
     const block = bin.pop()!;
-    this.#forget(block);
+    this.#forget(block, bin);
     return block;
   }
 
@@ -76,16 +67,12 @@ export class FreeIndex {
       bin[block.binSlot] = last;
       last.binSlot = block.binSlot;
     }
-    this.#forget(block);
+    this.#forget(block, bin);
   }
 
-  /** Drops empty bins, so best-fit searches skip no dead sizes. */
+  /** Drops the map entries of empty bins (memory only; searches never see them). */
   prune(): void {
-    this.#sizes = this.#sizes.filter((size) => {
-      if (this.#bins.get(size)!.length > 0) return true;
-      this.#bins.delete(size);
-      return false;
-    });
+    for (const [size, bin] of this.#bins) if (bin.length === 0) this.#bins.delete(size);
   }
 
   /** Every block in the index (for trimming and reports). */
@@ -93,10 +80,11 @@ export class FreeIndex {
     for (const size of this.#sizes) yield* this.#bins.get(size)!;
   }
 
-  #forget(block: Block): void {
+  #forget(block: Block, bin: Block[]): void {
     block.binSlot = -1;
     this.#bytes -= block.size;
     this.#count--;
+    if (bin.length === 0) this.#sizes.splice(this.#lowerBound(block.size), 1);
   }
 
   /** First index in #sizes whose size is ≥ `size`. */

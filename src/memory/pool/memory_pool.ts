@@ -8,6 +8,12 @@
  * one split. Blocks belong to the stream they were allocated on: reused at
  * once on that stream, and on another only after an event orders it behind the first.
  *
+ * Over an AddressSpaceResource (CUDA's virtual memory API, host mmap, or the replays' virtual
+ * upstream) segments grow in place, as PyTorch's expandable segments do: each stream and size
+ * class reserves one large address range and maps memory into it only where a request needs it,
+ * next to free space it then merges with; trim unmaps whole mapped pieces lying in free space.
+ * Free space so never stays split across segments, which is what wastes memory on real traces.
+ *
  * @module
  */
 
@@ -19,7 +25,11 @@ import { checkByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
-import { Block, QUICK, Segment } from "./block.ts";
+import {
+  type AddressSpaceResource,
+  isAddressSpaceResource,
+} from "../address_space/address_space_resource.ts";
+import { Block, QUICK, Segment, UNMAPPED } from "./block.ts";
 import { FreeIndex } from "./free_index.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { Counter, type PoolStats } from "./pool_stats.ts";
@@ -30,6 +40,11 @@ export interface MemoryPoolOptions {
   limit?: number | string;
   /** A name for messages (default: `pool(<upstream name>)`). */
   name?: string;
+  /**
+   * Grow segments in place (default: true when the upstream is an AddressSpaceResource, the only
+   * kind that can). false makes such a pool take whole segments through its allocate().
+   */
+  expandableSegments?: boolean;
 }
 
 /** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
@@ -50,6 +65,16 @@ interface StreamFreeLists {
   quickBins: Block[][];
   quickCount: number;
   quickBytes: number;
+  /** Growable segments (reserved ranges) of this stream, by size class. */
+  smallRanges: Segment[];
+  largeRanges: Segment[];
+}
+
+/** Where a growing pool maps memory: a piece of an unmapped block. */
+interface Growth {
+  unmapped: Block;
+  offset: number;
+  bytes: number;
 }
 
 /**
@@ -71,8 +96,12 @@ export class MemoryPool implements BlockResource {
   readonly device: MemoryDevice;
   /** A name for messages. */
   readonly name: string;
+  /** Whether segments grow in place (see {@linkcode MemoryPoolOptions.expandableSegments}). */
+  readonly expandableSegments: boolean;
 
   readonly #freeLists = new Map<Stream | null, StreamFreeLists>();
+  /** The upstream, when segments grow in place. */
+  readonly #space: AddressSpaceResource | null;
   readonly #segments = new Set<Segment>();
   /** Blocks handed out through the address API, by address. */
   readonly #byAddress = new Map<bigint, Block>();
@@ -94,6 +123,16 @@ export class MemoryPool implements BlockResource {
     this.upstream = upstream;
     this.device = upstream.device;
     this.name = options.name ?? `pool(${upstream.name})`;
+    const canGrow = isAddressSpaceResource(upstream);
+    if (options.expandableSegments === true && !canGrow) {
+      throw new InvalidArgumentError(
+        "expandableSegments",
+        "false for an upstream that is no AddressSpaceResource",
+        true,
+      );
+    }
+    this.expandableSegments = canGrow && options.expandableSegments !== false;
+    this.#space = this.expandableSegments ? upstream as AddressSpaceResource : null;
     if (options.limit !== undefined) this.limit = options.limit;
   }
 
@@ -167,7 +206,9 @@ export class MemoryPool implements BlockResource {
       this.#misses++;
       block = this.#miss(size, small, key);
     }
-    if (shouldSplit(block.size, size, small)) this.#split(block, size);
+    if (shouldSplit(block.size, size, small, block.segment.unmapped !== null)) {
+      this.#split(block, size);
+    }
     block.allocated = true;
     block.requested = bytes;
     block.label = label;
@@ -230,15 +271,26 @@ export class MemoryPool implements BlockResource {
     return ceiling > 0 ? Math.min(1, this.#allocated.current / ceiling) : 1;
   }
 
-  /** Gives unused segments back to the upstream, largest first, until at most `bytesToKeep` stay reserved. */
+  /**
+   * Gives unused memory back to the upstream, largest piece first, until at most `bytesToKeep`
+   * stay reserved: whole unused segments, or, for segments growing in place, mapped pieces lying
+   * wholly in free space (a growable segment left with nothing mapped gives back its range too).
+   */
   trim(bytesToKeep: number): void {
     checkByteCount(bytesToKeep, "bytesToKeep");
     this.#flushQuick();
     this.#collectPending();
-    const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
-    for (const segment of unused) {
-      if (this.#reserved.current <= bytesToKeep) break;
-      this.#releaseSegment(segment);
+    for (const lists of this.#freeLists.values()) {
+      lists.small.prune();
+      lists.large.prune();
+    }
+    if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
+    else {
+      const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
+      for (const segment of unused) {
+        if (this.#reserved.current <= bytesToKeep) break;
+        this.#releaseSegment(segment);
+      }
     }
   }
 
@@ -339,6 +391,7 @@ export class MemoryPool implements BlockResource {
 
   /** A new segment for a request of `size`; frees the cache and retries once when refused. */
   #grow(size: number, small: boolean, key: Stream | null): Block {
+    if (this.#space !== null) return this.#growInPlace(this.#space, size, small, key);
     const segmentSize = segmentSizeFor(size);
     let failure: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -361,6 +414,157 @@ export class MemoryPool implements BlockResource {
       }
     }
     throw this.#outOfMemory(size, failure);
+  }
+
+  /**
+   * Maps memory for a request of `size` into a growable segment of the stream, where the least
+   * new memory serves it (next to free space it merges with); reserves a new range only when no
+   * segment has room. Frees the cache and retries once when the limit or the upstream refuses.
+   */
+  #growInPlace(space: AddressSpaceResource, size: number, small: boolean, key: Stream | null) {
+    let failure: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt === 1) this.freeCache();
+      const lists = this.#listsFor(key);
+      const ranges = small ? lists.smallRanges : lists.largeRanges;
+      const planned = planGrowth(ranges, size, space.granularity);
+      const bytes = planned?.bytes ?? space.roundUp(size);
+      if (this.#reserved.current + bytes > this.#limit) {
+        failure = `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`;
+        continue;
+      }
+      try {
+        let growth = planned;
+        if (growth === null) {
+          this.#upstreamCalls++;
+          const rangeBytes = Math.max(space.defaultRangeBytes, bytes);
+          const segment = new Segment(space.reserve(rangeBytes), rangeBytes, key, small, true);
+          this.#segments.add(segment);
+          ranges.push(segment);
+          growth = { unmapped: segment.first, offset: 0, bytes };
+        }
+        const segment = growth.unmapped.segment;
+        this.#upstreamCalls++;
+        space.map(segment.address + BigInt(growth.offset), growth.bytes);
+        this.#reserved.add(growth.bytes);
+        this.#segmentCount.add(1);
+        const block = this.#cache(this.#carveMapped(growth));
+        (small ? lists.small : lists.large).remove(block);
+        return block;
+      } catch (error) {
+        if (!(error instanceof OutOfMemoryError)) throw error;
+        failure = error;
+      }
+    }
+    throw this.#outOfMemory(size, failure);
+  }
+
+  /** Splits the newly mapped piece out of its unmapped block; returns it (free, unfiled). */
+  #carveMapped({ unmapped, offset, bytes }: Growth): Block {
+    const unmappedPieces = unmapped.segment.unmapped!;
+    const end = offset + bytes;
+    if (end < unmapped.offset + unmapped.size) {
+      const tail = cutAfter(unmapped, end - unmapped.offset);
+      tail.binSlot = UNMAPPED;
+      unmappedPieces.add(tail);
+    }
+    if (offset === unmapped.offset) {
+      unmappedPieces.delete(unmapped);
+      unmapped.binSlot = -1;
+      return unmapped;
+    }
+    return cutAfter(unmapped, offset - unmapped.offset);
+  }
+
+  /** Unmaps the largest mapped pieces lying in free space until `bytesToKeep` stay mapped. */
+  #trimInPlace(space: AddressSpaceResource, bytesToKeep: number): void {
+    const pieces: { block: Block; address: bigint; bytes: number }[] = [];
+    for (const segment of this.#segments) {
+      for (let block: Block | null = segment.first; block !== null; block = block.next) {
+        if (block.binSlot < 0) continue;
+        for (const piece of space.mappingsWithin(block.address, block.size)) {
+          pieces.push({ block, ...piece });
+        }
+      }
+    }
+    pieces.sort((a, b) => b.bytes - a.bytes);
+    let keep = this.#reserved.current;
+    const chosen = pieces.filter((piece) => {
+      if (keep <= bytesToKeep) return false;
+      keep -= piece.bytes;
+      return true;
+    }).sort((a, b) => (a.address < b.address ? -1 : 1));
+    // In address order, so each piece lies in the free block left after the one before it.
+    let rest: Block | null = null;
+    for (const { block, address, bytes } of chosen) {
+      const holder: Block = rest !== null && rest.segment === block.segment &&
+          rest.address <= address && address < rest.address + BigInt(rest.size)
+        ? rest
+        : block;
+      rest = this.#unmapPiece(space, holder, address, bytes);
+    }
+    for (const segment of [...this.#segments]) {
+      if (isUnused(segment)) this.#releaseRange(space, segment);
+    }
+  }
+
+  /**
+   * Unmaps the piece at `address` lying in free block `holder`; `holder` becomes up to three
+   * blocks (free, unmapped, free). Returns the free block after the piece, if any.
+   */
+  #unmapPiece(space: AddressSpaceResource, holder: Block, address: bigint, bytes: number) {
+    const segment = holder.segment;
+    const lists = this.#listsFor(segment.stream);
+    const index = segment.small ? lists.small : lists.large;
+    this.#upstreamCalls++;
+    space.unmap(address, bytes);
+    this.#reserved.sub(bytes);
+    this.#segmentCount.sub(1);
+    index.remove(holder);
+    const offset = Number(address - segment.address);
+    let piece = holder;
+    if (offset > holder.offset) {
+      piece = cutAfter(holder, offset - holder.offset);
+      index.insert(holder);
+    }
+    let rest: Block | null = null;
+    if (piece.size > bytes) {
+      rest = cutAfter(piece, bytes);
+      index.insert(rest);
+    }
+    piece.binSlot = UNMAPPED;
+    this.#mergeUnmapped(piece);
+    return rest;
+  }
+
+  /** Files an unmapped piece, merged with unmapped neighbours. */
+  #mergeUnmapped(piece: Block): void {
+    const unmapped = piece.segment.unmapped!;
+    const next = piece.next;
+    if (next !== null && next.binSlot === UNMAPPED) {
+      unmapped.delete(next);
+      piece.size += next.size;
+      piece.next = next.next;
+      if (next.next !== null) next.next.prev = piece;
+    }
+    const prev = piece.prev;
+    if (prev !== null && prev.binSlot === UNMAPPED) {
+      prev.size += piece.size;
+      prev.next = piece.next;
+      if (piece.next !== null) piece.next.prev = prev;
+      return;
+    }
+    unmapped.add(piece);
+  }
+
+  /** Gives back the address range of a growable segment with nothing mapped. */
+  #releaseRange(space: AddressSpaceResource, segment: Segment): void {
+    const lists = this.#listsFor(segment.stream);
+    const ranges = segment.small ? lists.smallRanges : lists.largeRanges;
+    ranges.splice(ranges.indexOf(segment), 1);
+    this.#segments.delete(segment);
+    this.#upstreamCalls++;
+    space.release(segment.address, segment.size);
   }
 
   #outOfMemory(size: number, failure: unknown): OutOfMemoryError {
@@ -394,6 +598,8 @@ export class MemoryPool implements BlockResource {
         quickBins: [],
         quickCount: 0,
         quickBytes: 0,
+        smallRanges: [],
+        largeRanges: [],
       };
       this.#freeLists.set(key, lists);
     }
@@ -402,18 +608,7 @@ export class MemoryPool implements BlockResource {
 
   /** Cuts `block` to `size` bytes; the rest becomes a free, cached block after it. */
   #split(block: Block, size: number): void {
-    const rest = new Block(
-      block.segment,
-      block.address + BigInt(size),
-      block.offset + size,
-      block.size - size,
-    );
-    rest.prev = block;
-    rest.next = block.next;
-    if (block.next !== null) block.next.prev = rest;
-    block.next = rest;
-    block.size = size;
-    this.#cache(rest);
+    this.#cache(cutAfter(block, size));
   }
 
   /** Files a freed block in its quick list when there is room, else merges it into the cache. */
@@ -460,7 +655,7 @@ export class MemoryPool implements BlockResource {
   }
 
   /** Merges a free block with its free neighbours and files it under its segment's stream. */
-  #cache(block: Block): void {
+  #cache(block: Block): Block {
     const segment = block.segment;
     const lists = this.#listsFor(segment.stream);
     const index = segment.small ? lists.small : lists.large;
@@ -480,6 +675,7 @@ export class MemoryPool implements BlockResource {
       if (next.next !== null) next.next.prev = block;
     }
     index.insert(block);
+    return block;
   }
 
   /** Files pending blocks whose events have all completed; returns how many. */
@@ -510,9 +706,60 @@ export class MemoryPool implements BlockResource {
   }
 }
 
+/**
+ * Where to map memory for a request of `size` in these growable segments: the unmapped piece
+ * needing the least new memory, counting the free blocks it would merge with (mapped at its start
+ * after a free block, at its end before one, or whole between two). Null when none has room.
+ */
+function planGrowth(ranges: readonly Segment[], size: number, granularity: number): Growth | null {
+  const roundUp = (bytes: number) => Math.ceil(bytes / granularity) * granularity;
+  let best: Growth | null = null;
+  const consider = (unmapped: Block, offset: number, bytes: number) => {
+    if (bytes <= unmapped.size && (best === null || bytes < best.bytes)) {
+      best = { unmapped, offset, bytes };
+    }
+  };
+  for (const segment of ranges) {
+    for (const unmapped of segment.unmapped!) {
+      const before = freeSize(unmapped.prev);
+      const after = freeSize(unmapped.next);
+      consider(unmapped, unmapped.offset, roundUp(size - before));
+      const atEnd = roundUp(size - after);
+      consider(unmapped, unmapped.offset + unmapped.size - atEnd, atEnd);
+      if (before + unmapped.size + after >= size) {
+        consider(unmapped, unmapped.offset, unmapped.size);
+      }
+    }
+  }
+  return best;
+}
+
+/** Size of a neighbour that is free and filed (mergeable), else 0. */
+function freeSize(block: Block | null): number {
+  return block !== null && block.binSlot >= 0 ? block.size : 0;
+}
+
+/** Whether a segment mapped whole is one free block (a growable one: nothing mapped at all). */
 function isUnused(segment: Segment): boolean {
   const first = segment.first;
-  return segment.allocatedBlocks === 0 && first.next === null && first.binSlot >= 0;
+  return segment.allocatedBlocks === 0 && first.next === null &&
+    (segment.unmapped === null ? first.binSlot >= 0 : first.binSlot === UNMAPPED);
+}
+
+/** Cuts `block` after its first `size` bytes; returns the new block holding the rest (unfiled). */
+function cutAfter(block: Block, size: number): Block {
+  const rest = new Block(
+    block.segment,
+    block.address + BigInt(size),
+    block.offset + size,
+    block.size - size,
+  );
+  rest.prev = block;
+  rest.next = block.next;
+  if (block.next !== null) block.next.prev = rest;
+  block.next = rest;
+  block.size = size;
+  return rest;
 }
 
 /** Lines naming the biggest live allocations by label: "label: n × size = total". */

@@ -32,11 +32,17 @@ export function segmentSizeFor(size: number): number {
 }
 
 /**
- * Whether a free block of `blockSize` serving `size` should be split: small blocks keep any
- * remainder of at least ROUND_BYTES; large ones only a remainder above SMALL_REQUEST_MAX, so
- * large segments are not shredded into pieces no large request can use.
+ * Whether a free block of `blockSize` serving `size` should be split: small blocks, and any block
+ * of a segment that grows in place (whose free space merges across what would be separate
+ * segments), keep any remainder of at least ROUND_BYTES; other large ones only a remainder above
+ * SMALL_REQUEST_MAX, so fixed large segments are not shredded into pieces no large request can use.
  */
-export function shouldSplit(blockSize: number, size: number, small: boolean): boolean {
+export function shouldSplit(
+  blockSize: number,
+  size: number,
+  small: boolean,
+  growable: boolean,
+): boolean {
   const remainder = blockSize - size;
-  return small ? remainder >= ROUND_BYTES : remainder > SMALL_REQUEST_MAX;
+  return small || growable ? remainder >= ROUND_BYTES : remainder > SMALL_REQUEST_MAX;
 }

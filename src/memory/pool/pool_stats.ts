@@ -20,13 +20,16 @@ export interface PoolStats {
   allocatedBytes: StatCounter;
   /** Bytes callers asked for (unrounded). */
   requestedBytes: StatCounter;
-  /** Bytes held from the upstream (in use or cached). */
+  /** Bytes of memory held from the upstream (in use or cached; mapped bytes when growing in place). */
   reservedBytes: StatCounter;
   /** Blocks handed out. */
   allocations: StatCounter;
-  /** Segments held from the upstream. */
+  /**
+   * Segments held from the upstream; for a pool growing in place over an AddressSpaceResource,
+   * the separately mapped pieces of its reserved ranges.
+   */
   segments: StatCounter;
-  /** Calls to the upstream (allocate and deallocate). */
+  /** Calls to the upstream (allocate, deallocate; reserve, release, map, unmap). */
   upstreamCalls: number;
   /** Allocations served from the cache. */
   cacheHits: number;

@@ -1,0 +1,152 @@
+/**
+ * Device memory through CUDA's virtual memory API: cuMemAddressReserve for address ranges, and
+ * for each map cuMemCreate (physical memory), cuMemMap, cuMemSetAccess. The handle is released
+ * right after mapping, so the mapping alone keeps the memory alive and cuMemUnmap frees it: no
+ * handle table to keep.
+ *
+ * @module
+ */
+
+import { CUmemAllocationGranularity, memAccessDesc, memAllocationProp } from "../../../ffi/cuda.ts";
+import type { Device } from "../../cuda/device.ts";
+import { check, cudaDriver } from "../../cuda/driver.ts";
+import { GpumemError } from "../../errors.ts";
+import { checkDriverAllocation } from "../out_of_memory.ts";
+import { AddressSpaceResource } from "./address_space_resource.ts";
+
+/** Options for {@linkcode CudaVirtualMemoryResource}. */
+export interface CudaVirtualMemoryOptions {
+  /** Address space a pool reserves per grown segment (default: the device's memory). */
+  defaultRangeBytes?: number;
+}
+
+const u64Out = new BigUint64Array(1);
+
+/** The driver's VMM entry points, or GpumemError naming why they cannot be used. */
+function vmmSymbols(device: Device) {
+  const { symbols } = cudaDriver();
+  const {
+    cuMemGetAllocationGranularity,
+    cuMemAddressReserve,
+    cuMemAddressFree,
+    cuMemCreate,
+    cuMemRelease,
+    cuMemMap,
+    cuMemUnmap,
+    cuMemSetAccess,
+  } = symbols;
+  if (
+    !device.capabilities.virtualMemoryManagement || cuMemGetAllocationGranularity === null ||
+    cuMemAddressReserve === null || cuMemAddressFree === null || cuMemCreate === null ||
+    cuMemRelease === null || cuMemMap === null || cuMemUnmap === null || cuMemSetAccess === null
+  ) {
+    throw new GpumemError(`${device.id} does not support CUDA's virtual memory management`);
+  }
+  return {
+    cuMemGetAllocationGranularity,
+    cuMemAddressReserve,
+    cuMemAddressFree,
+    cuMemCreate,
+    cuMemRelease,
+    cuMemMap,
+    cuMemUnmap,
+    cuMemSetAccess,
+  };
+}
+
+/**
+ * Device memory mapped into reserved address ranges (the upstream of growable pool segments and
+ * of resizable buffers). GpumemError from the constructor where the device lacks VMM support.
+ *
+ * @example
+ * ```ts
+ * import { cudaAvailability, CudaVirtualMemoryResource, Device } from "@gpumem/gpumem";
+ * if (cudaAvailability().usable && Device.get(0).capabilities.virtualMemoryManagement) {
+ *   const vm = new CudaVirtualMemoryResource(Device.get(0));
+ *   const range = vm.reserve(512 * vm.granularity); // 1 GiB of addresses, no memory
+ *   vm.map(range, vm.granularity); // the first granule becomes device memory
+ *   vm.unmap(range, vm.granularity);
+ *   vm.release(range, 512 * vm.granularity);
+ * }
+ * ```
+ */
+export class CudaVirtualMemoryResource extends AddressSpaceResource {
+  /** The CUDA device mapped on. */
+  readonly device: Device;
+  /** `cuMemMap(cuda:N)`. */
+  readonly name: string;
+  /** The device's minimum allocation granularity (2 MiB on current GPUs). */
+  readonly granularity: number;
+  /** Address space a pool reserves per grown segment. */
+  readonly defaultRangeBytes: number;
+  readonly #vmm: ReturnType<typeof vmmSymbols>;
+  readonly #prop: Uint8Array<ArrayBuffer>;
+  readonly #access: Uint8Array<ArrayBuffer>;
+
+  /** A resource on `device`; GpumemError when the device or driver lacks the VMM API. */
+  constructor(device: Device, options: CudaVirtualMemoryOptions = {}) {
+    super();
+    this.#vmm = vmmSymbols(device);
+    this.device = device;
+    this.name = `cuMemMap(${device.id})`;
+    this.#prop = memAllocationProp(device.handle);
+    this.#access = memAccessDesc(device.handle);
+    check(
+      this.#vmm.cuMemGetAllocationGranularity(
+        u64Out,
+        this.#prop,
+        CUmemAllocationGranularity.MINIMUM,
+      ),
+      "cuMemGetAllocationGranularity",
+    );
+    this.granularity = Number(u64Out[0]);
+    this.defaultRangeBytes = this.roundUp(options.defaultRangeBytes ?? device.totalMemory);
+  }
+
+  /** cuMemAddressReserve; the device stays open while the range exists. */
+  protected reserveRange(bytes: number): bigint {
+    this.device.activate();
+    const result = this.#vmm.cuMemAddressReserve(u64Out, BigInt(bytes), 0n, 0n, 0n);
+    checkDriverAllocation(result, "cuMemAddressReserve", this.device, bytes);
+    this.device.retainUser();
+    return u64Out[0];
+  }
+
+  /** cuMemAddressFree. */
+  protected releaseRange(address: bigint, bytes: number): void {
+    this.device.activate();
+    check(this.#vmm.cuMemAddressFree(address, BigInt(bytes)), "cuMemAddressFree");
+    this.device.releaseUser();
+  }
+
+  /**
+   * cuMemCreate, cuMemMap, cuMemRelease (the mapping keeps the memory), cuMemSetAccess; on any
+   * failure what was done is undone, so nothing stays mapped or allocated.
+   */
+  protected mapRange(address: bigint, bytes: number): void {
+    const vmm = this.#vmm;
+    this.device.activate();
+    const size = BigInt(bytes);
+    checkDriverAllocation(
+      vmm.cuMemCreate(u64Out, size, this.#prop, 0n),
+      "cuMemCreate",
+      this.device,
+      bytes,
+    );
+    const handle = u64Out[0];
+    const mapped = vmm.cuMemMap(address, size, 0n, handle, 0n);
+    check(vmm.cuMemRelease(handle), "cuMemRelease");
+    check(mapped, "cuMemMap");
+    const access = vmm.cuMemSetAccess(address, size, this.#access, 1n);
+    if (access !== 0) {
+      check(vmm.cuMemUnmap(address, size), "cuMemUnmap");
+      check(access, "cuMemSetAccess");
+    }
+  }
+
+  /** cuMemUnmap, which frees the memory (its handle was released at map time). */
+  protected unmapRange(address: bigint, bytes: number): void {
+    this.device.activate();
+    check(this.#vmm.cuMemUnmap(address, BigInt(bytes)), "cuMemUnmap");
+  }
+}
