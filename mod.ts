@@ -67,6 +67,7 @@ export { Block, Segment } from "./src/memory/pool/block.ts";
 export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
 export { parseByteLimit } from "./src/memory/limit.ts";
 export { VirtualResource } from "./src/memory/virtual_resource.ts";
+export { FaultInjectingAddressSpace } from "./src/memory/address_space/fault_injecting_address_space.ts";
 export {
   AddressSpaceResource,
   isAddressSpaceResource,
@@ -90,6 +91,7 @@ export {
 export {
   FaultInjectingResource,
   type FaultOptions,
+  FaultSchedule,
 } from "./src/memory/fault_injecting_resource.ts";
 export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
 export {
@@ -98,7 +100,12 @@ export {
 } from "./src/memory/cuda_async_resource.ts";
 export { HOST_ALIGNMENT, HostResource } from "./src/memory/host_resource.ts";
 export { LiveAllocations } from "./src/memory/live_allocations.ts";
-export { defaultPools, defaultResource, LIMIT_ENV } from "./src/memory/default_resources.ts";
+export {
+  defaultPools,
+  defaultResource,
+  defaultUpstream,
+  LIMIT_ENV,
+} from "./src/memory/default_resources.ts";
 
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";

@@ -4,9 +4,11 @@ import assert from "node:assert/strict";
 import {
   cpuDevice,
   DeviceBuffer,
+  FaultInjectingAddressSpace,
   FaultInjectingResource,
   GpumemError,
   HostResource,
+  HostVirtualMemoryResource,
   InvalidArgumentError,
   MemoryPool,
   OutOfMemoryError,
@@ -224,20 +226,42 @@ Deno.test("pool: a block used on another stream waits for that stream before reu
 });
 
 Deno.test("pool: random operations under injected faults keep blocks apart and statistics exact", () => {
-  for (let run = 0; run < 12; run++) {
+  for (let run = 0; run < 24; run++) {
     const seed = (Math.random() * 2 ** 31) >>> 0;
+    const growing = run % 2 === 1;
     try {
-      propertyRun(seed);
+      propertyRun(seed, growing);
     } catch (error) {
       throw new Error(
-        `property run failed; replay with seed ${seed}: ${(error as Error).message}`,
+        `property run failed; replay with propertyRun(${seed}, ${growing}): ${
+          (error as Error).message
+        }`,
         { cause: error },
       );
     }
   }
 });
 
-function propertyRun(seed: number): void {
+/** An upstream for the property test: fixed segments, or segments growing in place. */
+function faultyUpstream(seed: number, growing: boolean) {
+  if (growing) {
+    // Small ranges, so requests also exhaust ranges and reserve new ones.
+    const memory = new HostVirtualMemoryResource({ defaultRangeBytes: 32 * MiB });
+    return {
+      upstream: new FaultInjectingAddressSpace(memory, { failRate: 0.2, seed }),
+      heldBytes: () => memory.mappedBytes,
+      leaked: () => memory.reservedBytes + memory.mappedBytes,
+    };
+  }
+  const host = new HostResource();
+  return {
+    upstream: new FaultInjectingResource(host, { failRate: 0.2, seed }),
+    heldBytes: () => host.live.bytes,
+    leaked: () => host.live.count,
+  };
+}
+
+function propertyRun(seed: number, growing: boolean): void {
   let state = seed || 1;
   const random = () => {
     state ^= state << 13;
@@ -245,9 +269,8 @@ function propertyRun(seed: number): void {
     state ^= state << 5;
     return (state >>> 0) / 2 ** 32;
   };
-  const host = new HostResource();
-  const faults = new FaultInjectingResource(host, { failRate: 0.2, seed });
-  const pool = new MemoryPool(faults, { limit: 96 * MiB });
+  const { upstream, heldBytes, leaked } = faultyUpstream(seed, growing);
+  const pool = new MemoryPool(upstream, { limit: 96 * MiB });
   const streams = [new Stream(cpuDevice), new Stream(cpuDevice)];
   const live: { buffer: DeviceBuffer; fill: number }[] = [];
   let requested = 0;
@@ -293,7 +316,7 @@ function propertyRun(seed: number): void {
     const stats = pool.stats();
     if (stats.allocations.current !== live.length) throw new Error("allocation count drifted");
     if (stats.requestedBytes.current !== requested) throw new Error("requested bytes drifted");
-    if (stats.reservedBytes.current !== host.live.bytes) {
+    if (stats.reservedBytes.current !== heldBytes()) {
       throw new Error("reserved bytes differ from the upstream's");
     }
     if (stats.reservedBytes.current > 96 * MiB) throw new Error("limit exceeded");
@@ -308,7 +331,7 @@ function propertyRun(seed: number): void {
   live.forEach(({ buffer }) => buffer.free());
   pool.close();
   streams.forEach((s) => s.close());
-  if (host.live.count !== 0) throw new Error(`${host.live.count} segments leaked`);
+  if (leaked() !== 0) throw new Error(`upstream memory leaked: ${leaked()}`);
 }
 
 function threw(body: () => unknown): boolean {

@@ -20,18 +20,9 @@ export interface FaultOptions {
   seed?: number;
 }
 
-/**
- * Wraps `upstream`; injected failures throw OutOfMemoryError (as a real upstream would) before
- * the upstream is called, so nothing leaks. Frees always pass through.
- */
-export class FaultInjectingResource implements MemoryResource {
-  /** The wrapped resource. */
-  readonly upstream: MemoryResource;
-  /** The upstream's device. */
-  readonly device: MemoryDevice;
-  /** `faults(<upstream>)`. */
-  readonly name: string;
-  /** Allocations attempted so far. */
+/** When to fail: the schedule shared by the fault-injecting wrappers. */
+export class FaultSchedule {
+  /** Calls that could fail, so far. */
   attempts = 0;
   /** Failures injected so far. */
   injected = 0;
@@ -39,8 +30,8 @@ export class FaultInjectingResource implements MemoryResource {
   readonly #rate: number;
   #state: number;
 
-  /** Wraps `upstream` with the failure schedule in `options`. */
-  constructor(upstream: MemoryResource, options: FaultOptions) {
+  /** A schedule from `options`; InvalidArgumentError for a bad one. */
+  constructor(options: FaultOptions) {
     const { failEvery = 0, failRate = 0, seed = 1 } = options;
     if (!Number.isSafeInteger(failEvery) || failEvery < 0) {
       throw new InvalidArgumentError("failEvery", "a non-negative integer", failEvery);
@@ -48,16 +39,16 @@ export class FaultInjectingResource implements MemoryResource {
     if (!(failRate >= 0 && failRate <= 1)) {
       throw new InvalidArgumentError("failRate", "a number in [0, 1]", failRate);
     }
-    this.upstream = upstream;
-    this.device = upstream.device;
-    this.name = `faults(${upstream.name})`;
     this.#every = failEvery;
     this.#rate = failRate;
     this.#state = seed >>> 0 || 1;
   }
 
-  /** Fails when the schedule says so, else allocates from the upstream. */
-  allocate(bytes: number, stream?: Stream): bigint {
+  /**
+   * Counts an attempt; throws OutOfMemoryError (as a real upstream would) when this one is to
+   * fail, naming the wrapper `by` and what it was asked for.
+   */
+  attempt(bytes: number, device: MemoryDevice, by: string): void {
     this.attempts++;
     if (
       (this.#every > 0 && this.attempts % this.#every === 0) ||
@@ -65,16 +56,10 @@ export class FaultInjectingResource implements MemoryResource {
     ) {
       this.injected++;
       throw new OutOfMemoryError(
-        { requestedBytes: bytes, device: this.device.id, freeBytes: NaN, totalBytes: NaN },
-        [`injected failure ${this.injected} (allocation ${this.attempts}) by ${this.name}`],
+        { requestedBytes: bytes, device: device.id, freeBytes: NaN, totalBytes: NaN },
+        [`injected failure ${this.injected} (attempt ${this.attempts}) by ${by}`],
       );
     }
-    return this.upstream.allocate(bytes, stream);
-  }
-
-  /** Passes through. */
-  deallocate(address: bigint, bytes: number, stream?: Stream): void {
-    this.upstream.deallocate(address, bytes, stream);
   }
 
   /** xorshift32: small, seedable, the same sequence on every machine. */
@@ -85,5 +70,49 @@ export class FaultInjectingResource implements MemoryResource {
     x ^= x << 5;
     this.#state = x >>> 0;
     return this.#state / 2 ** 32;
+  }
+}
+
+/**
+ * Wraps `upstream`; injected failures throw OutOfMemoryError before the upstream is called, so
+ * nothing leaks. Frees always pass through.
+ */
+export class FaultInjectingResource implements MemoryResource {
+  /** The wrapped resource. */
+  readonly upstream: MemoryResource;
+  /** The upstream's device. */
+  readonly device: MemoryDevice;
+  /** `faults(<upstream>)`. */
+  readonly name: string;
+  /** When allocations fail. */
+  readonly schedule: FaultSchedule;
+
+  /** Wraps `upstream` with the failure schedule in `options`. */
+  constructor(upstream: MemoryResource, options: FaultOptions) {
+    this.schedule = new FaultSchedule(options);
+    this.upstream = upstream;
+    this.device = upstream.device;
+    this.name = `faults(${upstream.name})`;
+  }
+
+  /** Allocations attempted so far. */
+  get attempts(): number {
+    return this.schedule.attempts;
+  }
+
+  /** Failures injected so far. */
+  get injected(): number {
+    return this.schedule.injected;
+  }
+
+  /** Fails when the schedule says so, else allocates from the upstream. */
+  allocate(bytes: number, stream?: Stream): bigint {
+    this.schedule.attempt(bytes, this.device, this.name);
+    return this.upstream.allocate(bytes, stream);
+  }
+
+  /** Passes through. */
+  deallocate(address: bigint, bytes: number, stream?: Stream): void {
+    this.upstream.deallocate(address, bytes, stream);
   }
 }

@@ -61,6 +61,16 @@ function openLibc(): OpenLibc {
   return libc;
 }
 
+// Opened at import when FFI is already allowed (querySync never prompts): libc stays loaded for
+// the process anyway, and opening it inside a user's Deno.test would trip the resource sanitizer.
+if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+  try {
+    openLibc();
+  } catch {
+    // Raised again, with its reason, when a HostVirtualMemoryResource is made.
+  }
+}
+
 /** errno of the calling thread, or NaN when the C library does not say. */
 function errno(symbols: LibcSymbols): number {
   const location = (symbols.__errno_location ?? symbols.__error)?.();

@@ -1,0 +1,87 @@
+/** Address-space resources (host mmap, the virtual upstream) and pools growing in place over them. */
+
+import assert from "node:assert/strict";
+import {
+  DeviceBuffer,
+  HostResource,
+  HostVirtualMemoryResource,
+  InvalidArgumentError,
+  isAddressSpaceResource,
+  MemoryPool,
+  VirtualResource,
+} from "../mod.ts";
+import {
+  registerAddressSpaceContracts,
+  registerGrowingPoolContracts,
+} from "./contracts/address_space_contracts.ts";
+import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
+import { expectError } from "./contracts/expect_error.ts";
+
+const host = new HostVirtualMemoryResource();
+registerAddressSpaceContracts("host-vm", () => ({ space: host, backed: true }));
+registerAddressSpaceContracts("virtual", () => ({ space: new VirtualResource(), backed: false }));
+registerGrowingPoolContracts("host-vm pool", () => host);
+
+const contractPool = new MemoryPool(host);
+registerBufferContracts("host-vm pool", () => ({
+  resource: contractPool,
+  live: () => liveOfPool(contractPool),
+  streamOrdered: false,
+}));
+
+Deno.test("host-vm: mapped memory is zeroed, and a piece mapped again starts from zero", () => {
+  const g = host.granularity;
+  const range = host.reserve(2 * g);
+  host.map(range, g);
+  const back = new Uint8Array(g);
+  host.device.ops.deviceToHost(back, range);
+  assert.ok(back.every((b) => b === 0));
+  host.device.ops.fill(range, 9, g);
+  host.unmap(range, g);
+  host.map(range, g);
+  host.device.ops.deviceToHost(back, range);
+  assert.ok(back.every((b) => b === 0), "the old pages were given back");
+  host.unmap(range, g);
+  host.release(range, 2 * g);
+});
+
+Deno.test("address space: bad options are InvalidArgumentError", () => {
+  for (const granularity of [0, 1000, -4096, 0.5]) {
+    expectError(() => new HostVirtualMemoryResource({ granularity }), InvalidArgumentError);
+  }
+  expectError(
+    () => new MemoryPool(new HostResource(), { expandableSegments: true }),
+    InvalidArgumentError,
+  );
+  assert.equal(isAddressSpaceResource(host), true);
+  assert.equal(isAddressSpaceResource(new HostResource()), false);
+  const fixed = new MemoryPool(new VirtualResource(), { expandableSegments: false });
+  assert.equal(fixed.expandableSegments, false);
+  fixed.deallocateBlock(fixed.allocateBlock(4096));
+  fixed.close();
+});
+
+Deno.test("growing pool: streams get ranges of their own; small and large requests too", () => {
+  const upstream = new VirtualResource();
+  const pool = new MemoryPool(upstream);
+  const small = pool.allocateBlock(4096);
+  const large = pool.allocateBlock(8 << 20);
+  assert.notEqual(small.segment, large.segment);
+  assert.equal(upstream.reservedBytes, 2 * upstream.defaultRangeBytes);
+  assert.equal(upstream.mappedBytes, (2 << 20) + (8 << 20));
+  pool.deallocateBlock(small);
+  pool.deallocateBlock(large);
+  pool.close();
+  assert.equal(upstream.reservedBytes, 0);
+});
+
+Deno.test("growing pool: a request larger than the default range gets a range of its own", () => {
+  const memory = new HostVirtualMemoryResource({ defaultRangeBytes: 4 << 20 });
+  const pool = new MemoryPool(memory);
+  const buffer = DeviceBuffer.allocate(9 << 20, { resource: pool });
+  buffer.fill(1);
+  assert.equal(memory.reservedBytes, 10 << 20);
+  buffer.free();
+  pool.close();
+  assert.equal(memory.reservedBytes, 0);
+});

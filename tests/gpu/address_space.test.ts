@@ -1,0 +1,40 @@
+/** CUDA's virtual memory API: the address-space contracts, and a pool growing in place over it. */
+
+import assert from "node:assert/strict";
+import { CudaVirtualMemoryResource, defaultUpstream, MemoryPool } from "../../mod.ts";
+import {
+  registerAddressSpaceContracts,
+  registerGrowingPoolContracts,
+} from "../contracts/address_space_contracts.ts";
+import { liveOfPool, registerBufferContracts } from "../contracts/buffer_contracts.ts";
+import { gpu, gpuIgnoreReason, gpuTest } from "./gpu_available.ts";
+
+let space: CudaVirtualMemoryResource | undefined;
+let pool: MemoryPool | undefined;
+const vmm = () => (space ??= new CudaVirtualMemoryResource(gpu()));
+
+registerAddressSpaceContracts(
+  "gpu cuMemMap",
+  () => ({ space: vmm(), backed: true }),
+  gpuIgnoreReason,
+);
+registerGrowingPoolContracts("gpu pool(cuMemMap)", vmm, gpuIgnoreReason);
+registerBufferContracts(
+  "gpu pool(cuMemMap)",
+  () => {
+    pool ??= new MemoryPool(vmm());
+    return { resource: pool, live: () => liveOfPool(pool!), streamOrdered: false };
+  },
+  gpuIgnoreReason,
+);
+
+gpuTest("the default pool grows in place where the device supports VMM", () => {
+  const device = gpu();
+  const upstream = defaultUpstream(device);
+  assert.equal(
+    upstream instanceof CudaVirtualMemoryResource,
+    device.capabilities.virtualMemoryManagement,
+  );
+  assert.equal(vmm().granularity % 4096, 0);
+  assert.equal(vmm().defaultRangeBytes >= device.totalMemory, true);
+});
