@@ -117,12 +117,15 @@ export {
 } from "./src/buffers/collection_net.ts";
 
 export {
+  type LabelEntry,
   type MemoryReport,
   MemoryTracker,
   type MemoryTrackerOptions,
+  registerTrackerNursery,
   type ReportRow,
   type SiteCapture,
   type TrackedAllocation,
+  type TrackerNode,
   TrackerScope,
 } from "./src/tracking/memory_tracker.ts";
 export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.ts";

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import {
   DeviceBuffer,
-  GpumemError,
   HostResource,
   InvalidArgumentError,
   type MemoryReport,
@@ -95,6 +94,7 @@ Deno.test("tracker: sites point at the caller, on or sampled", () => {
 
 Deno.test("tracker: the event log exports a trace that replays to the same peak", () => {
   const tracker = new MemoryTracker();
+  tracker.startEventLog(64);
   const host = new HostResource();
   withTracker(tracker, () => {
     const a = DeviceBuffer.allocate(3000, { resource: host });
@@ -111,10 +111,16 @@ Deno.test("tracker: the event log exports a trace that replays to the same peak"
   const replay = replayTrace(trace, {}, 1);
   assert.equal(replay.operations, 6);
   assert.equal(replay.peakLive, 8000);
-  const small = new MemoryTracker({ eventCapacity: 2 });
+  // A ring: the latest 3 of 4 events are f0, a1, f1; f0 frees what the window does not hold.
+  const small = new MemoryTracker({ eventCapacity: 3 });
   withTracker(small, () => {
-    for (let i = 0; i < 2; i++) DeviceBuffer.allocate(8, { resource: host }).free();
+    for (let i = 0; i < 2; i++) DeviceBuffer.allocate(8 + i, { resource: host }).free();
   });
   assert.equal(small.eventCount, 4);
-  assert.throws(() => small.exportTrace(), GpumemError, "overflow is said, not hidden");
+  const window = small.exportTrace();
+  assert.deepEqual(window.events.map(([op, , size]) => [op, size]), [["a", 9], ["f", 0]]);
+  assert.equal(window.peak_live, 9);
+  small.stopEventLog();
+  assert.equal(small.exportTrace().events.length, 0);
+  assert.equal(new MemoryTracker().exportTrace().events.length, 0, "no log by default");
 });

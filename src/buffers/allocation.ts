@@ -7,10 +7,13 @@
 
 import type { Stream } from "../cuda/stream.ts";
 import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
-import type { MemoryTracker, TrackedAllocation } from "../tracking/memory_tracker.ts";
+import type { MemoryTracker, TrackerNode } from "../tracking/memory_tracker.ts";
 
-/** One allocation, shared by its owning DeviceBuffer and every view of it. */
-export interface Allocation {
+/**
+ * One allocation, shared by its owning DeviceBuffer and every view of it. It is also its own
+ * node on the tracker's live list, so tracking a buffer costs no extra object.
+ */
+export interface Allocation extends TrackerNode {
   /** Start address. */
   readonly address: bigint;
   /** Bytes allocated. */
@@ -23,10 +26,8 @@ export interface Allocation {
   readonly block: ResourceBlock | undefined;
   /** The label given at allocation, for reports. */
   readonly label: string | undefined;
-  /** The tracker it was reported to, and its record there (undefined when none was active). */
+  /** The tracker it was reported to (undefined when none was active). */
   readonly tracker: MemoryTracker | undefined;
-  /** The tracker's record of it. */
-  readonly tracked: TrackedAllocation | undefined;
   /** Set once the memory went back to its resource: every use after that throws. */
   freed: boolean;
   /** Set while the collection net has the owner registered (see collection_net.ts). */
@@ -37,7 +38,7 @@ export interface Allocation {
 export function releaseAllocation(allocation: Allocation): void {
   if (allocation.freed) return;
   allocation.freed = true;
-  if (allocation.tracked !== undefined) allocation.tracker!.recordFree(allocation.tracked);
+  if (allocation.tracker !== undefined) allocation.tracker.untrack(allocation);
   if (allocation.bytes === 0) return;
   const { resource, address, bytes, block } = allocation;
   const stream = allocation.stream && !allocation.stream.closed ? allocation.stream : undefined;

@@ -6,14 +6,16 @@
  * Registering with a FinalizationRegistry and unregistering on free costs ~0.1 µs a buffer, as
  * much as a whole cached allocation should. So new owners wait in a nursery until the current
  * task ends (one microtask per batch), or until the nursery holds NURSERY_LIMIT of them, for a
- * long synchronous loop; only those still unfreed then are registered. A buffer allocated and
- * freed soon after, the hot loop's case, never touches the registry.
+ * long synchronous loop; only those still unfreed then are registered (and put on their tracker's
+ * list of live allocations). A buffer allocated and freed soon after, the hot loop's case, never
+ * touches the registry nor that list.
  *
  * @module
  */
 
 import { formatBytes } from "../errors.ts";
 import { type Allocation, releaseAllocation } from "./allocation.ts";
+import { registerTrackerNursery } from "../tracking/memory_tracker.ts";
 
 /** What is known of a buffer that was collected without free(). */
 export interface CollectedBuffer {
@@ -49,7 +51,7 @@ let reporter: CollectedBufferReporter = defaultReporter;
 const registry = new FinalizationRegistry<Allocation>((allocation) => {
   if (allocation.freed) return;
   let error: unknown;
-  const site = allocation.tracked?.site;
+  const site = allocation.trackSite;
   try {
     releaseAllocation(allocation);
   } catch (caught) {
@@ -80,17 +82,24 @@ const nurseryOwners: object[] = [];
 const nurseryAllocations: Allocation[] = [];
 let sweepQueued = false;
 
-/** Registers the nursery's buffers that are still unfreed, and empties it. */
+/**
+ * Registers the nursery's buffers that are still unfreed, hands them to their tracker's list of
+ * live allocations (the tracker counted them at allocation, see MemoryTracker.track), and
+ * empties the nursery.
+ */
 function sweepNursery(): void {
   for (let i = 0; i < nurseryOwners.length; i++) {
     const allocation = nurseryAllocations[i];
     if (allocation.freed) continue;
     registry.register(nurseryOwners[i], allocation, allocation);
     allocation.watched = true;
+    allocation.tracker?.adopt(allocation);
   }
   nurseryOwners.length = 0;
   nurseryAllocations.length = 0;
 }
+
+registerTrackerNursery(sweepNursery);
 
 function endOfTask(): void {
   sweepQueued = false;

@@ -74,11 +74,17 @@ export class DeviceBuffer {
       stream,
       block,
       tracker,
-      tracked: tracker?.recordAllocation(bytes, resource.device.id, label),
       label,
       freed: false,
       watched: false,
+      // The tracker's node fields, written out: a spread here costs more than the whole pool.
+      trackId: -1,
+      trackSite: undefined,
+      trackTime: NaN,
+      trackStream: 0,
+      trackEntry: null,
     };
+    tracker?.track(allocation, resource.device.id, label, true);
     const buffer = new DeviceBuffer(allocation, 0, bytes, null);
     watchOwner(buffer, allocation);
     return buffer;

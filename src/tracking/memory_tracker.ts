@@ -34,7 +34,10 @@ export type SiteCapture = "off" | "on" | { sample: number };
 export interface MemoryTrackerOptions {
   /** Allocation sites: "off" (default), "on", or one in `sample` allocations. */
   sites?: SiteCapture;
-  /** Events kept in the event log (default 65,536; 0 turns the event log off). */
+  /**
+   * Events the event log keeps, the latest ones (default 0: no log, which costs ~8% on a cached
+   * round trip; see {@linkcode MemoryTracker.startEventLog}).
+   */
   eventCapacity?: number;
   /**
    * Take performance.now() at each allocation and free (default false: it costs ~0.09 µs a call,
@@ -43,11 +46,95 @@ export interface MemoryTrackerOptions {
   timestamps?: boolean;
 }
 
-/** A live record, threaded on the tracker's list (unlinking is O(1), no hashing). */
-interface LiveRecord extends TrackedAllocation {
-  prev: LiveRecord | null;
-  next: LiveRecord | null;
-  live: boolean;
+/** Live allocations and bytes under one label on one device (shared by their nodes). */
+export interface LabelEntry {
+  /** The label. */
+  readonly label: string;
+  /** The device id. */
+  readonly device: string;
+  /** Live allocations. */
+  count: number;
+  /** Live bytes. */
+  bytes: number;
+}
+
+/**
+ * What the tracker keeps of an allocation. DeviceBuffer's allocation record carries these fields
+ * itself, so tracking a buffer allocates no object; label and device live once in the shared
+ * entry, so tracking writes few fields.
+ */
+export interface TrackerNode {
+  /** Bytes requested. */
+  readonly bytes: number;
+  /** Sequence number. */
+  trackId: number;
+  /** Allocation site, when captured. */
+  trackSite: string | undefined;
+  /** performance.now() at allocation, or NaN. */
+  trackTime: number;
+  /** Stream number for the event log. */
+  trackStream: number;
+  /** Its label's entry while it is live in a tracker; null otherwise. */
+  trackEntry: LabelEntry | null;
+}
+
+/** The tracker's node array is compacted no sooner than at this length. */
+const COMPACT_MIN = 1024;
+
+/** Flushes of nurseries holding nodes tracked with `deferred` (see MemoryTracker.track). */
+const nurseries: (() => void)[] = [];
+
+/**
+ * Registers a nursery: something that holds new tracked nodes and later hands the survivors to
+ * {@linkcode MemoryTracker.adopt}. Reports flush every nursery first, so they miss nothing.
+ */
+export function registerTrackerNursery(flush: () => void): void {
+  nurseries.push(flush);
+}
+
+/** The record {@linkcode MemoryTracker.recordAllocation} hands out. */
+class StandaloneRecord implements TrackerNode, TrackedAllocation {
+  readonly bytes: number;
+  readonly device: string;
+  readonly label: string;
+  trackId = -1;
+  trackSite: string | undefined = undefined;
+  trackTime = NaN;
+  trackStream: number;
+  trackEntry: LabelEntry | null = null;
+
+  constructor(bytes: number, device: string, label: string | undefined, stream: number) {
+    this.bytes = bytes;
+    this.device = device;
+    this.label = label ?? UNLABELLED;
+    this.trackStream = stream;
+  }
+
+  get id(): number {
+    return this.trackId;
+  }
+  get site(): string | undefined {
+    return this.trackSite;
+  }
+  get time(): number {
+    return this.trackTime;
+  }
+  get stream(): number {
+    return this.trackStream;
+  }
+}
+
+/** A plain TrackedAllocation of a live node (for live() and report filters). */
+function describeNode(node: TrackerNode, entry: LabelEntry): TrackedAllocation {
+  return {
+    id: node.trackId,
+    bytes: node.bytes,
+    device: entry.device,
+    label: entry.label,
+    site: node.trackSite,
+    time: node.trackTime,
+    stream: node.trackStream,
+  };
 }
 
 /** One row of a report: what is live under one label (and site). */
@@ -91,36 +178,62 @@ const UNLABELLED = "(unlabelled)";
  * ```
  */
 export class MemoryTracker {
-  #head: LiveRecord | null = null;
-  #tail: LiveRecord | null = null;
+  /**
+   * Nodes in allocation order, freed ones included until the next compaction: a free only clears
+   * the node's entry (no unlinking), and the array is compacted when freed nodes outnumber live
+   * ones, so both costs stay a few writes per allocation.
+   */
+  #nodes: TrackerNode[] = [];
+  #liveCount = 0;
   readonly #timestamps: boolean;
-  readonly #byLabel = new Map<string, { count: number; bytes: number }>();
+  /** Entries by device, then label. */
+  readonly #entries = new Map<string, Map<string, LabelEntry>>();
+  /** The last label and device counted, and their entry: a loop of one label skips the maps. */
+  #lastLabel: string | undefined = undefined;
+  #lastDevice = "";
+  #lastEntry: LabelEntry | null = null;
   #sites: SiteCapture;
   #sampleCountdown = 0;
   #nextId = 0;
   // The event log: a ring of [op, id, size, stream] as in shared/traces, with times and labels.
-  readonly #capacity: number;
-  readonly #ops: Uint8Array;
-  readonly #ids: Float64Array;
-  readonly #sizes: Float64Array;
-  readonly #streams: Float64Array;
-  readonly #times: Float64Array;
+  #capacity = 0;
+  /** [op (0 allocate, 1 free), id, size, stream] per event, a ring of #capacity events. */
+  #events = new Float64Array(0);
+  /** performance.now() per event, when the tracker takes timestamps. */
+  #times = new Float64Array(0);
   #written = 0;
+  /** Where the next event goes in the ring. */
+  #slot = 0;
 
   /** A tracker; see {@linkcode MemoryTrackerOptions}. */
   constructor(options: MemoryTrackerOptions = {}) {
     this.#sites = checkSites(options.sites ?? "off");
     this.#timestamps = options.timestamps === true;
-    const capacity = options.eventCapacity ?? 65536;
-    if (!Number.isSafeInteger(capacity) || capacity < 0) {
-      throw new InvalidArgumentError("eventCapacity", "a non-negative integer", capacity);
-    }
+    if (options.eventCapacity !== undefined && options.eventCapacity !== 0) {
+      this.startEventLog(options.eventCapacity);
+    } else if (options.eventCapacity !== undefined) checkCapacity(options.eventCapacity);
+  }
+
+  /**
+   * Starts an empty event log keeping the latest `capacity` allocate and free events (any earlier
+   * log is dropped), for {@linkcode MemoryTracker.exportTrace}.
+   */
+  startEventLog(capacity = 65536): void {
+    checkCapacity(capacity);
     this.#capacity = capacity;
-    this.#ops = new Uint8Array(capacity);
-    this.#ids = new Float64Array(capacity);
-    this.#sizes = new Float64Array(capacity);
-    this.#streams = new Float64Array(capacity);
-    this.#times = new Float64Array(capacity);
+    this.#events = new Float64Array(4 * capacity);
+    this.#times = new Float64Array(this.#timestamps ? capacity : 0);
+    this.#written = 0;
+    this.#slot = 0;
+  }
+
+  /** Stops and drops the event log. */
+  stopEventLog(): void {
+    this.#capacity = 0;
+    this.#events = new Float64Array(0);
+    this.#times = new Float64Array(0);
+    this.#written = 0;
+    this.#slot = 0;
   }
 
   /** How sites are captured now. */
@@ -135,62 +248,110 @@ export class MemoryTracker {
 
   /** Records an allocation; returns the record to pass to {@linkcode MemoryTracker.recordFree}. */
   recordAllocation(bytes: number, device: string, label?: string, stream = 0): TrackedAllocation {
-    const name = label ?? UNLABELLED;
-    const record: LiveRecord = {
-      id: this.#nextId++,
-      bytes,
-      device,
-      label: name,
-      site: this.#sites === "off" ? undefined : this.#captureSite(),
-      time: this.#timestamps ? performance.now() : NaN,
-      stream,
-      prev: this.#tail,
-      next: null,
-      live: true,
-    };
-    if (this.#tail === null) this.#head = record;
-    else this.#tail.next = record;
-    this.#tail = record;
-    const counts = this.#byLabel.get(name);
-    if (counts === undefined) this.#byLabel.set(name, { count: 1, bytes });
-    else {
-      counts.count++;
-      counts.bytes += bytes;
-    }
-    this.#log(0, record.id, bytes, stream, record.time);
+    const record = new StandaloneRecord(bytes, device, label, stream);
+    this.track(record, device, label);
     return record;
   }
 
   /** Records the free of an allocation recorded earlier (a second free is ignored). */
   recordFree(allocation: TrackedAllocation): void {
-    const record = allocation as LiveRecord;
-    if (record.live !== true) return;
-    record.live = false;
-    if (record.prev === null) this.#head = record.next;
-    else record.prev.next = record.next;
-    if (record.next === null) this.#tail = record.prev;
-    else record.next.prev = record.prev;
-    record.prev = record.next = null;
-    const counts = this.#byLabel.get(record.label)!;
-    counts.count--;
-    counts.bytes -= record.bytes;
-    this.#log(1, record.id, 0, record.stream, this.#timestamps ? performance.now() : NaN);
+    if (allocation instanceof StandaloneRecord) this.untrack(allocation);
+  }
+
+  /**
+   * Records `node` as live (the allocation path of DeviceBuffer, whose record is the node); its
+   * trackStream is logged as the stream. A node already live is left alone. Label counters change
+   * at once. With `deferred` the node joins the list of live nodes only through
+   * {@linkcode MemoryTracker.adopt}, from a registered nursery: DeviceBuffer's collection net
+   * adopts the buffers still unfreed when their task ends, so a buffer freed within the task that
+   * made it (the hot loop's case) costs the tracker a count, an id and a log entry, nothing more.
+   */
+  track(node: TrackerNode, device: string, label: string | undefined, deferred = false): void {
+    if (node.trackEntry !== null) return;
+    let entry = this.#lastEntry;
+    if (label !== this.#lastLabel || device !== this.#lastDevice || entry === null) {
+      entry = this.#entryFor(device, label ?? UNLABELLED);
+      this.#lastLabel = label;
+      this.#lastDevice = device;
+      this.#lastEntry = entry;
+    }
+    entry.count++;
+    entry.bytes += node.bytes;
+    node.trackEntry = entry;
+    const id = this.#nextId++;
+    node.trackId = id;
+    if (this.#sites !== "off") node.trackSite = this.#captureSite();
+    if (this.#timestamps) node.trackTime = performance.now();
+    this.#liveCount++;
+    if (!deferred) this.adopt(node);
+    if (this.#capacity !== 0) this.#log(0, id, node.bytes, node.trackStream, node.trackTime);
+  }
+
+  /** Records `node` as freed (a node not live here is ignored). */
+  untrack(node: TrackerNode): void {
+    const entry = node.trackEntry;
+    if (entry === null) return;
+    node.trackEntry = null;
+    entry.count--;
+    entry.bytes -= node.bytes;
+    this.#liveCount--;
+    if (this.#capacity !== 0) {
+      this.#log(1, node.trackId, 0, node.trackStream, this.#timestamps ? performance.now() : NaN);
+    }
+  }
+
+  /** Puts a live node tracked with `deferred` on the list of live nodes. */
+  adopt(node: TrackerNode): void {
+    if (node.trackEntry === null) return;
+    const nodes = this.#nodes;
+    if (nodes.length >= COMPACT_MIN && nodes.length >= 2 * this.#liveCount) this.#compact();
+    nodes.push(node);
+  }
+
+  /** Drops freed nodes from #nodes, keeping allocation order. */
+  #compact(): void {
+    const nodes = this.#nodes;
+    let kept = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i];
+      if (node.trackEntry !== null) nodes[kept++] = node;
+    }
+    nodes.length = kept;
+  }
+
+  #entryFor(device: string, label: string): LabelEntry {
+    let labels = this.#entries.get(device);
+    if (labels === undefined) {
+      labels = new Map();
+      this.#entries.set(device, labels);
+    }
+    let entry = labels.get(label);
+    if (entry === undefined) {
+      entry = { label, device, count: 0, bytes: 0 };
+      labels.set(label, entry);
+    }
+    return entry;
   }
 
   /** Every live allocation, oldest first. */
   live(): TrackedAllocation[] {
-    const live: TrackedAllocation[] = [];
-    for (let record = this.#head; record !== null; record = record.next) {
-      const { prev: _prev, next: _next, live: _live, ...fields } = record;
-      live.push(fields);
-    }
-    return live;
+    for (const flush of nurseries) flush();
+    this.#compact();
+    return this.#nodes.map((node) => describeNode(node, node.trackEntry!));
   }
 
   /** Live allocations and bytes under `label` (cheap: kept always). */
   liveByLabel(label: string): { count: number; bytes: number } {
-    const counts = this.#byLabel.get(label);
-    return counts === undefined ? { count: 0, bytes: 0 } : { ...counts };
+    let count = 0;
+    let bytes = 0;
+    for (const labels of this.#entries.values()) {
+      const entry = labels.get(label);
+      if (entry !== undefined) {
+        count += entry.count;
+        bytes += entry.bytes;
+      }
+    }
+    return { count, bytes };
   }
 
   /** What is live, grouped by label and site, largest first; `filter` picks allocations. */
@@ -198,7 +359,10 @@ export class MemoryTracker {
     const groups = new Map<string, ReportRow>();
     let count = 0;
     let bytes = 0;
-    for (let allocation = this.#head; allocation !== null; allocation = allocation.next) {
+    for (const flush of nurseries) flush();
+    this.#compact();
+    for (const node of this.#nodes) {
+      const allocation = describeNode(node, node.trackEntry!);
       if (!filter(allocation)) continue;
       count++;
       bytes += allocation.bytes;
@@ -242,25 +406,22 @@ export class MemoryTracker {
   /** The event log as a trace in the format of shared/traces (replayable with replayTrace). */
   exportTrace(workload = "gpumem"): Trace {
     const kept = Math.min(this.#written, this.#capacity);
-    if (this.#written > this.#capacity) {
-      throw new GpumemError(
-        `the event log overflowed (${this.#written} events, capacity ${this.#capacity}); ` +
-          "create the tracker with a larger eventCapacity to export a whole run",
-      );
-    }
+    const oldest = this.#written - kept;
     const events: TraceEvent[] = [];
     let live = 0;
     let peak = 0;
     const sizes = new Map<number, number>();
-    for (let i = 0; i < kept; i++) {
-      const id = this.#ids[i];
-      if (this.#ops[i] === 0) {
-        events.push(["a", id, this.#sizes[i], this.#streams[i]]);
-        sizes.set(id, this.#sizes[i]);
-        live += this.#sizes[i];
+    for (let n = oldest; n < this.#written; n++) {
+      const at = 4 * (n % this.#capacity); // cold path: the division is fine here
+      const [op, id, size, stream] = this.#events.subarray(at, at + 4);
+      if (op === 0) {
+        events.push(["a", id, size, stream]);
+        sizes.set(id, size);
+        live += size;
         peak = Math.max(peak, live);
       } else if (sizes.has(id)) {
-        events.push(["f", id, 0, this.#streams[i]]);
+        // Frees of allocations older than the ring's window are left out with them.
+        events.push(["f", id, 0, stream]);
         live -= sizes.get(id)!;
         sizes.delete(id);
       }
@@ -268,7 +429,7 @@ export class MemoryTracker {
     return { workload, events, peak_live: peak };
   }
 
-  /** Events recorded since creation (the log keeps the first `eventCapacity`). */
+  /** Events recorded since the log started (it keeps the latest `eventCapacity`). */
   get eventCount(): number {
     return this.#written;
   }
@@ -279,14 +440,16 @@ export class MemoryTracker {
   }
 
   #log(op: number, id: number, size: number, stream: number, time: number): void {
-    if (this.#capacity === 0) return;
-    const at = this.#written++;
-    if (at >= this.#capacity) return;
-    this.#ops[at] = op;
-    this.#ids[at] = id;
-    this.#sizes[at] = size;
-    this.#streams[at] = stream;
-    this.#times[at] = time;
+    const slot = this.#slot;
+    this.#slot = slot + 1 === this.#capacity ? 0 : slot + 1;
+    this.#written++;
+    const at = 4 * slot;
+    const events = this.#events;
+    events[at] = op;
+    events[at + 1] = id;
+    events[at + 2] = size;
+    events[at + 3] = stream;
+    if (this.#timestamps) this.#times[slot] = time;
   }
 
   #captureSite(): string | undefined {
@@ -338,6 +501,12 @@ export class TrackerScope {
 function defaultLeakWarning(name: string): (report: MemoryReport) => void {
   return (report) =>
     console.warn(`gpumem: scope "${name}" ended with memory still live:\n${report.text}`);
+}
+
+function checkCapacity(capacity: number): void {
+  if (!Number.isSafeInteger(capacity) || capacity < 0) {
+    throw new InvalidArgumentError("eventCapacity", "a non-negative integer", capacity);
+  }
 }
 
 function checkSites(value: SiteCapture): SiteCapture {

@@ -60,14 +60,21 @@ const QUICK_PER_SIZE = 4;
 interface StreamFreeLists {
   small: FreeIndex;
   large: FreeIndex;
-  quick: Map<number, Block[]>;
-  /** The quick bins that hold blocks now (so a flush visits only those). */
-  quickBins: Block[][];
+  quick: Map<number, QuickBin>;
+  /** The quick bins that got blocks since the last flush (so a flush visits only those). */
+  quickBins: QuickBin[];
   quickCount: number;
   quickBytes: number;
   /** Growable segments (reserved ranges) of this stream, by size class. */
   smallRanges: Segment[];
   largeRanges: Segment[];
+}
+
+/** Just-freed blocks of one exact size, unmerged. */
+interface QuickBin {
+  blocks: Block[];
+  /** Whether it is in its lists' quickBins now (each bin is listed once between flushes). */
+  listed: boolean;
 }
 
 /** Where a growing pool maps memory: a piece of an unmapped block. */
@@ -100,6 +107,8 @@ export class MemoryPool implements BlockResource {
   readonly expandableSegments: boolean;
 
   readonly #freeLists = new Map<Stream | null, StreamFreeLists>();
+  #lastKey: Stream | null = null;
+  #lastLists: StreamFreeLists | null = null;
   /** The upstream, when segments grow in place. */
   readonly #space: AddressSpaceResource | null;
   readonly #segments = new Set<Segment>();
@@ -185,21 +194,19 @@ export class MemoryPool implements BlockResource {
     const size = roundRequest(bytes);
     const small = size <= SMALL_REQUEST_MAX;
     const key = stream ?? null;
-    const lists = this.#freeLists.get(key);
-    let block: Block | null = null;
-    if (lists !== undefined) {
-      const quick = lists.quickCount > 0 ? lists.quick.get(size) : undefined;
-      if (quick !== undefined && quick.length > 0) {
-        block = quick.pop()!;
-        block.binSlot = -1;
-        lists.quickCount--;
-        lists.quickBytes -= block.size;
-      } else {
-        // Another size: merge the quick blocks back first, so best fit sees what immediate
-        // merging would have left (quick lists only serve runs of one size).
-        if (lists.quickCount > 0) this.#flushQuickOf(lists);
-        block = (small ? lists.small : lists.large).takeBestFit(size);
-      }
+    const lists = this.#listsFor(key);
+    let block: Block | null;
+    const quick = lists.quickCount > 0 ? lists.quick.get(size) : undefined;
+    if (quick !== undefined && quick.blocks.length > 0) {
+      block = quick.blocks.pop()!;
+      block.binSlot = -1;
+      lists.quickCount--;
+      lists.quickBytes -= block.size;
+    } else {
+      // Another size: merge the quick blocks back first, so best fit sees what immediate
+      // merging would have left (quick lists only serve runs of one size).
+      if (lists.quickCount > 0) this.#flushQuickOf(lists);
+      block = (small ? lists.small : lists.large).takeBestFit(size);
     }
     if (block !== null) this.#hits++;
     else {
@@ -283,6 +290,7 @@ export class MemoryPool implements BlockResource {
     for (const lists of this.#freeLists.values()) {
       lists.small.prune();
       lists.large.prune();
+      lists.quick.clear(); // flushed above: every bin is empty and unlisted
     }
     if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
     else {
@@ -588,7 +596,9 @@ export class MemoryPool implements BlockResource {
     );
   }
 
+  /** The free lists of a stream (created on first use); the last one is cached for the hot path. */
   #listsFor(key: Stream | null): StreamFreeLists {
+    if (key === this.#lastKey && this.#lastLists !== null) return this.#lastLists;
     let lists = this.#freeLists.get(key);
     if (lists === undefined) {
       lists = {
@@ -603,6 +613,8 @@ export class MemoryPool implements BlockResource {
       };
       this.#freeLists.set(key, lists);
     }
+    this.#lastKey = key;
+    this.#lastLists = lists;
     return lists;
   }
 
@@ -616,16 +628,19 @@ export class MemoryPool implements BlockResource {
     const lists = this.#listsFor(block.segment.stream);
     let quick = lists.quick.get(block.size);
     if (quick === undefined) {
-      quick = [];
+      quick = { blocks: [], listed: false };
       lists.quick.set(block.size, quick);
     }
-    if (quick.length >= QUICK_PER_SIZE) {
+    if (quick.blocks.length >= QUICK_PER_SIZE) {
       this.#cache(block);
       return;
     }
     block.binSlot = QUICK;
-    if (quick.length === 0) lists.quickBins.push(quick);
-    quick.push(block);
+    if (!quick.listed) {
+      quick.listed = true;
+      lists.quickBins.push(quick);
+    }
+    quick.blocks.push(block);
     lists.quickCount++;
     lists.quickBytes += block.size;
   }
@@ -642,11 +657,12 @@ export class MemoryPool implements BlockResource {
     const flushed = lists.quickCount;
     if (flushed === 0) return 0;
     for (const quick of lists.quickBins) {
-      for (const block of quick) {
+      quick.listed = false;
+      for (const block of quick.blocks) {
         block.binSlot = -1;
         this.#cache(block);
       }
-      quick.length = 0;
+      quick.blocks.length = 0;
     }
     lists.quickBins.length = 0;
     lists.quickCount = 0;
