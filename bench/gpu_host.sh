@@ -18,10 +18,14 @@ bench=$?
 python3 bench/peers/alloc_peers.py > "$out/peers.json" 2> "$out/peers.err"
 deno run --allow-ffi --allow-env --allow-sys=systemMemoryInfo --allow-read bench/pool_compare.ts "$out/peers.json" \
   > "$out/pool_compare.txt" 2>&1
+deno bench --allow-ffi --allow-env --allow-sys --allow-read bench/pool_bench.ts > "$out/pool_bench.txt" 2>&1
+deno run --allow-ffi --allow-env --allow-sys bench/vmm_map.ts > "$out/vmm_map.txt" 2>&1
 echo "== device"; cat "$out/device.txt"
 echo "== exit codes: build=$build test=$test demo=$demo bench=$bench"
 grep -E "^(tests:|FAILED|ok \|)" "$out/test.log"
 grep -B2 -A12 "^ ERRORS" "$out/test.log" | head -60
 tail -22 "$out/demo.log"
-grep -E "^\| |^group|x (faster|slower)" "$out/ffi_bench.txt" | head -60
-cat "$out/peers.err"; head -8 "$out/pool_compare.txt"
+grep -E "^\| |^group|x (faster|slower)" "$out/ffi_bench.txt" | head -30
+cat "$out/peers.err"; head -14 "$out/pool_compare.txt"
+cat "$out/vmm_map.txt"
+grep -E "^group|^\| (cached|miss)" "$out/pool_bench.txt" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-110

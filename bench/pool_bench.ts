@@ -1,0 +1,64 @@
+/**
+ * The pool's hot and cold paths as Deno.bench groups, one group per size: a cached round trip
+ * through DeviceBuffer (the baseline), the same with the tracker on, the block path under it,
+ * and the miss path (the cache trimmed first, so the pool maps or allocates anew each time).
+ *
+ *   deno bench --allow-ffi --allow-env --allow-sys bench/pool_bench.ts
+ *
+ * On a GPU the pool is the device's default (growing in place over CUDA's VMM where supported);
+ * without one it is the cpu device's. bench/pool_compare.ts prints the same paths beside torch
+ * and CuPy in one table.
+ */
+
+import {
+  cpuDevice,
+  cudaAvailability,
+  Device,
+  DeviceBuffer,
+  formatBytes,
+  MemoryPool,
+  MemoryTracker,
+  setActiveTracker,
+} from "../mod.ts";
+import { defaultUpstream } from "../src/memory/default_resources.ts";
+
+const cuda = cudaAvailability();
+const device = cuda.usable ? Device.get(0) : cpuDevice;
+const pool = new MemoryPool(defaultUpstream(device));
+const options = { resource: pool };
+const tracker = new MemoryTracker();
+
+for (const bytes of [256, 1 << 20, 64 << 20]) {
+  const group = `${formatBytes(bytes)} on ${device.id} (${pool.upstream.name})`;
+  Deno.bench({
+    name: `cached: DeviceBuffer.allocate+free`,
+    group,
+    baseline: true,
+    fn: () => DeviceBuffer.allocate(bytes, options).free(),
+  });
+  Deno.bench({
+    name: `cached: DeviceBuffer.allocate+free, tracker on`,
+    group,
+    fn() {
+      // Swapping the active tracker is two assignments: nothing next to a round trip.
+      const previous = setActiveTracker(tracker);
+      DeviceBuffer.allocate(bytes, options).free();
+      setActiveTracker(previous);
+    },
+  });
+  Deno.bench({
+    name: `cached: pool.allocateBlock+deallocateBlock`,
+    group,
+    fn: () => pool.deallocateBlock(pool.allocateBlock(bytes)),
+  });
+  Deno.bench({
+    name: `miss: trim(0), then DeviceBuffer.allocate+free`,
+    group,
+    fn(b) {
+      pool.trim(0);
+      b.start();
+      DeviceBuffer.allocate(bytes, options).free();
+      b.end();
+    },
+  });
+}
