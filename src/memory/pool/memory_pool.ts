@@ -281,7 +281,8 @@ export class MemoryPool implements BlockResource {
   /**
    * Gives unused memory back to the upstream, largest piece first, until at most `bytesToKeep`
    * stay reserved: whole unused segments, or, for segments growing in place, mapped pieces lying
-   * wholly in free space (a growable segment left with nothing mapped gives back its range too).
+   * wholly in free space (their address ranges stay reserved, costing no memory, until close(),
+   * so growing again is a map, not a new reservation).
    */
   trim(bytesToKeep: number): void {
     checkByteCount(bytesToKeep, "bytesToKeep");
@@ -380,6 +381,9 @@ export class MemoryPool implements BlockResource {
       );
     }
     this.emergencyCleanup();
+    if (this.#space !== null) {
+      for (const segment of [...this.#segments]) this.#releaseRange(this.#space, segment);
+    }
     this.#closed = true;
   }
 
@@ -510,9 +514,6 @@ export class MemoryPool implements BlockResource {
         ? rest
         : block;
       rest = this.#unmapPiece(space, holder, address, bytes);
-    }
-    for (const segment of [...this.#segments]) {
-      if (isUnused(segment)) this.#releaseRange(space, segment);
     }
   }
 
@@ -755,11 +756,10 @@ function freeSize(block: Block | null): number {
   return block !== null && block.binSlot >= 0 ? block.size : 0;
 }
 
-/** Whether a segment mapped whole is one free block (a growable one: nothing mapped at all). */
+/** Whether a segment mapped whole is one free block. */
 function isUnused(segment: Segment): boolean {
   const first = segment.first;
-  return segment.allocatedBlocks === 0 && first.next === null &&
-    (segment.unmapped === null ? first.binSlot >= 0 : first.binSlot === UNMAPPED);
+  return segment.allocatedBlocks === 0 && first.next === null && first.binSlot >= 0;
 }
 
 /** Cuts `block` after its first `size` bytes; returns the new block holding the rest (unfiled). */
