@@ -7,7 +7,12 @@
  * @module
  */
 
-import { CUmemAllocationGranularity, memAccessDesc, memAllocationProp } from "../../../ffi/cuda.ts";
+import {
+  type CudaSymbols,
+  CUmemAllocationGranularity,
+  memAccessDesc,
+  memAllocationProp,
+} from "../../../ffi/cuda.ts";
 import type { Device } from "../../cuda/device.ts";
 import { check, cudaDriver } from "../../cuda/driver.ts";
 import { GpumemError } from "../../errors.ts";
@@ -22,36 +27,32 @@ export interface CudaVirtualMemoryOptions {
 
 const u64Out = new BigUint64Array(1);
 
+/** The driver entry points of the virtual memory API (optional in the symbol table). */
+const VMM_SYMBOLS = [
+  "cuMemGetAllocationGranularity",
+  "cuMemAddressReserve",
+  "cuMemAddressFree",
+  "cuMemCreate",
+  "cuMemRelease",
+  "cuMemMap",
+  "cuMemUnmap",
+  "cuMemSetAccess",
+] as const;
+
+/** Those entry points, known to be present. */
+type VmmSymbols = { [Name in typeof VMM_SYMBOLS[number]]: NonNullable<CudaSymbols[Name]> };
+
 /** The driver's VMM entry points, or GpumemError naming why they cannot be used. */
-function vmmSymbols(device: Device) {
+function vmmSymbols(device: Device): VmmSymbols {
   const { symbols } = cudaDriver();
-  const {
-    cuMemGetAllocationGranularity,
-    cuMemAddressReserve,
-    cuMemAddressFree,
-    cuMemCreate,
-    cuMemRelease,
-    cuMemMap,
-    cuMemUnmap,
-    cuMemSetAccess,
-  } = symbols;
-  if (
-    !device.capabilities.virtualMemoryManagement || cuMemGetAllocationGranularity === null ||
-    cuMemAddressReserve === null || cuMemAddressFree === null || cuMemCreate === null ||
-    cuMemRelease === null || cuMemMap === null || cuMemUnmap === null || cuMemSetAccess === null
-  ) {
-    throw new GpumemError(`${device.id} does not support CUDA's virtual memory management`);
+  const missing = VMM_SYMBOLS.filter((name) => symbols[name] === null);
+  if (!device.capabilities.virtualMemoryManagement || missing.length > 0) {
+    throw new GpumemError(
+      `${device.id} does not support CUDA's virtual memory management` +
+        (missing.length > 0 ? ` (the driver lacks ${missing.join(", ")})` : ""),
+    );
   }
-  return {
-    cuMemGetAllocationGranularity,
-    cuMemAddressReserve,
-    cuMemAddressFree,
-    cuMemCreate,
-    cuMemRelease,
-    cuMemMap,
-    cuMemUnmap,
-    cuMemSetAccess,
-  };
+  return symbols as VmmSymbols;
 }
 
 /**
@@ -79,7 +80,7 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
   readonly granularity: number;
   /** Address space a pool reserves per grown segment. */
   readonly defaultRangeBytes: number;
-  readonly #vmm: ReturnType<typeof vmmSymbols>;
+  readonly #vmm: VmmSymbols;
   readonly #prop: Uint8Array<ArrayBuffer>;
   readonly #access: Uint8Array<ArrayBuffer>;
 
