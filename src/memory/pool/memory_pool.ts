@@ -439,7 +439,7 @@ export class MemoryPool implements BlockResource {
       if (attempt === 1) this.freeCache();
       const lists = this.#listsFor(key);
       const ranges = small ? lists.smallRanges : lists.largeRanges;
-      const planned = planGrowth(ranges, size, space.granularity);
+      const planned = planGrowth(ranges, size, space);
       const bytes = planned?.bytes ?? space.roundUp(size);
       if (this.#reserved.current + bytes > this.#limit) {
         failure = `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`;
@@ -552,15 +552,11 @@ export class MemoryPool implements BlockResource {
     const next = piece.next;
     if (next !== null && next.binSlot === UNMAPPED) {
       unmapped.delete(next);
-      piece.size += next.size;
-      piece.next = next.next;
-      if (next.next !== null) next.next.prev = piece;
+      absorbNext(piece);
     }
     const prev = piece.prev;
     if (prev !== null && prev.binSlot === UNMAPPED) {
-      prev.size += piece.size;
-      prev.next = piece.next;
-      if (piece.next !== null) piece.next.prev = prev;
+      absorbNext(prev);
       return;
     }
     unmapped.add(piece);
@@ -679,17 +675,13 @@ export class MemoryPool implements BlockResource {
     const prev = block.prev;
     if (prev !== null && prev.binSlot >= 0) {
       index.remove(prev);
-      prev.size += block.size;
-      prev.next = block.next;
-      if (block.next !== null) block.next.prev = prev;
+      absorbNext(prev);
       block = prev;
     }
     const next = block.next;
     if (next !== null && next.binSlot >= 0) {
       index.remove(next);
-      block.size += next.size;
-      block.next = next.next;
-      if (next.next !== null) next.next.prev = block;
+      absorbNext(block);
     }
     index.insert(block);
     return block;
@@ -728,8 +720,11 @@ export class MemoryPool implements BlockResource {
  * needing the least new memory, counting the free blocks it would merge with (mapped at its start
  * after a free block, at its end before one, or whole between two). Null when none has room.
  */
-function planGrowth(ranges: readonly Segment[], size: number, granularity: number): Growth | null {
-  const roundUp = (bytes: number) => Math.ceil(bytes / granularity) * granularity;
+function planGrowth(
+  ranges: readonly Segment[],
+  size: number,
+  space: AddressSpaceResource,
+): Growth | null {
   let best: Growth | null = null;
   const consider = (unmapped: Block, offset: number, bytes: number) => {
     if (bytes <= unmapped.size && (best === null || bytes < best.bytes)) {
@@ -740,8 +735,8 @@ function planGrowth(ranges: readonly Segment[], size: number, granularity: numbe
     for (const unmapped of segment.unmapped!) {
       const before = freeSize(unmapped.prev);
       const after = freeSize(unmapped.next);
-      consider(unmapped, unmapped.offset, roundUp(size - before));
-      const atEnd = roundUp(size - after);
+      consider(unmapped, unmapped.offset, space.roundUp(size - before));
+      const atEnd = space.roundUp(size - after);
       consider(unmapped, unmapped.offset + unmapped.size - atEnd, atEnd);
       if (before + unmapped.size + after >= size) {
         consider(unmapped, unmapped.offset, unmapped.size);
@@ -760,6 +755,14 @@ function freeSize(block: Block | null): number {
 function isUnused(segment: Segment): boolean {
   const first = segment.first;
   return segment.allocatedBlocks === 0 && first.next === null && first.binSlot >= 0;
+}
+
+/** Merges `block.next` into `block` (its address neighbour above), unlinking it. */
+function absorbNext(block: Block): void {
+  const next = block.next!;
+  block.size += next.size;
+  block.next = next.next;
+  if (next.next !== null) next.next.prev = block;
 }
 
 /** Cuts `block` after its first `size` bytes; returns the new block holding the rest (unfiled). */
