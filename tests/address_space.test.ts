@@ -49,6 +49,13 @@ Deno.test("address space: bad options are InvalidArgumentError", () => {
   for (const granularity of [0, 1000, -4096, 0.5]) {
     expectError(() => new HostVirtualMemoryResource({ granularity }), InvalidArgumentError);
   }
+  for (const defaultRangeBytes of [0, -1, 0.5, NaN, Infinity]) {
+    expectError(() => new HostVirtualMemoryResource({ defaultRangeBytes }), InvalidArgumentError);
+  }
+  expectError(
+    () => new MemoryPool(host, { expandableSegments: "yes" as unknown as boolean }),
+    InvalidArgumentError,
+  );
   expectError(
     () => new MemoryPool(new HostResource(), { expandableSegments: true }),
     InvalidArgumentError,

@@ -1,7 +1,12 @@
 /** CUDA's virtual memory API: the address-space contracts, and a pool growing in place over it. */
 
 import assert from "node:assert/strict";
-import { CudaVirtualMemoryResource, defaultUpstream, MemoryPool } from "../../mod.ts";
+import {
+  CudaVirtualMemoryResource,
+  defaultUpstream,
+  InvalidArgumentError,
+  MemoryPool,
+} from "../../mod.ts";
 import {
   registerAddressSpaceContracts,
   registerGrowingPoolContracts,
@@ -36,5 +41,11 @@ gpuTest("the default pool grows in place where the device supports VMM", () => {
     device.capabilities.virtualMemoryManagement,
   );
   assert.equal(vmm().granularity % 4096, 0);
+  for (const defaultRangeBytes of [0, -1, 0.5]) {
+    assert.throws(
+      () => new CudaVirtualMemoryResource(device, { defaultRangeBytes }),
+      InvalidArgumentError,
+    );
+  }
   assert.equal(vmm().defaultRangeBytes >= device.totalMemory, true);
 });

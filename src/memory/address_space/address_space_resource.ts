@@ -266,6 +266,16 @@ function lowerBound(starts: readonly bigint[], address: bigint): number {
   return low;
 }
 
+/**
+ * Checks a `defaultRangeBytes` option (before any FFI call): undefined, or a positive safe integer.
+ * Backends round it up to their granularity.
+ */
+export function checkRangeBytes(value: number | undefined): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+    throw new InvalidArgumentError("defaultRangeBytes", "a positive safe integer", value);
+  }
+}
+
 /** Whether `resource` can reserve ranges and map memory into them. */
 export function isAddressSpaceResource(
   resource: MemoryResource,

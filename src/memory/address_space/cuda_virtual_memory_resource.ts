@@ -17,7 +17,7 @@ import type { Device } from "../../cuda/device.ts";
 import { check, cudaDriver } from "../../cuda/driver.ts";
 import { GpumemError } from "../../errors.ts";
 import { checkDriverAllocation } from "../out_of_memory.ts";
-import { AddressSpaceResource } from "./address_space_resource.ts";
+import { AddressSpaceResource, checkRangeBytes } from "./address_space_resource.ts";
 
 /** Options for {@linkcode CudaVirtualMemoryResource}. */
 export interface CudaVirtualMemoryOptions {
@@ -87,6 +87,7 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
   /** A resource on `device`; GpumemError when the device or driver lacks the VMM API. */
   constructor(device: Device, options: CudaVirtualMemoryOptions = {}) {
     super();
+    checkRangeBytes(options.defaultRangeBytes);
     this.#vmm = vmmSymbols(device);
     this.device = device;
     this.name = `cuMemMap(${device.id})`;

@@ -19,7 +19,7 @@ import {
 import { type CpuDevice, cpuDevice } from "../../device/cpu_device.ts";
 import { GpumemError, InvalidArgumentError, LibraryUnavailableError } from "../../errors.ts";
 import { outOfMemoryError } from "../out_of_memory.ts";
-import { AddressSpaceResource } from "./address_space_resource.ts";
+import { AddressSpaceResource, checkRangeBytes } from "./address_space_resource.ts";
 
 /** Options for {@linkcode HostVirtualMemoryResource}. */
 export interface HostVirtualMemoryOptions {
@@ -104,6 +104,7 @@ export class HostVirtualMemoryResource extends AddressSpaceResource {
   /** Opens the C library (LibraryUnavailableError where mmap is not bound). */
   constructor(options: HostVirtualMemoryOptions = {}) {
     super();
+    checkRangeBytes(options.defaultRangeBytes);
     const granularity = options.granularity ?? DEFAULT_GRANULARITY;
     if (!(Number.isSafeInteger(granularity) && granularity > 0 && granularity % PAGE === 0)) {
       throw new InvalidArgumentError("granularity", `a positive multiple of ${PAGE}`, granularity);

@@ -133,7 +133,11 @@ export class MemoryPool implements BlockResource {
     this.device = upstream.device;
     this.name = options.name ?? `pool(${upstream.name})`;
     const canGrow = isAddressSpaceResource(upstream);
-    if (options.expandableSegments === true && !canGrow) {
+    const expandable = options.expandableSegments;
+    if (expandable !== undefined && typeof expandable !== "boolean") {
+      throw new InvalidArgumentError("expandableSegments", "a boolean", expandable);
+    }
+    if (expandable === true && !canGrow) {
       throw new InvalidArgumentError(
         "expandableSegments",
         "false for an upstream that is no AddressSpaceResource",
