@@ -5,6 +5,8 @@ import {
   type CollectedBuffer,
   DeviceBuffer,
   HostResource,
+  MemoryTracker,
+  setActiveTracker,
   setCollectedBufferReporter,
 } from "../mod.ts";
 
@@ -51,4 +53,40 @@ Deno.test("a view keeps its owner's memory alive", async () => {
   assert.ok(view.copyToHost().every((b) => b === 9));
   assert.equal(host.live.count, 1);
   view.owner!.free();
+});
+
+Deno.test("the nursery: frees in any order, long loops and survivors leave exact counts", async () => {
+  const host = new HostResource();
+  const tracker = new MemoryTracker();
+  const previous = setActiveTracker(tracker);
+  try {
+    // Freed out of allocation order within the task: only the top is popped, the rest skipped.
+    const a = DeviceBuffer.allocate(64, { resource: host, label: "net.a" });
+    const b = DeviceBuffer.allocate(64, { resource: host, label: "net.b" });
+    const c = DeviceBuffer.allocate(64, { resource: host, label: "net.c" });
+    a.free();
+    c.free();
+    // A synchronous loop longer than the nursery: sweeps happen mid-task, survivors get records.
+    const kept: DeviceBuffer[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const buffer = DeviceBuffer.allocate(32, { resource: host, label: "net.loop" });
+      if (i % 7 === 0) kept.push(buffer);
+      else buffer.free();
+    }
+    assert.equal(tracker.liveByLabel("net.loop").count, kept.length);
+    await Promise.resolve(); // the task ends: b is swept into a record
+    assert.deepEqual(
+      tracker.live().map((allocation) => allocation.label).filter((label) => label === "net.b"),
+      ["net.b"],
+    );
+    assert.equal(host.live.count, 1 + kept.length);
+    b.free();
+    b.free(); // idempotent after its record was made
+    for (const buffer of kept) buffer.free();
+    assert.equal(host.live.count, 0);
+    tracker.assertNoLeaks();
+    assert.equal(tracker.live().length, 0);
+  } finally {
+    setActiveTracker(previous);
+  }
 });

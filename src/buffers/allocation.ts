@@ -1,6 +1,8 @@
 /**
- * The record one allocation's owning buffer and all its views share: freeing the owner marks it,
- * and every view checks it before handing out an address.
+ * The record kept of an owning DeviceBuffer that outlived the task that made it: what the
+ * collection net needs to give its memory back if the buffer is collected unfreed, and the node
+ * the tracker lists it under. A buffer freed within its task never gets one (see
+ * collection_net.ts), so the hot loop allocates no record at all.
  *
  * @module
  */
@@ -9,15 +11,10 @@ import type { Stream } from "../cuda/stream.ts";
 import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
 import type { MemoryTracker, TrackerNode } from "../tracking/memory_tracker.ts";
 
-/**
- * One allocation, shared by its owning DeviceBuffer and every view of it. It is also its own
- * node on the tracker's live list, so tracking a buffer costs no extra object.
- */
-export interface Allocation extends TrackerNode {
+/** One live allocation of an owning buffer, and its tracker node (`byteLength`: its size). */
+export interface AllocationRecord extends TrackerNode {
   /** Start address. */
   readonly address: bigint;
-  /** Bytes allocated. */
-  readonly bytes: number;
   /** The resource to give the memory back to. */
   readonly resource: MemoryResource;
   /** The stream the allocation was ordered on, if any (the free is ordered on it too). */
@@ -26,22 +23,33 @@ export interface Allocation extends TrackerNode {
   readonly block: ResourceBlock | undefined;
   /** The label given at allocation, for reports. */
   readonly label: string | undefined;
-  /** The tracker it was reported to (undefined when none was active). */
+  /** The tracker it is counted by (undefined when none was active at allocation). */
   readonly tracker: MemoryTracker | undefined;
-  /** Set once the memory went back to its resource: every use after that throws. */
+  /** Set once the memory went back to its resource. */
   freed: boolean;
-  /** Set while the collection net has the owner registered (see collection_net.ts). */
-  watched: boolean;
 }
 
-/** Gives the allocation's memory back once; later calls do nothing. */
-export function releaseAllocation(allocation: Allocation): void {
-  if (allocation.freed) return;
-  allocation.freed = true;
-  if (allocation.tracker !== undefined) allocation.tracker.untrack(allocation);
-  if (allocation.bytes === 0) return;
-  const { resource, address, bytes, block } = allocation;
-  const stream = allocation.stream && !allocation.stream.closed ? allocation.stream : undefined;
-  if (block !== undefined && isBlockResource(resource)) resource.deallocateBlock(block, stream);
-  else resource.deallocate(address, bytes, stream);
+/**
+ * Gives `bytes` at `address` (or `block`) back to `resource`, ordered on `stream` unless it was
+ * closed meanwhile (then the free is unordered, as the stream's work is done).
+ */
+export function giveBack(
+  resource: MemoryResource,
+  address: bigint,
+  bytes: number,
+  block: ResourceBlock | undefined,
+  stream: Stream | undefined,
+): void {
+  if (bytes === 0) return;
+  const on = stream !== undefined && !stream.closed ? stream : undefined;
+  if (block !== undefined && isBlockResource(resource)) resource.deallocateBlock(block, on);
+  else resource.deallocate(address, bytes, on);
+}
+
+/** Frees a record's memory once (later calls do nothing) and untracks it. */
+export function releaseRecord(record: AllocationRecord): void {
+  if (record.freed) return;
+  record.freed = true;
+  record.tracker?.untrack(record);
+  giveBack(record.resource, record.address, record.byteLength, record.block, record.stream);
 }

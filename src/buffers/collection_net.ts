@@ -6,15 +6,17 @@
  * Registering with a FinalizationRegistry and unregistering on free costs ~0.1 µs a buffer, as
  * much as a whole cached allocation should. So new owners wait in a nursery until the current
  * task ends (one microtask per batch), or until the nursery holds NURSERY_LIMIT of them, for a
- * long synchronous loop; only those still unfreed then are registered (and put on their tracker's
- * list of live allocations). A buffer allocated and freed soon after, the hot loop's case, never
- * touches the registry nor that list.
+ * long synchronous loop; the owner's survival handler then makes a record of those still unfreed,
+ * which is registered (and put on their tracker's list of live allocations). A buffer freed soon
+ * after it was made, the hot loop's case, is taken off the nursery's top at once: it never
+ * touches the registry nor the tracker's list, and the nursery holds nothing for the garbage
+ * collector to copy.
  *
  * @module
  */
 
 import { formatBytes } from "../errors.ts";
-import { type Allocation, releaseAllocation } from "./allocation.ts";
+import { type AllocationRecord, releaseRecord } from "./allocation.ts";
 import { registerTrackerNursery } from "../tracking/memory_tracker.ts";
 
 /** What is known of a buffer that was collected without free(). */
@@ -48,19 +50,19 @@ const defaultReporter: CollectedBufferReporter = (buffer) => {
 
 let reporter: CollectedBufferReporter = defaultReporter;
 
-const registry = new FinalizationRegistry<Allocation>((allocation) => {
-  if (allocation.freed) return;
+const registry = new FinalizationRegistry<AllocationRecord>((record) => {
+  if (record.freed) return;
   let error: unknown;
-  const site = allocation.trackSite;
+  const site = record.trackSite;
   try {
-    releaseAllocation(allocation);
+    releaseRecord(record);
   } catch (caught) {
     error = caught;
   }
   reporter({
-    device: allocation.resource.device.id,
-    bytes: allocation.bytes,
-    label: allocation.label,
+    device: record.resource.device.id,
+    bytes: record.byteLength,
+    label: record.label,
     ...(site === undefined ? {} : { site }),
     ...(error === undefined ? {} : { error }),
   });
@@ -76,27 +78,43 @@ export function setCollectedBufferReporter(next: CollectedBufferReporter): Colle
   return previous;
 }
 
+/**
+ * Called at each sweep for every owner still in the nursery: it returns the owner's record (made
+ * now) if the owner is still unfreed, else null.
+ */
+export type SurvivalHandler = (owner: object) => AllocationRecord | null;
+
+let survive: SurvivalHandler = () => null;
+
+/** Installs the handler the nursery calls for its survivors (DeviceBuffer installs its own). */
+export function setSurvivalHandler(handler: SurvivalHandler): void {
+  survive = handler;
+}
+
 /** Owners the nursery holds before it is swept without waiting for the task's end. */
 const NURSERY_LIMIT = 1024;
-const nurseryOwners: object[] = [];
-const nurseryAllocations: Allocation[] = [];
+// A fixed array filled from the start: emptying a JS array with `length = 0` drops its storage,
+// and growing it again costs more than the stores.
+const nursery: (object | undefined)[] = new Array(NURSERY_LIMIT).fill(undefined);
+let nurseryCount = 0;
 let sweepQueued = false;
 
 /**
- * Registers the nursery's buffers that are still unfreed, hands them to their tracker's list of
- * live allocations (the tracker counted them at allocation, see MemoryTracker.track), and
+ * Registers the nursery's owners that are still unfreed, hands their records to their tracker's
+ * list of live allocations (the tracker counted them at allocation, see MemoryTracker.track), and
  * empties the nursery.
  */
 function sweepNursery(): void {
-  for (let i = 0; i < nurseryOwners.length; i++) {
-    const allocation = nurseryAllocations[i];
-    if (allocation.freed) continue;
-    registry.register(nurseryOwners[i], allocation, allocation);
-    allocation.watched = true;
-    allocation.tracker?.adopt(allocation);
+  const count = nurseryCount;
+  nurseryCount = 0;
+  for (let i = 0; i < count; i++) {
+    const owner = nursery[i]!;
+    nursery[i] = undefined; // the nursery must not keep a lost buffer from being collected
+    const record = survive(owner);
+    if (record === null) continue;
+    registry.register(owner, record, record);
+    record.tracker?.adopt(record);
   }
-  nurseryOwners.length = 0;
-  nurseryAllocations.length = 0;
 }
 
 registerTrackerNursery(sweepNursery);
@@ -106,20 +124,29 @@ function endOfTask(): void {
   sweepNursery();
 }
 
-/** Starts watching `owner`: if it is collected while `allocation` is live, the net frees it. */
-export function watchOwner(owner: object, allocation: Allocation): void {
-  if (nurseryOwners.length >= NURSERY_LIMIT) sweepNursery();
-  nurseryOwners.push(owner);
-  nurseryAllocations.push(allocation);
+/** Starts watching a new owner: the survival handler is asked about it when its task ends. */
+export function watchNewOwner(owner: object): void {
+  if (nurseryCount === NURSERY_LIMIT) sweepNursery();
+  nursery[nurseryCount++] = owner;
   if (!sweepQueued) {
     sweepQueued = true;
     queueMicrotask(endOfTask);
   }
 }
 
-/** Stops watching the owner of `allocation` (it was freed properly). */
-export function unwatchOwner(allocation: Allocation): void {
-  if (!allocation.watched) return;
-  allocation.watched = false;
-  registry.unregister(allocation);
+/**
+ * Stops watching an owner freed before it had a record. The one on the nursery's top (freed
+ * right after it was made) is taken off; one deeper is skipped at the sweep by the handler.
+ */
+export function forgetNewOwner(owner: object): void {
+  const top = nurseryCount - 1;
+  if (top >= 0 && nursery[top] === owner) {
+    nursery[top] = undefined;
+    nurseryCount = top;
+  }
+}
+
+/** Stops watching the owner of `record` (it was freed properly). */
+export function unwatchRecord(record: AllocationRecord): void {
+  registry.unregister(record);
 }

@@ -15,7 +15,7 @@ import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
-import { isBlockResource, type MemoryResource } from "../memory/resource.ts";
+import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
 import {
   bytesOf,
   checkByteCount,
@@ -26,9 +26,15 @@ import {
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
-import { type Allocation, releaseAllocation } from "./allocation.ts";
-import { unwatchOwner, watchOwner } from "./collection_net.ts";
+import { type AllocationRecord, giveBack, releaseRecord } from "./allocation.ts";
+import {
+  forgetNewOwner,
+  setSurvivalHandler,
+  unwatchRecord,
+  watchNewOwner,
+} from "./collection_net.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
+import type { LabelEntry, MemoryTracker, TrackerNode } from "../tracking/memory_tracker.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
 
 /** Options for {@linkcode DeviceBuffer.allocate}. */
@@ -60,33 +66,20 @@ export class DeviceBuffer {
   /** Allocates `bytes` bytes (0 allowed) and returns their owning buffer. */
   static allocate(bytes: number, options: AllocateOptions = {}): DeviceBuffer {
     checkByteCount(bytes, "bytes");
-    const { resource, stream, label } = resolveAllocateOptions(options);
+    const resource = resolveResource(options);
+    const { stream, label } = options;
     // Zero bytes need no memory; a resource with the block path is freed without a lookup.
     const block = bytes > 0 && isBlockResource(resource)
       ? resource.allocateBlock(bytes, stream, label)
       : undefined;
     const address = block?.address ?? (bytes > 0 ? resource.allocate(bytes, stream) : 0n);
-    const tracker = activeTracker() ?? undefined;
-    const allocation: Allocation = {
-      address,
-      bytes,
-      resource,
-      stream,
-      block,
-      tracker,
-      label,
-      freed: false,
-      watched: false,
-      // The tracker's node fields, written out: a spread here costs more than the whole pool.
-      trackId: -1,
-      trackSite: undefined,
-      trackTime: NaN,
-      trackStream: 0,
-      trackEntry: null,
-    };
-    tracker?.track(allocation, resource.device.id, label, true);
-    const buffer = new DeviceBuffer(allocation, 0, bytes, null);
-    watchOwner(buffer, allocation);
+    const buffer = new DeviceBuffer(resource, address, bytes, stream, block, label, 0, null);
+    const tracker = activeTracker();
+    if (tracker !== null) {
+      buffer.#tracker = tracker;
+      tracker.track(buffer.#asNode(), resource.device.id, label, true);
+    }
+    watchNewOwner(buffer);
     return buffer;
   }
 
@@ -103,42 +96,71 @@ export class DeviceBuffer {
     return buffer;
   }
 
+  static {
+    // The collection net asks at the end of a buffer's first task whether it is still unfreed.
+    setSurvivalHandler((owner) => (owner as DeviceBuffer).#outliveTask());
+  }
+
   /** Bytes in this buffer (a view's own length, not its owner's). */
   readonly byteLength: number;
   /** Offset of this buffer in its allocation (0 for an owning buffer). */
   readonly byteOffset: number;
   /** The owning buffer of a view; null for an owning buffer. */
   readonly owner: DeviceBuffer | null;
-  readonly #allocation: Allocation;
   readonly #address: bigint;
+  readonly #resource: MemoryResource;
+  readonly #stream: Stream | undefined;
+  readonly #block: ResourceBlock | undefined;
+  readonly #label: string | undefined;
+  /** Owner: its memory went back. (A view reads its owner's.) */
+  #freed = false;
+  /** View: closed by its own free(). */
   #viewClosed = false;
+  /** Owner: the tracker that counted it, if one was active. */
+  #tracker: MemoryTracker | undefined = undefined;
+  /** Owner: its record, made once it outlived its first task (collection net, tracker list). */
+  #record: AllocationRecord | null = null;
+  // An owner is its own tracker node until it gets a record (MemoryTracker writes these through
+  // TrackerNode, see #asNode): tracking a buffer freed in its task then allocates nothing.
+  private trackId = -1;
+  private trackSite: string | undefined = undefined;
+  private trackTime = 0;
+  private trackStream = 0;
+  private trackEntry: LabelEntry | null = null;
 
   private constructor(
-    allocation: Allocation,
-    byteOffset: number,
+    resource: MemoryResource,
+    address: bigint,
     byteLength: number,
+    stream: Stream | undefined,
+    block: ResourceBlock | undefined,
+    label: string | undefined,
+    byteOffset: number,
     owner: DeviceBuffer | null,
   ) {
-    this.#allocation = allocation;
-    this.byteOffset = byteOffset;
+    this.#resource = resource;
+    this.#address = address;
     this.byteLength = byteLength;
+    this.#stream = stream;
+    this.#block = block;
+    this.#label = label;
+    this.byteOffset = byteOffset;
     this.owner = owner;
-    this.#address = byteOffset === 0 ? allocation.address : allocation.address + BigInt(byteOffset);
   }
 
   /** The device the memory is on. */
   get device(): MemoryDevice {
-    return this.#allocation.resource.device;
+    return this.#resource.device;
   }
 
   /** The resource the memory came from. */
   get resource(): MemoryResource {
-    return this.#allocation.resource;
+    return this.#resource;
   }
 
   /** The allocation's label, if any. */
   get label(): string | undefined {
-    return this.#allocation.label;
+    return this.#label;
   }
 
   /** True for a non-owning view. */
@@ -148,12 +170,12 @@ export class DeviceBuffer {
 
   /** True once the memory was freed (or this view was closed): every use then throws. */
   get disposed(): boolean {
-    return this.#allocation.freed || this.#viewClosed;
+    return (this.owner ?? this).#freed || this.#viewClosed;
   }
 
   /** The device address (bigint); throws DisposedError once disposed. */
   get ptr(): bigint {
-    if (this.#allocation.freed || this.#viewClosed) throw this.#disposedError();
+    if ((this.owner ?? this).#freed || this.#viewClosed) throw this.#disposedError();
     return this.#address;
   }
 
@@ -165,7 +187,17 @@ export class DeviceBuffer {
     this.ptr; // throws if disposed
     const count = length ?? this.byteLength - checkByteCount(offset, "offset");
     checkRange(offset, count, this.byteLength);
-    return new DeviceBuffer(this.#allocation, this.byteOffset + offset, count, this.owner ?? this);
+    const at = this.byteOffset + offset;
+    return new DeviceBuffer(
+      this.#resource,
+      this.#address + BigInt(offset),
+      count,
+      this.#stream,
+      this.#block,
+      this.#label,
+      at,
+      this.owner ?? this,
+    );
   }
 
   /**
@@ -267,7 +299,8 @@ export class DeviceBuffer {
   recordStream(stream: Stream): void {
     this.ptr; // throws if disposed
     this.#streamHandle(stream); // throws unless a live stream on this device
-    const { resource, block } = this.#allocation;
+    const resource = this.#resource;
+    const block = this.#block;
     if (block !== undefined && isBlockResource(resource)) resource.recordStream(block, stream);
   }
 
@@ -281,9 +314,17 @@ export class DeviceBuffer {
       this.#viewClosed = true;
       return;
     }
-    if (this.#allocation.freed) return;
-    unwatchOwner(this.#allocation);
-    releaseAllocation(this.#allocation);
+    if (this.#freed) return;
+    this.#freed = true;
+    const record = this.#record;
+    if (record !== null) {
+      unwatchRecord(record);
+      releaseRecord(record);
+      return;
+    }
+    forgetNewOwner(this);
+    this.#tracker?.untrack(this.#asNode());
+    giveBack(this.#resource, this.#address, this.byteLength, this.#block, this.#stream);
   }
 
   /** Same as {@linkcode DeviceBuffer.free}. */
@@ -298,6 +339,38 @@ export class DeviceBuffer {
     if (this.isView) parts.push(`view at +${this.byteOffset}`);
     if (this.disposed) parts.push("freed");
     return `DeviceBuffer(${parts.join(", ")})`;
+  }
+
+  /** This owner seen as the tracker's node (its TS-private track* fields). */
+  #asNode(): TrackerNode {
+    return this as unknown as TrackerNode;
+  }
+
+  /**
+   * Called when the owner is still in the nursery at a sweep: unfreed, it gets a record (the
+   * collection net's held value and the tracker's node, which must not hold the buffer itself),
+   * and its tracker fields move there.
+   */
+  #outliveTask(): AllocationRecord | null {
+    if (this.#freed || this.#record !== null) return null;
+    const record: AllocationRecord = {
+      address: this.#address,
+      resource: this.#resource,
+      stream: this.#stream,
+      block: this.#block,
+      label: this.#label,
+      tracker: this.#tracker,
+      freed: false,
+      byteLength: this.byteLength,
+      trackId: this.trackId,
+      trackSite: this.trackSite,
+      trackTime: this.trackTime,
+      trackStream: this.trackStream,
+      trackEntry: this.trackEntry,
+    };
+    this.trackEntry = null;
+    this.#record = record;
+    return record;
   }
 
   #copyFrom(source: DeviceBuffer, offset: number, stream: Stream | undefined): void {
@@ -316,7 +389,8 @@ export class DeviceBuffer {
     const from = source.ptr;
     const to = this.ptr + BigInt(offset);
     const length = BigInt(source.byteLength);
-    if (source.#allocation === this.#allocation && from < to + length && to < from + length) {
+    const sameAllocation = (source.owner ?? source) === (this.owner ?? this);
+    if (sameAllocation && from < to + length && to < from + length) {
       throw new InvalidArgumentError(
         "source",
         "a range that does not overlap the destination",
@@ -357,11 +431,8 @@ export class DeviceBuffer {
   }
 }
 
-function resolveAllocateOptions(options: AllocateOptions): {
-  resource: MemoryResource;
-  stream: Stream | undefined;
-  label: string | undefined;
-} {
+/** The resource `options` name (checked against its device and stream), or the default one. */
+function resolveResource(options: AllocateOptions): MemoryResource {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError("options", "an object", options);
   }
@@ -369,13 +440,14 @@ function resolveAllocateOptions(options: AllocateOptions): {
   if (label !== undefined && typeof label !== "string") {
     throw new InvalidArgumentError("label", "a string", label);
   }
-  const device = options.device ?? options.resource?.device ?? defaultDevice();
-  const resource = options.resource ?? defaultResource(device);
+  const given = options.resource;
+  const device = options.device ?? given?.device ?? defaultDevice();
+  const resource = given ?? defaultResource(device);
   if (resource.device !== device) {
     throw new InvalidArgumentError("resource", `a resource on ${device.id}`, resource.name);
   }
   if (stream !== undefined && stream.device !== device) {
     throw new InvalidArgumentError("stream", `a Stream on ${device.id}`, stream.toString());
   }
-  return { resource, stream, label };
+  return resource;
 }

@@ -65,12 +65,12 @@ export interface LabelEntry {
  */
 export interface TrackerNode {
   /** Bytes requested. */
-  readonly bytes: number;
+  readonly byteLength: number;
   /** Sequence number. */
   trackId: number;
   /** Allocation site, when captured. */
   trackSite: string | undefined;
-  /** performance.now() at allocation, or NaN. */
+  /** performance.now() at allocation, when the tracker takes timestamps (else not read). */
   trackTime: number;
   /** Stream number for the event log. */
   trackStream: number;
@@ -94,7 +94,7 @@ export function registerTrackerNursery(flush: () => void): void {
 
 /** The record {@linkcode MemoryTracker.recordAllocation} hands out. */
 class StandaloneRecord implements TrackerNode, TrackedAllocation {
-  readonly bytes: number;
+  readonly byteLength: number;
   readonly device: string;
   readonly label: string;
   trackId = -1;
@@ -104,7 +104,7 @@ class StandaloneRecord implements TrackerNode, TrackedAllocation {
   trackEntry: LabelEntry | null = null;
 
   constructor(bytes: number, device: string, label: string | undefined, stream: number) {
-    this.bytes = bytes;
+    this.byteLength = bytes;
     this.device = device;
     this.label = label ?? UNLABELLED;
     this.trackStream = stream;
@@ -112,6 +112,9 @@ class StandaloneRecord implements TrackerNode, TrackedAllocation {
 
   get id(): number {
     return this.trackId;
+  }
+  get bytes(): number {
+    return this.byteLength;
   }
   get site(): string | undefined {
     return this.trackSite;
@@ -124,15 +127,23 @@ class StandaloneRecord implements TrackerNode, TrackedAllocation {
   }
 }
 
-/** A plain TrackedAllocation of a live node (for live() and report filters). */
-function describeNode(node: TrackerNode, entry: LabelEntry): TrackedAllocation {
+/**
+ * A plain TrackedAllocation of a live node (for live() and report filters); its trackTime is
+ * read only when the tracker takes timestamps (nodes start with 0 there: a NaN would make V8 box
+ * the field in every buffer).
+ */
+function describeNode(
+  node: TrackerNode,
+  entry: LabelEntry,
+  timestamps: boolean,
+): TrackedAllocation {
   return {
     id: node.trackId,
-    bytes: node.bytes,
+    bytes: node.byteLength,
     device: entry.device,
     label: entry.label,
     site: node.trackSite,
-    time: node.trackTime,
+    time: timestamps ? node.trackTime : NaN,
     stream: node.trackStream,
   };
 }
@@ -276,7 +287,7 @@ export class MemoryTracker {
       this.#lastEntry = entry;
     }
     entry.count++;
-    entry.bytes += node.bytes;
+    entry.bytes += node.byteLength;
     node.trackEntry = entry;
     const id = this.#nextId++;
     node.trackId = id;
@@ -284,7 +295,7 @@ export class MemoryTracker {
     if (this.#timestamps) node.trackTime = performance.now();
     this.#liveCount++;
     if (!deferred) this.adopt(node);
-    if (this.#capacity !== 0) this.#log(0, id, node.bytes, node.trackStream, node.trackTime);
+    if (this.#capacity !== 0) this.#log(0, id, node.byteLength, node.trackStream, node.trackTime);
   }
 
   /** Records `node` as freed (a node not live here is ignored). */
@@ -293,7 +304,7 @@ export class MemoryTracker {
     if (entry === null) return;
     node.trackEntry = null;
     entry.count--;
-    entry.bytes -= node.bytes;
+    entry.bytes -= node.byteLength;
     this.#liveCount--;
     if (this.#capacity !== 0) {
       this.#log(1, node.trackId, 0, node.trackStream, this.#timestamps ? performance.now() : NaN);
@@ -337,7 +348,7 @@ export class MemoryTracker {
   live(): TrackedAllocation[] {
     for (const flush of nurseries) flush();
     this.#compact();
-    return this.#nodes.map((node) => describeNode(node, node.trackEntry!));
+    return this.#nodes.map((node) => describeNode(node, node.trackEntry!, this.#timestamps));
   }
 
   /** Live allocations and bytes under `label` (cheap: kept always). */
@@ -362,7 +373,7 @@ export class MemoryTracker {
     for (const flush of nurseries) flush();
     this.#compact();
     for (const node of this.#nodes) {
-      const allocation = describeNode(node, node.trackEntry!);
+      const allocation = describeNode(node, node.trackEntry!, this.#timestamps);
       if (!filter(allocation)) continue;
       count++;
       bytes += allocation.bytes;
