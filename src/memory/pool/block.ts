@@ -32,6 +32,8 @@ export class Segment {
   readonly unmapped: Set<Block> | null;
   /** Blocks handed out from it now. */
   allocatedBlocks = 0;
+  /** The pool holding it; null before it joins one and once released (a cheap ownership test). */
+  pool: object | null = null;
   /** The first block (lowest address). */
   first: Block;
 

@@ -61,6 +61,9 @@ interface StreamFreeLists {
   small: FreeIndex;
   large: FreeIndex;
   quick: Map<number, QuickBin>;
+  /** The last quick bin looked up, and its size: a loop of one size skips the map. */
+  lastQuick: QuickBin | null;
+  lastQuickSize: number;
   /** The quick bins that got blocks since the last flush (so a flush visits only those). */
   quickBins: QuickBin[];
   quickCount: number;
@@ -75,6 +78,19 @@ interface QuickBin {
   blocks: Block[];
   /** Whether it is in its lists' quickBins now (each bin is listed once between flushes). */
   listed: boolean;
+}
+
+/** The quick bin of `size` in `lists` (made on first use; the last one looked up is cached). */
+function quickBinOf(lists: StreamFreeLists, size: number): QuickBin {
+  if (size === lists.lastQuickSize && lists.lastQuick !== null) return lists.lastQuick;
+  let quick = lists.quick.get(size);
+  if (quick === undefined) {
+    quick = { blocks: [], listed: false };
+    lists.quick.set(size, quick);
+  }
+  lists.lastQuick = quick;
+  lists.lastQuickSize = size;
+  return quick;
 }
 
 /** Where a growing pool maps memory: a piece of an unmapped block. */
@@ -200,8 +216,8 @@ export class MemoryPool implements BlockResource {
     const key = stream ?? null;
     const lists = this.#listsFor(key);
     let block: Block | null;
-    const quick = lists.quickCount > 0 ? lists.quick.get(size) : undefined;
-    if (quick !== undefined && quick.blocks.length > 0) {
+    const quick = lists.quickCount > 0 ? quickBinOf(lists, size) : null;
+    if (quick !== null && quick.blocks.length > 0) {
       block = quick.blocks.pop()!;
       block.binSlot = -1;
       lists.quickCount--;
@@ -235,7 +251,7 @@ export class MemoryPool implements BlockResource {
    * streams (recordStream, or freed on another stream), only after their work up to now is done.
    */
   deallocateBlock(block: Block, stream?: Stream): void {
-    if (!(block instanceof Block) || !this.#segments.has(block.segment) || !block.allocated) {
+    if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
       throw new InvalidArgumentError(
         "block",
         `a block ${this.name} handed out and not yet freed`,
@@ -265,7 +281,7 @@ export class MemoryPool implements BlockResource {
 
   /** Marks `block` as used on `stream` too, so its reuse waits for that stream's work. */
   recordStream(block: Block, stream: Stream): void {
-    if (!(block instanceof Block) || !this.#segments.has(block.segment) || !block.allocated) {
+    if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
       throw new InvalidArgumentError("block", `a live block of ${this.name}`, block);
     }
     if (stream?.device !== this.device) {
@@ -296,6 +312,7 @@ export class MemoryPool implements BlockResource {
       lists.small.prune();
       lists.large.prune();
       lists.quick.clear(); // flushed above: every bin is empty and unlisted
+      lists.lastQuick = null;
     }
     if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
     else {
@@ -420,7 +437,7 @@ export class MemoryPool implements BlockResource {
         this.#upstreamCalls++;
         const address = this.upstream.allocate(segmentSize, key ?? undefined);
         const segment = new Segment(address, segmentSize, key, small);
-        this.#segments.add(segment);
+        this.#adoptSegment(segment);
         this.#reserved.add(segmentSize);
         this.#segmentCount.add(1);
         return segment.first;
@@ -455,7 +472,7 @@ export class MemoryPool implements BlockResource {
           this.#upstreamCalls++;
           const rangeBytes = Math.max(space.defaultRangeBytes, bytes);
           const segment = new Segment(space.reserve(rangeBytes), rangeBytes, key, small, true);
-          this.#segments.add(segment);
+          this.#adoptSegment(segment);
           ranges.push(segment);
           growth = { unmapped: segment.first, offset: 0, bytes };
         }
@@ -571,7 +588,7 @@ export class MemoryPool implements BlockResource {
     const lists = this.#listsFor(segment.stream);
     const ranges = segment.small ? lists.smallRanges : lists.largeRanges;
     ranges.splice(ranges.indexOf(segment), 1);
-    this.#segments.delete(segment);
+    this.#dropSegment(segment);
     this.#upstreamCalls++;
     space.release(segment.address, segment.size);
   }
@@ -597,6 +614,16 @@ export class MemoryPool implements BlockResource {
     );
   }
 
+  #adoptSegment(segment: Segment): void {
+    this.#segments.add(segment);
+    segment.pool = this;
+  }
+
+  #dropSegment(segment: Segment): void {
+    this.#segments.delete(segment);
+    segment.pool = null;
+  }
+
   /** The free lists of a stream (created on first use); the last one is cached for the hot path. */
   #listsFor(key: Stream | null): StreamFreeLists {
     if (key === this.#lastKey && this.#lastLists !== null) return this.#lastLists;
@@ -606,6 +633,8 @@ export class MemoryPool implements BlockResource {
         small: new FreeIndex(),
         large: new FreeIndex(),
         quick: new Map(),
+        lastQuick: null,
+        lastQuickSize: 0,
         quickBins: [],
         quickCount: 0,
         quickBytes: 0,
@@ -627,11 +656,7 @@ export class MemoryPool implements BlockResource {
   /** Files a freed block in its quick list when there is room, else merges it into the cache. */
   #keep(block: Block): void {
     const lists = this.#listsFor(block.segment.stream);
-    let quick = lists.quick.get(block.size);
-    if (quick === undefined) {
-      quick = { blocks: [], listed: false };
-      lists.quick.set(block.size, quick);
-    }
+    const quick = quickBinOf(lists, block.size);
     if (quick.blocks.length >= QUICK_PER_SIZE) {
       this.#cache(block);
       return;
@@ -711,7 +736,7 @@ export class MemoryPool implements BlockResource {
   #releaseSegment(segment: Segment): void {
     const lists = this.#listsFor(segment.stream);
     (segment.small ? lists.small : lists.large).remove(segment.first);
-    this.#segments.delete(segment);
+    this.#dropSegment(segment);
     this.#upstreamCalls++;
     this.upstream.deallocate(segment.address, segment.size, segment.stream ?? undefined);
     this.#reserved.sub(segment.size);
