@@ -204,6 +204,8 @@ export class MemoryTracker {
   #lastDevice = "";
   #lastEntry: LabelEntry | null = null;
   #sites: SiteCapture;
+  /** Whether anything beyond counting is recorded per allocation (sites, timestamps, a log). */
+  #detailed = false;
   #sampleCountdown = 0;
   #nextId = 0;
   // The event log: a ring of [op, id, size, stream] as in shared/traces, with times and labels.
@@ -220,6 +222,7 @@ export class MemoryTracker {
   constructor(options: MemoryTrackerOptions = {}) {
     this.#sites = checkSites(options.sites ?? "off");
     this.#timestamps = options.timestamps === true;
+    this.#updateDetailed();
     if (options.eventCapacity !== undefined && options.eventCapacity !== 0) {
       this.startEventLog(options.eventCapacity);
     } else if (options.eventCapacity !== undefined) checkCapacity(options.eventCapacity);
@@ -232,6 +235,7 @@ export class MemoryTracker {
   startEventLog(capacity = 65536): void {
     checkCapacity(capacity);
     this.#capacity = capacity;
+    this.#updateDetailed();
     this.#events = new Float64Array(4 * capacity);
     this.#times = new Float64Array(this.#timestamps ? capacity : 0);
     this.#written = 0;
@@ -241,6 +245,7 @@ export class MemoryTracker {
   /** Stops and drops the event log. */
   stopEventLog(): void {
     this.#capacity = 0;
+    this.#updateDetailed();
     this.#events = new Float64Array(0);
     this.#times = new Float64Array(0);
     this.#written = 0;
@@ -255,6 +260,7 @@ export class MemoryTracker {
   /** Changes site capture. */
   set sites(value: SiteCapture) {
     this.#sites = checkSites(value);
+    this.#updateDetailed();
   }
 
   /** Records an allocation; returns the record to pass to {@linkcode MemoryTracker.recordFree}. */
@@ -289,13 +295,23 @@ export class MemoryTracker {
     entry.count++;
     entry.bytes += node.byteLength;
     node.trackEntry = entry;
-    const id = this.#nextId++;
-    node.trackId = id;
+    node.trackId = this.#nextId++;
+    this.#liveCount++;
+    if (this.#detailed) this.#recordDetails(node);
+    if (!deferred) this.adopt(node);
+  }
+
+  #updateDetailed(): void {
+    this.#detailed = this.#sites !== "off" || this.#timestamps || this.#capacity !== 0;
+  }
+
+  /** Sites, timestamps and the event log of an allocation: opt-in, so off the counting path. */
+  #recordDetails(node: TrackerNode): void {
     if (this.#sites !== "off") node.trackSite = this.#captureSite();
     if (this.#timestamps) node.trackTime = performance.now();
-    this.#liveCount++;
-    if (!deferred) this.adopt(node);
-    if (this.#capacity !== 0) this.#log(0, id, node.byteLength, node.trackStream, node.trackTime);
+    if (this.#capacity !== 0) {
+      this.#log(0, node.trackId, node.byteLength, node.trackStream, node.trackTime);
+    }
   }
 
   /** Records `node` as freed (a node not live here is ignored). */
