@@ -207,35 +207,21 @@ export class MemoryPool implements BlockResource {
    * the limit nor the upstream allows more.
    */
   allocateBlock(bytes: number, stream?: Stream, label?: string): Block {
-    if (this.#closed) throw new GpumemError(`${this.name} was closed`);
-    if (!(Number.isSafeInteger(bytes) && bytes > 0)) {
-      throw new InvalidArgumentError("bytes", "a positive safe integer", bytes);
-    }
+    // The hot path (a quick-listed block of this size) is kept small enough for V8 to inline it
+    // into DeviceBuffer.allocate; everything else is in methods of its own.
+    if (this.#closed || !(Number.isSafeInteger(bytes) && bytes > 0)) this.#rejectAllocation(bytes);
     const size = roundRequest(bytes);
-    const small = size <= SMALL_REQUEST_MAX;
     const key = stream ?? null;
     const lists = this.#listsFor(key);
-    let block: Block | null;
     const quick = lists.quickCount > 0 ? quickBinOf(lists, size) : null;
+    let block: Block;
     if (quick !== null && quick.blocks.length > 0) {
       block = quick.blocks.pop()!;
       block.binSlot = -1;
       lists.quickCount--;
       lists.quickBytes -= block.size;
-    } else {
-      // Another size: merge the quick blocks back first, so best fit sees what immediate
-      // merging would have left (quick lists only serve runs of one size).
-      if (lists.quickCount > 0) this.#flushQuickOf(lists);
-      block = (small ? lists.small : lists.large).takeBestFit(size);
-    }
-    if (block !== null) this.#hits++;
-    else {
-      this.#misses++;
-      block = this.#miss(size, small, key);
-    }
-    if (shouldSplit(block.size, size, small, block.segment.unmapped !== null)) {
-      this.#split(block, size);
-    }
+      this.#hits++;
+    } else block = this.#takeCached(lists, size, key);
     block.allocated = true;
     block.requested = bytes;
     block.label = label;
@@ -252,11 +238,7 @@ export class MemoryPool implements BlockResource {
    */
   deallocateBlock(block: Block, stream?: Stream): void {
     if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
-      throw new InvalidArgumentError(
-        "block",
-        `a block ${this.name} handed out and not yet freed`,
-        block,
-      );
+      this.#rejectBlock(block);
     }
     if (stream !== undefined && stream !== block.segment.stream) this.recordStream(block, stream);
     block.allocated = false;
@@ -266,11 +248,45 @@ export class MemoryPool implements BlockResource {
     this.#allocations.sub(1);
     block.requested = 0;
     block.label = undefined;
-    if (block.useStreams === null) {
-      this.#keep(block);
-      return;
+    if (block.useStreams === null) this.#keep(block);
+    else this.#deferReuse(block);
+  }
+
+  /** Throws the error a bad allocateBlock call deserves. */
+  #rejectAllocation(bytes: number): never {
+    if (this.#closed) throw new GpumemError(`${this.name} was closed`);
+    throw new InvalidArgumentError("bytes", "a positive safe integer", bytes);
+  }
+
+  /** Throws the error a bad deallocateBlock call deserves. */
+  #rejectBlock(block: unknown): never {
+    throw new InvalidArgumentError("block", `a block ${this.name} handed out and not yet freed`, block);
+  }
+
+  /**
+   * A block for `size` bytes when no quick-listed one is there: best fit among cached blocks (the
+   * quick lists merged back first), else new memory; split to size.
+   */
+  #takeCached(lists: StreamFreeLists, size: number, key: Stream | null): Block {
+    const small = size <= SMALL_REQUEST_MAX;
+    // Another size: merge the quick blocks back first, so best fit sees what immediate
+    // merging would have left (quick lists only serve runs of one size).
+    if (lists.quickCount > 0) this.#flushQuickOf(lists);
+    let block = (small ? lists.small : lists.large).takeBestFit(size);
+    if (block !== null) this.#hits++;
+    else {
+      this.#misses++;
+      block = this.#miss(size, small, key);
     }
-    block.pendingEvents = block.useStreams.map((used) => {
+    if (shouldSplit(block.size, size, small, block.segment.unmapped !== null)) {
+      this.#split(block, size);
+    }
+    return block;
+  }
+
+  /** Holds a block used on other streams until events recorded on them now have completed. */
+  #deferReuse(block: Block): void {
+    block.pendingEvents = block.useStreams!.map((used) => {
       const event = new Event(this.device, { timing: false });
       event.record(used);
       return event;
