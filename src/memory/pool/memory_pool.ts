@@ -260,7 +260,11 @@ export class MemoryPool implements BlockResource {
 
   /** Throws the error a bad deallocateBlock call deserves. */
   #rejectBlock(block: unknown): never {
-    throw new InvalidArgumentError("block", `a block ${this.name} handed out and not yet freed`, block);
+    throw new InvalidArgumentError(
+      "block",
+      `a block ${this.name} handed out and not yet freed`,
+      block,
+    );
   }
 
   /**
