@@ -192,9 +192,16 @@ Deno.test("pool: closing with live blocks is refused and names them; memory stay
   assert.throws(() => pool.allocateBlock(16), GpumemError);
 });
 
-Deno.test("pool: a block is reused at once on its own stream, and another stream gets its own", () => {
+/** A cpu stream that says it still has work queued, as a busy CUDA stream would. */
+class BusyStream extends Stream {
+  override query(): boolean {
+    return false;
+  }
+}
+
+Deno.test("pool: a block is reused at once on its own stream; a busy stream's blocks are not lent", () => {
   const { pool } = newPool();
-  using s1 = new Stream(cpuDevice);
+  using s1 = new BusyStream(cpuDevice);
   using s2 = new Stream(cpuDevice);
   const a = pool.allocateBlock(4096, s1);
   const address = a.address;
@@ -202,9 +209,45 @@ Deno.test("pool: a block is reused at once on its own stream, and another stream
   const again = pool.allocateBlock(4096, s1);
   assert.equal(again.address, address, "same stream: reused at once");
   const other = pool.allocateBlock(4096, s2);
-  assert.notEqual(other.segment, again.segment, "another stream does not take s1's blocks");
+  assert.notEqual(other.segment, again.segment, "s1 is busy: s2 grows its own segment");
+  assert.equal(pool.stats().borrowedAcrossStreams, 0);
   pool.deallocateBlock(again, s1);
   pool.deallocateBlock(other, s2);
+});
+
+Deno.test("pool: a miss borrows an idle stream's free block, which comes back after use", () => {
+  const { host, pool } = newPool();
+  using s1 = new Stream(cpuDevice); // the cpu device's streams are idle between calls
+  using s2 = new Stream(cpuDevice);
+  const kept = pool.allocateBlock(4096, s1);
+  const calls = pool.stats().upstreamCalls;
+  const lent = pool.allocateBlock(8192, s2);
+  assert.equal(lent.segment, kept.segment, "served from s1's segment");
+  assert.equal(pool.stats().upstreamCalls, calls, "no new memory");
+  assert.equal(pool.stats().borrowedAcrossStreams, 1);
+  // Freed with no stream named, reuse still waits for s2 (the stream it was lent to).
+  pool.deallocateBlock(lent);
+  assert.equal(pool.stats().freeCachedBytes, 2 * 1024 * 1024 - 4096 - 8192, "held back");
+  pool.trim(Number.MAX_SAFE_INTEGER); // cpu events are complete: collected, merged back
+  assert.equal(pool.stats().freeCachedBytes, 2 * 1024 * 1024 - 4096);
+  pool.deallocateBlock(kept, s1);
+  pool.close();
+  assert.equal(host.live.count, 0);
+});
+
+Deno.test("pool: when growing is refused, a miss borrows from a busy stream rather than fail", () => {
+  const { pool } = newPool("2MiB");
+  using s1 = new BusyStream(cpuDevice);
+  using s2 = new Stream(cpuDevice);
+  const kept = pool.allocateBlock(4096, s1); // s1's segment stays in use: freeCache can't take it
+  const lent = pool.allocateBlock(65536, s2);
+  assert.equal(lent.segment, kept.segment);
+  assert.equal(pool.stats().borrowedAcrossStreams, 1);
+  assert.equal(pool.stats().segments.current, 1);
+  // Nothing left to borrow: the limit's error is thrown as before.
+  assert.throws(() => pool.allocateBlock(4 * 1024 * 1024, s2), OutOfMemoryError);
+  pool.deallocateBlock(lent, s2);
+  pool.deallocateBlock(kept, s1);
 });
 
 Deno.test("pool: a block used on another stream waits for that stream before reuse", () => {

@@ -8,7 +8,7 @@ import { CU_STREAM_NON_BLOCKING } from "../../ffi/cuda.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { awaitDriverCall, DeviceHandle, doneOrNotReady } from "./device_handle.ts";
 import { check, cudaDriver } from "./driver.ts";
-import type { Event } from "./event.ts";
+import { Event } from "./event.ts";
 
 /**
  * A non-blocking CUDA stream (it does not synchronise with the legacy default stream). On the cpu
@@ -66,4 +66,44 @@ export class Stream extends DeviceHandle {
   protected destroy(handle: Deno.PointerObject): void {
     check(cudaDriver().symbols.cuStreamDestroy_v2(handle), "cuStreamDestroy_v2");
   }
+}
+
+/**
+ * Whether all work queued so far on `stream` is done; null means the legacy default stream of
+ * `device` (cuStreamQuery on the null handle). Always true on the cpu device.
+ */
+export function streamIdle(stream: Stream | null, device: MemoryDevice): boolean {
+  if (stream !== null) return stream.query();
+  if (device.kind === "cpu") return true;
+  device.activate();
+  return doneOrNotReady(cudaDriver().symbols.cuStreamQuery(null), "cuStreamQuery");
+}
+
+/**
+ * Makes work queued on `waiter` from now on run after all work queued so far on `owner` (null:
+ * the legacy default stream of `device`), without blocking the host: an event recorded on
+ * `owner`, waited on by `waiter` (cuStreamWaitEvent), then destroyed (the driver keeps it until
+ * the wait is done). A no-op on the cpu device.
+ */
+export function streamWaitFor(
+  waiter: Stream | null,
+  owner: Stream | null,
+  device: MemoryDevice,
+): void {
+  if (device.kind === "cpu") return;
+  using event = new Event(device, { timing: false });
+  event.record(owner ?? undefined);
+  if (waiter !== null) waiter.waitEvent(event);
+  else {
+    device.activate();
+    check(cudaDriver().symbols.cuStreamWaitEvent(null, event.handle, 0), "cuStreamWaitEvent");
+  }
+}
+
+/** Blocks until all work queued so far on `stream` (null: the legacy default stream) is done. */
+export function streamSynchronize(stream: Stream | null, device: MemoryDevice): void {
+  if (stream !== null) return stream.synchronize();
+  if (device.kind === "cpu") return;
+  device.activate();
+  check(cudaDriver().symbols.cuStreamSynchronize(null), "cuStreamSynchronize");
 }

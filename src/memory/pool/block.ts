@@ -83,8 +83,8 @@ export class Block {
    * unmerged in a quick list; UNMAPPED for a piece with no memory; -1 while allocated or pending.
    */
   binSlot: number = -1;
-  /** Streams other than the segment's that used the block (recordStream); null when none. */
-  useStreams: Stream[] | null = null;
+  /** Streams other than the segment's that used the block (recordStream, borrowing; null: the legacy default stream); null when none. */
+  useStreams: (Stream | null)[] | null = null;
   /** Events the block waits on before it may be reused (cross-stream frees); null when none. */
   pendingEvents: Event[] | null = null;
   /** Label given at allocation, for reports. */

@@ -18,7 +18,7 @@
  */
 
 import { Event } from "../../cuda/event.ts";
-import type { Stream } from "../../cuda/stream.ts";
+import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { checkByteCount } from "../../validate.ts";
@@ -140,6 +140,7 @@ export class MemoryPool implements BlockResource {
   readonly #allocations = new Counter();
   readonly #segmentCount = new Counter();
   #upstreamCalls = 0;
+  #borrowed = 0;
   #hits = 0;
   #misses = 0;
 
@@ -292,7 +293,7 @@ export class MemoryPool implements BlockResource {
   #deferReuse(block: Block): void {
     block.pendingEvents = block.useStreams!.map((used) => {
       const event = new Event(this.device, { timing: false });
-      event.record(used);
+      event.record(used ?? undefined);
       return event;
     });
     block.useStreams = null;
@@ -375,6 +376,7 @@ export class MemoryPool implements BlockResource {
       upstreamCalls: this.#upstreamCalls,
       cacheHits: this.#hits,
       cacheMisses: this.#misses,
+      borrowedAcrossStreams: this.#borrowed,
       freeCachedBytes: free,
       largestFreeBlock: largest,
       fragmentation: free === 0 ? 0 : 1 - largest / free,
@@ -433,13 +435,51 @@ export class MemoryPool implements BlockResource {
     this.close();
   }
 
-  /** No cached block fits: collect pending blocks, merge neighbours, look again, then grow. */
+  /**
+   * No cached block fits: collect pending blocks, merge neighbours and look again; then borrow a
+   * free block of another stream whose work is all done (no wait needed); then grow; and when
+   * growing is refused even after freeing the cache, borrow from a busy stream, ordering this
+   * stream's work after that stream's (an event wait: the host never blocks) rather than fail.
+   */
   #miss(size: number, small: boolean, key: Stream | null): Block {
     if (this.#flushQuick() + this.#collectPending() > 0) {
       const block = this.#listsFor(key)[small ? "small" : "large"].takeBestFit(size);
       if (block !== null) return block;
     }
-    return this.#grow(size, small, key);
+    const idle = this.#borrow(size, small, key, false);
+    if (idle !== null) return idle;
+    try {
+      return this.#grow(size, small, key);
+    } catch (error) {
+      if (!(error instanceof OutOfMemoryError)) throw error;
+      const busy = this.#borrow(size, small, key, true);
+      if (busy === null) throw error;
+      return busy;
+    }
+  }
+
+  /**
+   * The best-fitting free block of another stream than `key`, or null. Without `wait`, only from
+   * a stream with all its work done, so the block's earlier uses are complete. With `wait`, from
+   * any open stream: `key`'s stream is made to wait for that stream's work queued so far. The
+   * block stays its segment's: freed on `key`, it goes back to its own stream's lists once
+   * `key`'s work up to the free is done (the recordStream path).
+   */
+  #borrow(size: number, small: boolean, key: Stream | null, wait: boolean): Block | null {
+    if (this.#freeLists.size < 2) return null;
+    for (const [owner, lists] of this.#freeLists) {
+      if (owner === key || owner?.closed) continue;
+      const index = small ? lists.small : lists.large;
+      if (index.largest < size) continue;
+      if (!wait && !streamIdle(owner, this.device)) continue;
+      if (wait) streamWaitFor(key, owner, this.device);
+      const block = index.takeBestFit(size)!;
+      // Used on `key` from now on: whichever stream it is freed on, reuse waits for key's work.
+      block.useStreams = [key];
+      this.#borrowed++;
+      return block;
+    }
+    return null;
   }
 
   /** A new segment for a request of `size`; frees the cache and retries once when refused. */
@@ -547,6 +587,15 @@ export class MemoryPool implements BlockResource {
       keep -= piece.bytes;
       return true;
     }).sort((a, b) => (a.address < b.address ? -1 : 1));
+    // Unmapping does not wait for work still queued on the memory (unlike cuMemFree), and a
+    // block freed on its stream may still be in use there: wait for those streams first, as
+    // PyTorch does before unmapping an expandable segment.
+    const streams = new Set(chosen.map((piece) => piece.block.segment.stream));
+    for (const stream of streams) {
+      // A closed stream's queued work still runs: only the device can be waited on then.
+      if (stream?.closed) this.device.synchronize();
+      else streamSynchronize(stream, this.device);
+    }
     // In address order, so each piece lies in the free block left after the one before it.
     let rest: Block | null = null;
     for (const { block, address, bytes } of chosen) {

@@ -33,8 +33,16 @@ export interface PoolStats {
   upstreamCalls: number;
   /** Allocations served from the cache. */
   cacheHits: number;
-  /** Allocations that needed a new segment. */
+  /**
+   * Allocations the stream's quick lists and best fit could not serve at once (then served by
+   * merging pending blocks, borrowing from another stream, or new memory).
+   */
   cacheMisses: number;
+  /**
+   * Misses served by a free block of another stream instead of new memory: of an idle stream,
+   * or, when growing was refused, of a busy one after an event wait (see MemoryPool).
+   */
+  borrowedAcrossStreams: number;
   /** Bytes cached (reserved but not allocated). */
   freeCachedBytes: number;
   /** The largest cached free block. */
