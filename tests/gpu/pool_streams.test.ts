@@ -1,0 +1,71 @@
+/**
+ * The pool across real CUDA streams: a miss borrows an idle stream's free block at once, a busy
+ * one's only when growing is refused, and then the borrowing stream's work runs after the
+ * lender's (checked on the data: the lender's late write must not land over the borrower's).
+ */
+
+import assert from "node:assert/strict";
+import { CudaMallocResource, DeviceBuffer, MemoryPool, Stream } from "../../mod.ts";
+import { gpu, gpuTest } from "./gpu_available.ts";
+
+const MiB = 1024 * 1024;
+
+/** Queues `fills` fills of `scratch` on `stream` (a few ms of device work for 512 MiB × 40). */
+function keepBusy(stream: Stream, scratch: DeviceBuffer, fills: number): Promise<void>[] {
+  const done: Promise<void>[] = [];
+  for (let i = 0; i < fills; i++) done.push(scratch.fillAsync(i & 0xff, stream));
+  return done;
+}
+
+gpuTest(
+  "pool on cuda: an idle stream's free block is lent at once, a busy one's is not",
+  async () => {
+    const device = gpu();
+    const pool = new MemoryPool(new CudaMallocResource(device));
+    using s1 = new Stream(device);
+    using s2 = new Stream(device);
+    using scratch = DeviceBuffer.allocate(512 * MiB, { device });
+    DeviceBuffer.allocate(64 * MiB, { resource: pool, stream: s1 }).free(); // s1 caches 64 MiB
+    const work = keepBusy(s1, scratch, 40);
+    const own = DeviceBuffer.allocate(16 * MiB, { resource: pool, stream: s2 });
+    assert.equal(pool.stats().borrowedAcrossStreams, 0, "s1 is busy: s2 grows instead");
+    await Promise.all(work);
+    const calls = pool.stats().upstreamCalls;
+    const lent = DeviceBuffer.allocate(32 * MiB, { resource: pool, stream: s2 });
+    assert.equal(pool.stats().borrowedAcrossStreams, 1, "s1 is idle now: lent");
+    assert.equal(pool.stats().upstreamCalls, calls, "no new memory");
+    lent.free();
+    own.free();
+    await s2.synchronizeAsync();
+    pool.close();
+  },
+);
+
+gpuTest(
+  "pool on cuda: under its limit a miss borrows from a busy stream, ordered after it",
+  async () => {
+    const device = gpu();
+    const pool = new MemoryPool(new CudaMallocResource(device), { limit: 64 * MiB });
+    using s1 = new Stream(device);
+    using s2 = new Stream(device);
+    using scratch = DeviceBuffer.allocate(512 * MiB, { device });
+    // One 48 MiB segment on s1: 8 MiB stay live in it (so freeing the cache cannot take it back).
+    DeviceBuffer.allocate(48 * MiB, { resource: pool, stream: s1 }).free();
+    const kept = DeviceBuffer.allocate(8 * MiB, { resource: pool, stream: s1 });
+    const work = keepBusy(s1, scratch, 40);
+    const victim = DeviceBuffer.allocate(32 * MiB, { resource: pool, stream: s1 });
+    const late = victim.fillAsync(0x11, s1); // lands only after s1's queued work
+    victim.free();
+    const lent = DeviceBuffer.allocate(32 * MiB, { resource: pool, stream: s2 });
+    assert.equal(pool.stats().borrowedAcrossStreams, 1);
+    assert.equal(pool.stats().segments.current, 1, "no new segment: the limit forbids one");
+    await lent.fillAsync(0x22, s2);
+    const back = await lent.copyToHostAsync(s2);
+    assert.ok(back.every((byte) => byte === 0x22), "s2's write came after s1's");
+    await Promise.all([...work, late]);
+    lent.free();
+    kept.free();
+    await s2.synchronizeAsync();
+    pool.close();
+  },
+);
