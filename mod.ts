@@ -17,6 +17,7 @@
  */
 
 export {
+  CapacityError,
   CudaError,
   DisposedError,
   DriverUnavailableError,
@@ -63,6 +64,7 @@ export {
   type ResourceBlock,
 } from "./src/memory/resource.ts";
 export { MemoryPool, type MemoryPoolOptions } from "./src/memory/pool/memory_pool.ts";
+export { GrowableRange } from "./src/memory/pool/growable_range.ts";
 export { Block, Segment } from "./src/memory/pool/block.ts";
 export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
 export { parseByteLimit } from "./src/memory/limit.ts";
@@ -110,6 +112,12 @@ export {
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
 export { BufferBatch } from "./src/buffers/buffer_batch.ts";
+export {
+  type GrowthPolicy,
+  ResizableBuffer,
+  type ResizableBufferOptions,
+  type ResizeStrategy,
+} from "./src/buffers/resizable_buffer.ts";
 export {
   type CollectedBuffer,
   type CollectedBufferReporter,

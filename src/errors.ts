@@ -97,6 +97,26 @@ export class OutOfMemoryError extends GpumemError {
 }
 
 /** An argument was rejected before any driver call was made. */
+/**
+ * A resize asked for more than a buffer may hold: its own limit or the address range it reserved.
+ * The buffer and its data are unchanged.
+ */
+export class CapacityError extends GpumemError {
+  /** Bytes asked for. */
+  readonly requestedBytes: number;
+  /** The most the buffer may hold. */
+  readonly limitBytes: number;
+
+  /** Creates the error for `what` asked to hold `requestedBytes` of at most `limitBytes`. */
+  constructor(what: string, requestedBytes: number, limitBytes: number) {
+    super(
+      `${what} cannot hold ${formatBytes(requestedBytes)}: its limit is ${formatBytes(limitBytes)}`,
+    );
+    this.requestedBytes = requestedBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
 export class InvalidArgumentError extends GpumemError {
   /** The parameter's name. */
   readonly argument: string;

@@ -68,6 +68,11 @@ const registry = new FinalizationRegistry<AllocationRecord>((record) => {
   });
 });
 
+/** Tells the reporter about a buffer (of any kind gpumem has) collected without free(). */
+export function reportCollected(buffer: CollectedBuffer): void {
+  reporter(buffer);
+}
+
 /**
  * Replaces the function told about buffers collected without free() (the default warns on the
  * console); returns the previous one. The tracker installs its own.

@@ -49,6 +49,14 @@ export interface AllocateOptions {
   label?: string;
 }
 
+// Set in DeviceBuffer's static block (which may call its private constructor); see windowBuffer.
+let makeWindow: (
+  resource: MemoryResource,
+  address: bigint,
+  bytes: number,
+  label: string | undefined,
+) => DeviceBuffer;
+
 /**
  * Device memory with an owner. Free it with `using`, free() or a BufferBatch; a buffer the garbage
  * collector finds unfreed is freed and reported, as a safety net only.
@@ -99,6 +107,8 @@ export class DeviceBuffer {
   static {
     // The collection net asks at the end of a buffer's first task whether it is still unfreed.
     setSurvivalHandler((owner) => (owner as DeviceBuffer).#outliveTask());
+    makeWindow = (resource, address, bytes, label) =>
+      new DeviceBuffer(resource, address, bytes, undefined, undefined, label, 0, null);
   }
 
   /** Bytes in this buffer (a view's own length, not its owner's). */
@@ -432,6 +442,21 @@ export class DeviceBuffer {
 }
 
 /** The resource `options` name (checked against its device and stream), or the default one. */
+/**
+ * An owning DeviceBuffer over `bytes` at `address` that something else owns and accounts (a
+ * ResizableBuffer's mapped range): not tracked nor watched by the collection net; its free()
+ * hands the range to `resource.deallocate`, which for such windows does nothing, and makes its
+ * views unusable. For gpumem's own containers, not exported from mod.ts.
+ */
+export function windowBuffer(
+  resource: MemoryResource,
+  address: bigint,
+  bytes: number,
+  label: string | undefined,
+): DeviceBuffer {
+  return makeWindow(resource, address, bytes, label);
+}
+
 function resolveResource(options: AllocateOptions): MemoryResource {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError("options", "an object", options);

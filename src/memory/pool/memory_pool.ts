@@ -21,7 +21,7 @@ import { Event } from "../../cuda/event.ts";
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
-import { checkByteCount } from "../../validate.ts";
+import { checkByteCount, checkPositiveByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
@@ -30,6 +30,7 @@ import {
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
 import { Block, QUICK, Segment, UNMAPPED } from "./block.ts";
+import { GrowableRange, type RangeAccount } from "./growable_range.ts";
 import { FreeIndex } from "./free_index.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { Counter, type PoolStats } from "./pool_stats.ts";
@@ -141,6 +142,8 @@ export class MemoryPool implements BlockResource {
   readonly #segmentCount = new Counter();
   #upstreamCalls = 0;
   #borrowed = 0;
+  /** Open ranges of reserveGrowable. */
+  readonly #growableRanges = new Set<GrowableRange>();
   #hits = 0;
   #misses = 0;
 
@@ -423,6 +426,15 @@ export class MemoryPool implements BlockResource {
         }`,
       );
     }
+    if (this.#growableRanges.size > 0) {
+      const labels = [...this.#growableRanges].map((range) =>
+        `${formatBytes(range.mappedBytes)} mapped in ${range.label ?? "(no label)"}`
+      );
+      throw new GpumemError(
+        `${this.name} cannot be closed: ${this.#growableRanges.size} growable ranges are open ` +
+          `(${labels.join(", ")})`,
+      );
+    }
     this.emergencyCleanup();
     if (this.#space !== null) {
       for (const segment of [...this.#segments]) this.#releaseRange(this.#space, segment);
@@ -433,6 +445,70 @@ export class MemoryPool implements BlockResource {
   /** Same as {@linkcode MemoryPool.close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * A range of `maxBytes` of address space of its own (rounded up to the granularity) whose
+   * memory grows and shrinks in place, the base address never changing (ResizableBuffer's "vmm"
+   * strategy). Its mapped bytes count as allocated and reserved here, under the pool's limit; the
+   * pool cannot close while it is open. Needs an upstream that is an AddressSpaceResource
+   * (InvalidArgumentError otherwise); reserves no memory until it grows.
+   */
+  reserveGrowable(maxBytes: number, label?: string): GrowableRange {
+    if (this.#closed) throw new GpumemError(`${this.name} was closed`);
+    if (!isAddressSpaceResource(this.upstream)) {
+      throw new InvalidArgumentError(
+        "pool",
+        "a pool over an AddressSpaceResource (CUDA VMM or host mmap)",
+        this.name,
+      );
+    }
+    checkPositiveByteCount(maxBytes, "maxBytes");
+    const space = this.upstream;
+    const bytes = space.roundUp(maxBytes);
+    this.#upstreamCalls++;
+    const address = space.reserve(bytes);
+    const ranges = this.#growableRanges;
+    const account: RangeAccount = {
+      admit: (added) => this.#admitGrowth(added),
+      freeCache: () => {
+        const before = this.#reserved.current;
+        this.freeCache();
+        return this.#reserved.current < before;
+      },
+      mapped: (delta) => {
+        this.#upstreamCalls++;
+        if (delta > 0) {
+          this.#reserved.add(delta);
+          this.#allocated.add(delta);
+          this.#requested.add(delta);
+        } else {
+          this.#reserved.sub(-delta);
+          this.#allocated.sub(-delta);
+          this.#requested.sub(-delta);
+        }
+      },
+      closed: (range) => {
+        this.#upstreamCalls++;
+        ranges.delete(range);
+        this.#allocations.sub(1);
+      },
+    };
+    const range = new GrowableRange(space, address, bytes, label, account);
+    ranges.add(range);
+    this.#allocations.add(1);
+    return range;
+  }
+
+  /** Throws OutOfMemoryError unless `bytes` more fit under the limit (the cache freed once). */
+  #admitGrowth(bytes: number): void {
+    if (this.#reserved.current + bytes <= this.#limit) return;
+    this.freeCache();
+    if (this.#reserved.current + bytes <= this.#limit) return;
+    throw this.#outOfMemory(
+      bytes,
+      `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`,
+    );
   }
 
   /**

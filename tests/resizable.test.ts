@@ -1,0 +1,58 @@
+/** ResizableBuffer on the cpu device: both strategies (host mmap for "vmm", host memory for "copy"). */
+
+import assert from "node:assert/strict";
+import {
+  cpuDevice,
+  FaultInjectingAddressSpace,
+  FaultInjectingResource,
+  GpumemError,
+  HostResource,
+  HostVirtualMemoryResource,
+  InvalidArgumentError,
+  MemoryPool,
+  ResizableBuffer,
+} from "../mod.ts";
+import { expectError } from "./contracts/expect_error.ts";
+import { registerResizableContracts } from "./contracts/resizable_contracts.ts";
+
+registerResizableContracts("cpu resizable (vmm over mmap)", "vmm", () => ({
+  pool: new MemoryPool(new HostVirtualMemoryResource()),
+  flakyPool: (seed) =>
+    new MemoryPool(
+      new FaultInjectingAddressSpace(new HostVirtualMemoryResource(), { failRate: 0.5, seed }),
+    ),
+}));
+
+registerResizableContracts("cpu resizable (copy)", "copy", () => ({
+  pool: new MemoryPool(new HostResource()),
+  flakyPool: (seed) =>
+    new MemoryPool(new FaultInjectingResource(new HostResource(), { failRate: 0.5, seed })),
+}));
+
+Deno.test("resizable: auto picks vmm where the pool can map, copy elsewhere", () => {
+  const mapped = new MemoryPool(new HostVirtualMemoryResource());
+  const plain = new MemoryPool(new HostResource());
+  using a = ResizableBuffer.create(10, { pool: mapped });
+  using b = ResizableBuffer.create(10, { pool: plain });
+  assert.equal(a.strategy, "vmm");
+  assert.equal(b.strategy, "copy");
+  expectError(
+    () => ResizableBuffer.create(0, { pool: plain, strategy: "vmm" }),
+    InvalidArgumentError,
+  );
+  using c = ResizableBuffer.create(10, { pool: mapped, strategy: "copy" });
+  assert.equal(c.strategy, "copy");
+  // The default pool of the cpu device maps (host mmap, FFI being allowed here).
+  using d = ResizableBuffer.create(10, { device: cpuDevice });
+  assert.equal(d.strategy, "vmm");
+});
+
+Deno.test("resizable: a pool refuses to close under an open vmm buffer", () => {
+  const pool = new MemoryPool(new HostVirtualMemoryResource());
+  const buffer = ResizableBuffer.create(1 << 20, { pool, label: "test.open" });
+  const error = expectError(() => pool.close(), GpumemError);
+  assert.match(error.message, /growable ranges are open/);
+  assert.match(error.message, /test\.open/);
+  buffer.free();
+  pool.close();
+});
