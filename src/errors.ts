@@ -96,7 +96,6 @@ export class OutOfMemoryError extends GpumemError {
   }
 }
 
-/** An argument was rejected before any driver call was made. */
 /**
  * A resize asked for more than a buffer may hold: its own limit or the address range it reserved.
  * The buffer and its data are unchanged.
@@ -117,6 +116,7 @@ export class CapacityError extends GpumemError {
   }
 }
 
+/** An argument was rejected before any driver call was made. */
 export class InvalidArgumentError extends GpumemError {
   /** The parameter's name. */
   readonly argument: string;
