@@ -3,8 +3,8 @@
  *
  * Lists the devices (or says why it runs on the cpu device), allocates and frees through each
  * memory resource, copies both ways, runs a kernel against a CPU reference, times the caching
- * pool, prints the manager's report (pool figures and live buffers by label), and shows that a
- * view cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
+ * pool, prints the manager's report (pool figures and live buffers by label), grows a
+ * ResizableBuffer both ways, and shows that a view cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
  *
  * @module
  */
@@ -15,16 +15,20 @@ import {
   CudaAsyncResource,
   CudaMallocResource,
   defaultDevice,
+  defaultResource,
   DeviceBuffer,
   DisposedError,
   formatBytes,
   getMemoryManager,
   HostResource,
+  isAddressSpaceResource,
   listDevices,
   type MemoryDevice,
   type MemoryResource,
+  type ResizeStrategy,
   Stream,
 } from "../../mod.ts";
+import { timeGrowth } from "./resize_timing.ts";
 import { formatTable, microsecondsPerCall } from "./table.ts";
 
 function describeDevices(): void {
@@ -153,6 +157,23 @@ function showOwnership(device: MemoryDevice): void {
   }
 }
 
+function showResizing(device: MemoryDevice): void {
+  const pool = defaultResource(device);
+  const from = device.kind === "cpu" ? 16 << 20 : 256 << 20;
+  const rows: string[][] = [];
+  const strategies: ResizeStrategy[] = isAddressSpaceResource(pool.upstream)
+    ? ["vmm", "copy"]
+    : ["copy"];
+  for (const strategy of strategies) {
+    const timing = timeGrowth(pool, strategy, from, 2 * from, { warm: strategy === "copy" });
+    rows.push([strategy, `${formatBytes(from)} → ${formatBytes(2 * from)}`, timing.ms.toFixed(3)]);
+  }
+  console.log(
+    `\nA ResizableBuffer growing on ${device.id} (vmm: in place; copy: new block + copy):`,
+  );
+  console.log(formatTable(["strategy", "growth", "ms"], rows));
+}
+
 if (import.meta.main) {
   console.log("gpumem demo\n");
   const device = defaultDevice(); // says once, on stderr, why it falls back to the cpu device
@@ -162,5 +183,6 @@ if (import.meta.main) {
   measureCopies(device);
   checkKernel(device);
   showPoolAndTracker(device);
+  showResizing(device);
   showOwnership(device);
 }

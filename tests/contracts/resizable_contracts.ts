@@ -56,6 +56,7 @@ export function registerResizableContracts(
         const given = setup();
         await fn(given);
         assert.equal(given.pool.stats().allocatedBytes.current, 0, "memory leaked");
+        given.pool.close(); // refused if a range were still open
       },
     });
   const create = (pool: MemoryPool, length = 0, options = {}) =>
