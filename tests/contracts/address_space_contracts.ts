@@ -13,6 +13,7 @@ import {
   OutOfMemoryError,
 } from "../../mod.ts";
 import { expectError } from "./expect_error.ts";
+import { contractTest } from "./register.ts";
 import { randomBytes } from "./random.ts";
 
 /** An address-space resource under test; `backed` when its memory can be read and written. */
@@ -22,19 +23,6 @@ export interface AddressSpaceUnderTest {
 }
 
 /** Registers a test named `<suite>: <name>`, ignored with the reason when `ignore` is set. */
-function register(
-  suite: string,
-  ignore: string | undefined,
-  name: string,
-  fn: () => void,
-): void {
-  Deno.test({
-    name: ignore ? `${suite}: ${name} (ignored: ${ignore.split(";")[0]})` : `${suite}: ${name}`,
-    ignore: ignore !== undefined,
-    fn,
-  });
-}
-
 /** The ledger and mapping contracts of an AddressSpaceResource. */
 export function registerAddressSpaceContracts(
   suite: string,
@@ -42,7 +30,7 @@ export function registerAddressSpaceContracts(
   ignore?: string,
 ): void {
   const test = (name: string, fn: (subject: AddressSpaceUnderTest) => void) =>
-    register(suite, ignore, name, () => {
+    contractTest(suite, ignore, name, () => {
       const subject = open();
       const { reservedBytes, mappedBytes } = subject.space;
       fn(subject);
@@ -122,7 +110,7 @@ export function registerGrowingPoolContracts(
   ignore?: string,
 ): void {
   const test = (name: string, fn: (space: AddressSpaceResource, pool: MemoryPool) => void) =>
-    register(suite, ignore, name, () => {
+    contractTest(suite, ignore, name, () => {
       const space = open();
       const { reservedBytes, mappedBytes } = space;
       const pool = new MemoryPool(space);

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { contractTest } from "./register.ts";
 import {
   DeviceBuffer,
   DisposedError,
@@ -51,21 +52,17 @@ export function registerBufferContracts(
     allocationStream: Stream | undefined;
   };
   const test = (name: string, body: (subject: Subject) => void | Promise<void>) =>
-    Deno.test({
-      name: ignore ? `${suite}: ${name} (ignored: ${ignore.split(";")[0]})` : `${suite}: ${name}`,
-      ignore: ignore !== undefined,
-      async fn() {
-        const subject = open();
-        const before = subject.live();
-        using stream = new Stream(subject.resource.device);
-        await body({
-          ...subject,
-          stream,
-          allocationStream: subject.streamOrdered ? stream : undefined,
-        });
-        stream.synchronize();
-        assert.deepEqual(subject.live(), before, "the test left allocations live");
-      },
+    contractTest(suite, ignore, name, async () => {
+      const subject = open();
+      const before = subject.live();
+      using stream = new Stream(subject.resource.device);
+      await body({
+        ...subject,
+        stream,
+        allocationStream: subject.streamOrdered ? stream : undefined,
+      });
+      stream.synchronize();
+      assert.deepEqual(subject.live(), before, "the test left allocations live");
     });
   const allocate = (s: Subject, bytes: number, label?: string) =>
     DeviceBuffer.allocate(bytes, { resource: s.resource, stream: s.allocationStream, label });

@@ -10,6 +10,7 @@ import {
   Stream,
 } from "../../mod.ts";
 import { randomFloats } from "./random.ts";
+import { contractTest } from "./register.ts";
 
 /** Registers the contracts as Deno tests named `<suite>: ...`, ignored with `ignore` as the reason. */
 export function registerKernelContracts(
@@ -18,11 +19,7 @@ export function registerKernelContracts(
   ignore?: string,
 ): void {
   const test = (name: string, fn: (device: MemoryDevice) => void | Promise<void>) =>
-    Deno.test({
-      name: ignore ? `${suite}: ${name} (ignored: ${ignore.split(";")[0]})` : `${suite}: ${name}`,
-      ignore: ignore !== undefined,
-      fn: () => fn(open()),
-    });
+    contractTest(suite, ignore, name, () => fn(open()));
 
   /** Largest error relative to |a·x| + |y| against a float64 reference; NaN never passes. */
   const worstRelativeError = (

@@ -18,6 +18,7 @@ import {
   Stream,
 } from "../../mod.ts";
 import { expectError } from "./expect_error.ts";
+import { contractTest } from "./register.ts";
 import { randomBytes } from "./random.ts";
 
 /** What a suite hands each test: a pool of the strategy's kind, and a flaky one for faults. */
@@ -49,15 +50,11 @@ export function registerResizableContracts(
   ignore?: string,
 ): void {
   const test = (name: string, fn: (setup: ResizableSetup) => void | Promise<void>) =>
-    Deno.test({
-      name: ignore ? `${suite}: ${name} (ignored: ${ignore.split(";")[0]})` : `${suite}: ${name}`,
-      ignore: ignore !== undefined,
-      async fn() {
-        const given = setup();
-        await fn(given);
-        assert.equal(given.pool.stats().allocatedBytes.current, 0, "memory leaked");
-        given.pool.close(); // refused if a range were still open
-      },
+    contractTest(suite, ignore, name, async () => {
+      const given = setup();
+      await fn(given);
+      assert.equal(given.pool.stats().allocatedBytes.current, 0, "memory leaked");
+      given.pool.close(); // refused if a range were still open
     });
   const create = (pool: MemoryPool, length = 0, options = {}) =>
     ResizableBuffer.create(length, { pool, strategy, label: "test.resizable", ...options });
