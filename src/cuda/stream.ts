@@ -100,8 +100,13 @@ export function streamWaitFor(
   }
 }
 
-/** Blocks until all work queued so far on `stream` (null: the legacy default stream) is done. */
+/**
+ * Blocks until all work queued so far on `stream` (null: the legacy default stream) is done. A
+ * closed stream's queued work still runs (cuStreamDestroy does not wait), so for one of those the
+ * whole device is waited on.
+ */
 export function streamSynchronize(stream: Stream | null, device: MemoryDevice): void {
+  if (stream?.closed) return device.synchronize();
   if (stream !== null) return stream.synchronize();
   if (device.kind === "cpu") return;
   device.activate();

@@ -502,13 +502,17 @@ export class MemoryPool implements BlockResource {
 
   /** Throws OutOfMemoryError unless `bytes` more fit under the limit (the cache freed once). */
   #admitGrowth(bytes: number): void {
-    if (this.#reserved.current + bytes <= this.#limit) return;
+    if (this.#overLimit(bytes) === undefined) return;
     this.freeCache();
-    if (this.#reserved.current + bytes <= this.#limit) return;
-    throw this.#outOfMemory(
-      bytes,
-      `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`,
-    );
+    const failure = this.#overLimit(bytes);
+    if (failure !== undefined) throw this.#outOfMemory(bytes, failure);
+  }
+
+  /** Why reserving `bytes` more is refused by the limit, or undefined when it fits. */
+  #overLimit(bytes: number): string | undefined {
+    return this.#reserved.current + bytes > this.#limit
+      ? `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`
+      : undefined;
   }
 
   /**
@@ -565,10 +569,8 @@ export class MemoryPool implements BlockResource {
     let failure: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt === 1) this.freeCache();
-      if (this.#reserved.current + segmentSize > this.#limit) {
-        failure = `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`;
-        continue;
-      }
+      failure = this.#overLimit(segmentSize);
+      if (failure !== undefined) continue;
       try {
         this.#upstreamCalls++;
         const address = this.upstream.allocate(segmentSize, key ?? undefined);
@@ -598,10 +600,8 @@ export class MemoryPool implements BlockResource {
       const ranges = small ? lists.smallRanges : lists.largeRanges;
       const planned = planGrowth(ranges, size, space);
       const bytes = planned?.bytes ?? space.roundUp(size);
-      if (this.#reserved.current + bytes > this.#limit) {
-        failure = `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`;
-        continue;
-      }
+      failure = this.#overLimit(bytes);
+      if (failure !== undefined) continue;
       try {
         let growth = planned;
         if (growth === null) {
@@ -667,11 +667,7 @@ export class MemoryPool implements BlockResource {
     // block freed on its stream may still be in use there: wait for those streams first, as
     // PyTorch does before unmapping an expandable segment.
     const streams = new Set(chosen.map((piece) => piece.block.segment.stream));
-    for (const stream of streams) {
-      // A closed stream's queued work still runs: only the device can be waited on then.
-      if (stream?.closed) this.device.synchronize();
-      else streamSynchronize(stream, this.device);
-    }
+    for (const stream of streams) streamSynchronize(stream, this.device);
     // In address order, so each piece lies in the free block left after the one before it.
     let rest: Block | null = null;
     for (const { block, address, bytes } of chosen) {
