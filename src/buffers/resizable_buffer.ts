@@ -502,10 +502,13 @@ export class ResizableBuffer {
     return Math.min(planned, this.maxBytes);
   }
 
-  /** Grows to hold `needed` bytes, asking for `planned`; CapacityError past maxBytes. */
-  #grow(needed: number, planned: number): void {
+  /**
+   * Grows to `capacity` bytes (≥ `needed`, as #plannedCapacity and reserve give it); CapacityError
+   * when `needed` is past maxBytes.
+   */
+  #grow(needed: number, capacity: number): void {
     if (needed > this.maxBytes) throw new CapacityError(this.toString(), needed, this.maxBytes);
-    this.#storage.grow(Math.max(needed, Math.min(planned, this.maxBytes)), this.#length);
+    this.#storage.grow(capacity, this.#length);
   }
 
   /** The stream's handle: host copies are ordered after the copies a resize queued there. */
