@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   cpuDevice,
+  DisposedError,
   FaultInjectingAddressSpace,
   FaultInjectingResource,
   GpumemError,
@@ -55,4 +56,32 @@ Deno.test("resizable: a pool refuses to close under an open vmm buffer", () => {
   assert.match(error.message, /test\.open/);
   buffer.free();
   pool.close();
+});
+
+Deno.test("growable ranges: bad input is a typed error before any mapping, nothing leaked", () => {
+  const space = new HostVirtualMemoryResource();
+  const pool = new MemoryPool(space);
+  for (const bad of [0, -1, 1.5, NaN, "1GiB" as unknown as number]) {
+    expectError(() => pool.reserveGrowable(bad), InvalidArgumentError);
+  }
+  expectError(
+    () => new MemoryPool(new HostResource()).reserveGrowable(1 << 20),
+    InvalidArgumentError,
+  );
+  assert.equal(space.reservedBytes, 0, "nothing reserved by a refused call");
+  const range = pool.reserveGrowable(4 << 20, "test.range");
+  expectError(() => range.grow(8 << 20), InvalidArgumentError); // past what was reserved
+  expectError(() => range.grow(-1), InvalidArgumentError);
+  expectError(() => range.shrink(0.5), InvalidArgumentError);
+  assert.equal(space.mappedBytes, 0, "refused growth mapped nothing");
+  range.grow(3 << 20);
+  assert.equal(range.mappedBytes, space.roundUp(3 << 20));
+  assert.equal(pool.stats().allocatedBytes.current, range.mappedBytes);
+  range.close();
+  range.close(); // idempotent
+  expectError(() => range.grow(1), DisposedError);
+  assert.deepEqual([space.reservedBytes, space.mappedBytes], [0, 0]);
+  assert.equal(pool.stats().allocatedBytes.current, 0);
+  pool.close();
+  expectError(() => pool.reserveGrowable(1 << 20), GpumemError);
 });
