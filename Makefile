@@ -21,7 +21,7 @@ CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=
 NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-Wall -cudart static $(CUDA_ARCHS)
 
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
-ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT
+ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
 # Tests also read ../shared/traces (the recorded allocation traces).
 TEST_FLAGS := $(PERMISSIONS) --allow-read=../shared/traces --v8-flags=--expose-gc --sanitize-ops --sanitize-resources

@@ -74,6 +74,20 @@ export const cudaSymbols = {
   cuCtxSetCurrent: { parameters: ["pointer" /* CUcontext ctx */], result: "i32" },
   /** CUresult cuCtxGetCurrent(CUcontext *pctx) */
   cuCtxGetCurrent: { parameters: ["buffer" /* CUcontext *pctx */], result: "i32" },
+  /** CUresult cuDeviceCanAccessPeer(int *canAccessPeer, CUdevice dev, CUdevice peerDev) */
+  cuDeviceCanAccessPeer: {
+    parameters: [
+      "buffer", /* int *canAccessPeer */
+      "i32", /* CUdevice dev */
+      "i32", /* CUdevice peerDev */
+    ],
+    result: "i32",
+  },
+  /** CUresult cuCtxEnablePeerAccess(CUcontext peerContext, unsigned int Flags) */
+  cuCtxEnablePeerAccess: {
+    parameters: ["pointer", /* CUcontext peerContext */ "u32" /* unsigned int Flags: must be 0 */],
+    result: "i32",
+  },
   /** CUresult cuCtxSynchronize(void) */
   cuCtxSynchronize: { parameters: [], result: "i32" },
 
@@ -138,6 +152,30 @@ export const cudaSymbols = {
     result: "i32",
     optional: true,
   },
+
+  // --- page-locked host memory --------------------------------------------------------------
+  /** CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags) */
+  cuMemHostAlloc: {
+    parameters: [
+      "buffer", /* void **pp */
+      "usize", /* size_t bytesize */
+      "u32", /* unsigned int Flags: CU_MEMHOSTALLOC_* */
+    ],
+    result: "i32",
+  },
+  /** CUresult cuMemFreeHost(void *p) */
+  cuMemFreeHost: { parameters: ["u64" /* void *p, as an address */], result: "i32" },
+  /** CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags) */
+  cuMemHostRegister_v2: {
+    parameters: [
+      "u64", /* void *p, as an address */
+      "usize", /* size_t bytesize */
+      "u32", /* unsigned int Flags: CU_MEMHOSTREGISTER_* */
+    ],
+    result: "i32",
+  },
+  /** CUresult cuMemHostUnregister(void *p) */
+  cuMemHostUnregister: { parameters: ["u64" /* void *p, as an address */], result: "i32" },
 
   // --- virtual memory management (reserved ranges with physical memory mapped into them) -----
   /** CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop, CUmemAllocationGranularity_flags option) */
@@ -273,6 +311,29 @@ export const cudaSymbols = {
     ],
     result: "i32",
   },
+  /** CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext dstCtx, CUdeviceptr src, CUcontext srcCtx, size_t n) */
+  cuMemcpyPeer: {
+    parameters: [
+      "u64", /* CUdeviceptr dstDevice */
+      "pointer", /* CUcontext dstContext */
+      "u64", /* CUdeviceptr srcDevice */
+      "pointer", /* CUcontext srcContext */
+      "usize", /* size_t ByteCount */
+    ],
+    result: "i32",
+  },
+  /** CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext dstCtx, CUdeviceptr src, CUcontext srcCtx, size_t n, CUstream s) */
+  cuMemcpyPeerAsync: {
+    parameters: [
+      "u64", /* CUdeviceptr dstDevice */
+      "pointer", /* CUcontext dstContext */
+      "u64", /* CUdeviceptr srcDevice */
+      "pointer", /* CUcontext srcContext */
+      "usize", /* size_t ByteCount */
+      "pointer", /* CUstream hStream */
+    ],
+    result: "i32",
+  },
   /** CUresult cuMemsetD8_v2(CUdeviceptr dstDevice, unsigned char uc, size_t N) */
   cuMemsetD8_v2: {
     parameters: ["u64", /* CUdeviceptr dstDevice */ "u8", /* unsigned char uc */ "usize" /* N */],
@@ -369,6 +430,9 @@ export const CUresult = {
   ERROR_NO_DEVICE: 100,
   ERROR_INVALID_DEVICE: 101,
   ERROR_NOT_READY: 600,
+  ERROR_PEER_ACCESS_ALREADY_ENABLED: 704,
+  ERROR_HOST_MEMORY_ALREADY_REGISTERED: 712,
+  ERROR_HOST_MEMORY_NOT_REGISTERED: 713,
 } as const;
 
 /** CUdevice_attribute values gpumem reads. */
@@ -394,6 +458,14 @@ export const CUmemPool_attribute = {
   USED_MEM_CURRENT: 7,
   USED_MEM_HIGH: 8,
 } as const;
+
+/**
+ * cuMemHostAlloc flag: the memory is pinned for every context, not only the one current at the
+ * call (gpumem's pinned pool serves all devices' transfers from it).
+ */
+export const CU_MEMHOSTALLOC_PORTABLE = 0x1;
+/** cuMemHostRegister flag: the registration counts for every context. */
+export const CU_MEMHOSTREGISTER_PORTABLE = 0x1;
 
 /** Stream and event creation flags. */
 export const CU_STREAM_NON_BLOCKING = 0x1;

@@ -6,12 +6,20 @@
 
 import { CUresult } from "../../ffi/cuda.ts";
 import { check, cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
-import type { MemoryDevice } from "../device/types.ts";
+import type { MemInfo } from "../device/types.ts";
 import { OutOfMemoryError } from "../errors.ts";
 
-/** The error for a failed request of `requestedBytes` on `device`; `extra` lines go last. */
+/** Where memory comes from, for an out-of-memory report: a device, or host memory for pinning. */
+export interface MemorySource {
+  /** The name the report gives it (`cuda:0`, `cpu`, `host (pinned)`). */
+  readonly id: string;
+  /** Its free and total bytes now. */
+  memInfo(): MemInfo;
+}
+
+/** The error for a failed request of `requestedBytes` from `device`; `extra` lines go last. */
 export function outOfMemoryError(
-  device: MemoryDevice,
+  device: MemorySource,
   requestedBytes: number,
   cause?: unknown,
   extra: readonly string[] = [],
@@ -37,7 +45,7 @@ export function outOfMemoryError(
 export function checkDriverAllocation(
   result: number,
   call: string,
-  device: MemoryDevice,
+  device: MemorySource,
   requestedBytes: number,
 ): void {
   if (result === CUresult.ERROR_OUT_OF_MEMORY) {

@@ -7,7 +7,7 @@
  */
 
 import type { Stream } from "../cuda/stream.ts";
-import type { MemoryDevice } from "../device/types.ts";
+import type { MemInfo, MemoryDevice } from "../device/types.ts";
 
 /** Something that hands out and takes back memory on one device. */
 export interface MemoryResource {
@@ -26,6 +26,12 @@ export interface MemoryResource {
    * InvalidArgumentError (before any driver call) for an address it did not hand out.
    */
   deallocate(address: bigint, bytes: number, stream?: Stream): void;
+  /**
+   * Free and total bytes of the memory this resource draws from, where that is not its device's
+   * (pinned host memory comes from the system's). Pools use it for percentage limits, pressure
+   * and out-of-memory reports; absent, they ask the device.
+   */
+  memInfo?(): MemInfo;
 }
 
 /** An allocation handed out by a {@linkcode BlockResource}: its address, and whatever the resource keeps. */

@@ -9,15 +9,10 @@
  * @module
  */
 
-import {
-  type LibcSymbols,
-  libcSymbols,
-  MAP_FAILED,
-  MMAP_CONSTANTS,
-  type MmapConstants,
-} from "../../../ffi/libc.ts";
+import { type LibcSymbols, MAP_FAILED } from "../../../ffi/libc.ts";
+import { type OpenLibc, openLibc } from "../../host/c_library.ts";
 import { type CpuDevice, cpuDevice } from "../../device/cpu_device.ts";
-import { GpumemError, InvalidArgumentError, LibraryUnavailableError } from "../../errors.ts";
+import { GpumemError, InvalidArgumentError } from "../../errors.ts";
 import { outOfMemoryError } from "../out_of_memory.ts";
 import { AddressSpaceResource, checkRangeBytes } from "./address_space_resource.ts";
 
@@ -32,44 +27,6 @@ export interface HostVirtualMemoryOptions {
 const PAGE = 4096;
 const DEFAULT_GRANULARITY = 2 << 20;
 const FALLBACK_RANGE = 64 * 2 ** 30;
-
-/** The opened C library with its system's constants. */
-interface OpenLibc {
-  symbols: LibcSymbols;
-  constants: MmapConstants;
-}
-
-let libc: OpenLibc | null = null;
-
-/** The C library, opened once; LibraryUnavailableError on a system without mmap support here. */
-function openLibc(): OpenLibc {
-  if (libc !== null) return libc;
-  const constants = MMAP_CONSTANTS[Deno.build.os];
-  if (constants === undefined) {
-    throw new LibraryUnavailableError(
-      `host virtual memory needs mmap, which gpumem binds on Linux and macOS, not ${Deno.build.os}`,
-      [],
-    );
-  }
-  try {
-    libc = { symbols: Deno.dlopen(constants.library, libcSymbols).symbols, constants };
-  } catch (error) {
-    throw new LibraryUnavailableError("the C library could not be opened for mmap:", [
-      { path: constants.library, source: "default", error: error as Error },
-    ]);
-  }
-  return libc;
-}
-
-// Opened at import when FFI is already allowed (querySync never prompts): libc stays loaded for
-// the process anyway, and opening it inside a user's Deno.test would trip the resource sanitizer.
-if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
-  try {
-    openLibc();
-  } catch {
-    // Raised again, with its reason, when a HostVirtualMemoryResource is made.
-  }
-}
 
 /** errno of the calling thread, or NaN when the C library does not say. */
 function errno(symbols: LibcSymbols): number {

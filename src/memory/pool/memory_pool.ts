@@ -19,11 +19,11 @@
 
 import { Event } from "../../cuda/event.ts";
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
-import type { MemoryDevice } from "../../device/types.ts";
+import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { checkByteCount, checkPositiveByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
-import { outOfMemoryError } from "../out_of_memory.ts";
+import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
 import {
   type AddressSpaceResource,
@@ -128,6 +128,8 @@ export class MemoryPool implements BlockResource {
   #lastLists: StreamFreeLists | null = null;
   /** The upstream, when segments grow in place. */
   readonly #space: AddressSpaceResource | null;
+  /** Where the upstream's memory comes from (the device, or the system for pinned host memory). */
+  readonly #source: MemorySource;
   readonly #segments = new Set<Segment>();
   /** Blocks handed out through the address API, by address. */
   readonly #byAddress = new Map<bigint, Block>();
@@ -166,6 +168,9 @@ export class MemoryPool implements BlockResource {
     }
     this.expandableSegments = canGrow && options.expandableSegments !== false;
     this.#space = this.expandableSegments ? upstream as AddressSpaceResource : null;
+    this.#source = upstream.memInfo === undefined
+      ? this.device
+      : { id: upstream.name, memInfo: () => upstream.memInfo!() };
     if (options.limit !== undefined) this.limit = options.limit;
   }
 
@@ -178,7 +183,7 @@ export class MemoryPool implements BlockResource {
   set limit(value: number | string) {
     this.#limit = value === Infinity
       ? Infinity
-      : parseByteLimit(value, this.device.memInfo().total);
+      : parseByteLimit(value, this.#source.memInfo().total);
   }
 
   /** Allocates through the address API (see {@linkcode MemoryPool.allocateBlock} for speed). */
@@ -295,7 +300,7 @@ export class MemoryPool implements BlockResource {
   /** Holds a block used on other streams until events recorded on them now have completed. */
   #deferReuse(block: Block): void {
     block.pendingEvents = block.useStreams!.map((used) => {
-      const event = new Event(this.device, { timing: false });
+      const event = new Event(used?.device ?? this.device, { timing: false });
       event.record(used ?? undefined);
       return event;
     });
@@ -308,17 +313,24 @@ export class MemoryPool implements BlockResource {
     if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
       throw new InvalidArgumentError("block", `a live block of ${this.name}`, block);
     }
-    if (stream?.device !== this.device) {
-      throw new InvalidArgumentError("stream", `a Stream on ${this.device.id}`, stream);
+    // A stream of another device of this kind counts too: peer copies read device memory from
+    // there, and pinned host memory serves every device's transfers.
+    if (stream?.device?.kind !== this.device.kind) {
+      throw new InvalidArgumentError("stream", `a Stream on a ${this.device.kind} device`, stream);
     }
     if (stream === block.segment.stream) return;
     if (block.useStreams === null) block.useStreams = [stream];
     else if (!block.useStreams.includes(stream)) block.useStreams.push(stream);
   }
 
+  /** Free and total bytes of the memory the upstream draws from (the device's, or the system's). */
+  memInfo(): MemInfo {
+    return this.#source.memInfo();
+  }
+
   /** Allocated bytes over the limit (over device total memory when there is no limit), 0..1. */
   pressure(): number {
-    const ceiling = Number.isFinite(this.#limit) ? this.#limit : this.device.memInfo().total;
+    const ceiling = Number.isFinite(this.#limit) ? this.#limit : this.#source.memInfo().total;
     return ceiling > 0 ? Math.min(1, this.#allocated.current / ceiling) : 1;
   }
 
@@ -748,7 +760,7 @@ export class MemoryPool implements BlockResource {
       ...describeLive(this.liveBlocks()),
     ];
     return outOfMemoryError(
-      this.device,
+      this.#source,
       size,
       typeof failure === "string" ? undefined : failure,
       extra,
