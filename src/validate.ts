@@ -95,6 +95,25 @@ export function checkHostArray(value: unknown, argument = "data"): HostArray {
   return view;
 }
 
+/**
+ * A typed array whose memory stays where it is for as long as a transfer or a registration uses
+ * it: {@linkcode checkHostArray}, and not over a resizable ArrayBuffer or a growable
+ * SharedArrayBuffer (resizing may shrink or decommit the pages under a DMA). A plain
+ * SharedArrayBuffer is fine: it can never be detached.
+ */
+export function checkStableHostArray(value: unknown, argument = "data"): HostArray {
+  const view = checkHostArray(value, argument);
+  const buffer = view.buffer as { resizable?: boolean; growable?: boolean };
+  if (buffer.resizable === true || buffer.growable === true) {
+    throw new InvalidArgumentError(
+      argument,
+      "a typed array over a fixed-length ArrayBuffer or SharedArrayBuffer",
+      buffer.growable === true ? "a growable SharedArrayBuffer" : "a resizable ArrayBuffer",
+    );
+  }
+  return view;
+}
+
 /** A constructor of an accepted typed-array kind. */
 export function checkHostArrayConstructor(value: unknown): HostArrayConstructor {
   if (!HOST_ARRAY_KINDS.has(value)) {

@@ -10,7 +10,10 @@
  * @module
  */
 
-import type { Stream } from "../cuda/stream.ts";
+import { Stream, streamDone } from "../cuda/stream.ts";
+import { copyPeer } from "../cuda/byte_ops.ts";
+import type { Device } from "../cuda/device.ts";
+import { pinnedOwnerOf } from "../transfer/pinned_owner.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
@@ -23,6 +26,7 @@ import {
   checkHostArray,
   checkHostArrayConstructor,
   checkRange,
+  checkStableHostArray,
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
@@ -264,41 +268,48 @@ export class DeviceBuffer {
   }
 
   /**
-   * Queues a copy of `data` into this buffer on `stream`; resolves when the stream has done it.
-   * Keep `data` unchanged until then.
+   * Queues a copy of `data` into this buffer on `stream`; resolves when the copy is done (work
+   * queued after it is not waited for). From pinned memory (a HostBuffer's views, a registered
+   * array) the call returns before the DMA ends: keep `data` unchanged until the Promise resolves.
    */
   copyFromHostAsync(data: HostArray, stream: Stream, offset = 0): Promise<void> {
-    const bytes = bytesOf(checkHostArray(data));
+    const view = checkStableHostArray(data);
+    const bytes = bytesOf(view);
     checkRange(offset, bytes.byteLength, this.byteLength);
     const handle = this.#streamHandle(stream);
     this.device.ops.hostToDevice(this.ptr + BigInt(offset), bytes, handle);
-    return stream.synchronizeAsync();
+    pinnedOwnerOf(view)?.recordStream(stream);
+    return streamDone(stream);
   }
 
   /** Queues a copy of the whole buffer to host on `stream`; resolves with the bytes when done. */
   copyToHostAsync(stream: Stream): Promise<Uint8Array>;
-  /** Queues a copy into `target` from byte `offset` on `stream`; resolves with `target` when done. */
+  /**
+   * Queues a copy into `target` from byte `offset` on `stream`; resolves with `target` when the
+   * copy is done. Into pinned memory the call returns before the DMA ends: read `target` after.
+   */
   copyToHostAsync<T extends HostArray>(stream: Stream, target: T, offset?: number): Promise<T>;
   async copyToHostAsync(stream: Stream, target?: HostArray, offset = 0): Promise<HostArray> {
     const destination = target ?? new Uint8Array(this.byteLength);
-    const bytes = bytesOf(checkHostArray(destination, "target"));
+    const bytes = bytesOf(checkStableHostArray(destination, "target"));
     checkRange(offset, bytes.byteLength, this.byteLength);
     const handle = this.#streamHandle(stream);
     this.device.ops.deviceToHost(bytes, this.ptr + BigInt(offset), handle);
-    await stream.synchronizeAsync();
+    pinnedOwnerOf(destination)?.recordStream(stream);
+    await streamDone(stream);
     return destination;
   }
 
   /** Queues a copy of `source` into this buffer at `offset` on `stream`; resolves when done. */
   copyFromAsync(source: DeviceBuffer, stream: Stream, offset = 0): Promise<void> {
     this.#copyFrom(source, offset, stream);
-    return stream.synchronizeAsync();
+    return streamDone(stream);
   }
 
   /** Queues a fill on `stream`; resolves when done. */
   fillAsync(value: number, stream: Stream, offset = 0, length?: number): Promise<void> {
     this.#fill(value, offset, length, stream);
-    return stream.synchronizeAsync();
+    return streamDone(stream);
   }
 
   /**
@@ -308,7 +319,10 @@ export class DeviceBuffer {
    */
   recordStream(stream: Stream): void {
     this.ptr; // throws if disposed
-    this.#streamHandle(stream); // throws unless a live stream on this device
+    // Any device of this kind: a peer device's stream may read this memory too.
+    if (!(stream instanceof Stream) || stream.device.kind !== this.device.kind) {
+      throw new InvalidArgumentError("stream", `a Stream on a ${this.device.kind} device`, stream);
+    }
     const resource = this.#resource;
     const block = this.#block;
     if (block !== undefined && isBlockResource(resource)) resource.recordStream(block, stream);
@@ -388,6 +402,11 @@ export class DeviceBuffer {
       throw new InvalidArgumentError("source", "a DeviceBuffer", source);
     }
     checkRange(offset, source.byteLength, this.byteLength);
+    if (
+      source.device !== this.device && source.device.kind === "cuda" && this.device.kind === "cuda"
+    ) {
+      return this.#copyFromPeer(source, offset, stream);
+    }
     if (source.device.kind !== this.device.kind) {
       throw new InvalidArgumentError(
         "source",
@@ -408,6 +427,20 @@ export class DeviceBuffer {
       );
     }
     this.device.ops.deviceToDevice(to, from, source.byteLength, handle);
+  }
+
+  /** A copy from another CUDA device's buffer; on a stream, the source waits for it on free. */
+  #copyFromPeer(source: DeviceBuffer, offset: number, stream: Stream | undefined): void {
+    const handle = stream === undefined ? undefined : this.#streamHandle(stream);
+    copyPeer(
+      this.device as Device,
+      this.ptr + BigInt(offset),
+      source.device as Device,
+      source.ptr,
+      source.byteLength,
+      handle,
+    );
+    if (stream !== undefined) source.recordStream(stream);
   }
 
   #fill(
@@ -441,7 +474,6 @@ export class DeviceBuffer {
   }
 }
 
-/** The resource `options` name (checked against its device and stream), or the default one. */
 /**
  * An owning DeviceBuffer over `bytes` at `address` that something else owns and accounts (a
  * ResizableBuffer's mapped range): not tracked nor watched by the collection net; its free()
@@ -457,6 +489,7 @@ export function windowBuffer(
   return makeWindow(resource, address, bytes, label);
 }
 
+/** The resource `options` name (checked against its device and stream), or the default one. */
 function resolveResource(options: AllocateOptions): MemoryResource {
   if (options === null || typeof options !== "object") {
     throw new InvalidArgumentError("options", "an object", options);

@@ -112,3 +112,13 @@ export function streamSynchronize(stream: Stream | null, device: MemoryDevice): 
   device.activate();
   check(cudaDriver().symbols.cuStreamSynchronize(null), "cuStreamSynchronize");
 }
+
+/**
+ * Resolves when the work queued on `stream` so far is done, without blocking the event loop and
+ * whatever is queued after: an event recorded now, waited for on a worker thread.
+ */
+export async function streamDone(stream: Stream): Promise<void> {
+  using event = new Event(stream.device, { timing: false });
+  event.record(stream);
+  await event.synchronizeAsync();
+}

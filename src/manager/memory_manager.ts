@@ -9,7 +9,12 @@
 import { defaultDevice, listDevices } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { formatBytes, InvalidArgumentError } from "../errors.ts";
-import { defaultPools, defaultResource } from "../memory/default_resources.ts";
+import {
+  defaultPinnedPool,
+  defaultPinnedPools,
+  defaultPools,
+  defaultResource,
+} from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import type { PoolStats } from "../memory/pool/pool_stats.ts";
 import { activeTracker, setActiveTracker } from "../tracking/active_tracker.ts";
@@ -24,6 +29,10 @@ export interface MemoryUsage {
   reservedBytes: number;
   /** The same per device id. */
   devices: Record<string, { allocatedBytes: number; reservedBytes: number }>;
+  /** Pinned host memory handed out by the pinned pools (HostBuffers, staging). */
+  pinnedAllocatedBytes: number;
+  /** Pinned host memory the pinned pools hold. */
+  pinnedReservedBytes: number;
 }
 
 /**
@@ -54,6 +63,11 @@ export class MemoryManager {
     return defaultResource(checkDevice(device));
   }
 
+  /** The pinned host pool serving `device`'s transfers (default: the default device). */
+  pinnedPool(device: MemoryDevice = defaultDevice()): MemoryPool {
+    return defaultPinnedPool(checkDevice(device));
+  }
+
   /**
    * Whether `bytes` can be allocated on `device` now: the pool's cache plus the device's free
    * memory, within the pool's limit. If not, frees the pool's cache and looks again before it
@@ -74,11 +88,12 @@ export class MemoryManager {
       : this.pool(device).stats().allocatedBytes.current;
   }
 
-  /** Gives every pool's unused memory back (or only `device`'s). */
+  /** Gives every pool's unused memory back, pinned pools included (or only `device`'s). */
   freeCache(device?: MemoryDevice): void {
-    for (const pool of device === undefined ? defaultPools() : [this.pool(device)]) {
-      pool.freeCache();
-    }
+    const pools = device === undefined
+      ? [...defaultPools(), ...defaultPinnedPools()]
+      : [this.pool(device), this.pinnedPool(device)];
+    for (const pool of pools) pool.freeCache();
   }
 
   /** The statistics of `device`'s pool. */
@@ -88,7 +103,18 @@ export class MemoryManager {
 
   /** What is allocated and reserved, per device and in all (pools created so far). */
   totalUsage(): MemoryUsage {
-    const usage: MemoryUsage = { allocatedBytes: 0, reservedBytes: 0, devices: {} };
+    const usage: MemoryUsage = {
+      allocatedBytes: 0,
+      reservedBytes: 0,
+      devices: {},
+      pinnedAllocatedBytes: 0,
+      pinnedReservedBytes: 0,
+    };
+    for (const pool of defaultPinnedPools()) {
+      const stats = pool.stats();
+      usage.pinnedAllocatedBytes += stats.allocatedBytes.current;
+      usage.pinnedReservedBytes += stats.reservedBytes.current;
+    }
     for (const pool of defaultPools()) {
       const stats = pool.stats();
       const entry = {
@@ -107,7 +133,7 @@ export class MemoryManager {
     const lines = ["gpumem memory report"];
     for (const pool of defaultPools()) {
       const s = pool.stats();
-      const { free, total } = pool.device.memInfo();
+      const { free, total } = pool.memInfo();
       lines.push(
         `  ${pool.device.id}: ${formatBytes(s.allocatedBytes.current)} allocated (peak ` +
           `${formatBytes(s.allocatedBytes.peak)}), ${
@@ -117,6 +143,15 @@ export class MemoryManager {
           `(fragmentation ${(s.fragmentation * 100).toFixed(1)}%), hit rate ` +
           `${(s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses) * 100).toFixed(1)}%; device ` +
           `${formatBytes(free)} free of ${formatBytes(total)}`,
+      );
+    }
+    for (const pool of defaultPinnedPools()) {
+      const s = pool.stats();
+      lines.push(
+        `  ${pool.name}: ${formatBytes(s.allocatedBytes.current)} pinned host memory in use, ` +
+          `${formatBytes(s.reservedBytes.current)} held (peak ${
+            formatBytes(s.reservedBytes.peak)
+          })`,
       );
     }
     lines.push(this.tracker.report().text);
@@ -133,7 +168,7 @@ export class MemoryManager {
     if (bytes <= stats.largestFreeBlock) return true;
     const headroom = pool.limit - stats.reservedBytes.current;
     if (bytes > headroom + stats.freeCachedBytes) return false;
-    const free = pool.device.memInfo().free;
+    const free = pool.memInfo().free;
     // Unknown free memory (cpu device without --allow-sys) does not block: the limit decides.
     return Number.isNaN(free) || bytes <= free + stats.freeCachedBytes;
   }
