@@ -2,8 +2,8 @@
  * gpumem: GPU memory management for Deno, bound straight to the CUDA driver.
  *
  * Device buffers with one owner and views that die with it, streams and events, composable memory
- * resources (cuMemAlloc, cuMemAllocAsync, host memory), and a cpu device that runs the same code
- * where no GPU is usable.
+ * resources (cuMemAlloc, cuMemAllocAsync, host memory), pinned host buffers, registered arrays and
+ * staged transfers, and a cpu device that runs the same code where no GPU is usable.
  *
  * @example
  * ```ts
@@ -42,7 +42,7 @@ export { Device, type DeviceCapabilities, type MemInfo } from "./src/cuda/device
 export { CudaByteOps } from "./src/cuda/byte_ops.ts";
 export { type CudaSymbols, cudaSymbols } from "./ffi/cuda.ts";
 export { type KernelSymbols, kernelSymbols } from "./ffi/kernels.ts";
-export { Stream } from "./src/cuda/stream.ts";
+export { Stream, streamDone } from "./src/cuda/stream.ts";
 export { DeviceHandle } from "./src/cuda/device_handle.ts";
 export { Event, type EventOptions } from "./src/cuda/event.ts";
 
@@ -103,11 +103,17 @@ export {
 export { HOST_ALIGNMENT, HostResource } from "./src/memory/host_resource.ts";
 export { LiveAllocations } from "./src/memory/live_allocations.ts";
 export {
+  defaultPinnedPool,
+  defaultPinnedPools,
   defaultPools,
   defaultResource,
   defaultUpstream,
   LIMIT_ENV,
+  PINNED_LIMIT_ENV,
+  pinnedUpstream,
 } from "./src/memory/default_resources.ts";
+export { PinnedHostResource } from "./src/memory/pinned_host_resource.ts";
+export type { MemorySource } from "./src/memory/out_of_memory.ts";
 
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
@@ -118,6 +124,18 @@ export {
   type ResizableBufferOptions,
   type ResizeStrategy,
 } from "./src/buffers/resizable_buffer.ts";
+export { HostBuffer, type HostBufferOptions } from "./src/transfer/host_buffer.ts";
+export {
+  HostRegistration,
+  registerHost,
+  type RegisterHostOptions,
+} from "./src/transfer/host_registration.ts";
+export {
+  TransferPipeline,
+  type TransferPipelineOptions,
+  type TransferStats,
+  type UploadEachOptions,
+} from "./src/transfer/transfer_pipeline.ts";
 export {
   type CollectedBuffer,
   type CollectedBufferReporter,

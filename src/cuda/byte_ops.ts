@@ -74,6 +74,34 @@ export class CudaByteOps implements ByteOps {
   }
 }
 
+/**
+ * Copies `bytes` bytes from `src` on device `from` to `dst` on device `to` (cuMemcpyPeer, or
+ * cuMemcpyPeerAsync on `stream`, a stream handle of `to`). Direct when peer access is enabled,
+ * staged by the driver otherwise. Without a stream the copy is complete on return.
+ */
+export function copyPeer(
+  to: Device,
+  dst: bigint,
+  from: Device,
+  src: bigint,
+  bytes: number,
+  stream?: Deno.PointerValue,
+): void {
+  to.activate();
+  const s = cudaDriver().symbols;
+  const n = BigInt(bytes);
+  if (stream !== undefined) {
+    check(s.cuMemcpyPeerAsync(dst, to.context, src, from.context, n, stream), "cuMemcpyPeerAsync");
+    return;
+  }
+  check(s.cuMemcpyPeer(dst, to.context, src, from.context, n), "cuMemcpyPeer");
+  // Like cuMemcpyDtoD, it may return before the copy is done; both contexts' legacy streams
+  // are waited for, so work on either device's streams sees the data.
+  waitForLegacyStream();
+  from.activate();
+  waitForLegacyStream();
+}
+
 /** Waits for the legacy default stream (CUstream 0), where the driver's plain forms queue work. */
 function waitForLegacyStream(): void {
   check(cudaDriver().symbols.cuStreamSynchronize(null), "cuStreamSynchronize");

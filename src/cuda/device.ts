@@ -4,7 +4,7 @@
  * @module
  */
 
-import { CUdevice_attribute } from "../../ffi/cuda.ts";
+import { CUdevice_attribute, CUresult } from "../../ffi/cuda.ts";
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { check, cudaDriver } from "./driver.ts";
 import { CudaByteOps } from "./byte_ops.ts";
@@ -168,6 +168,35 @@ export class Device {
     return { free: Number(u64Out[0]), total: Number(u64Out2[0]) };
   }
 
+  /**
+   * Whether this device can read and write `peer`'s memory directly over NVLink or PCIe
+   * (cuDeviceCanAccessPeer). False for the device itself.
+   */
+  canAccessPeer(peer: Device): boolean {
+    checkPeer(this, peer);
+    if (peer === this) return false;
+    check(
+      cudaDriver().symbols.cuDeviceCanAccessPeer(int32Out, this.handle, peer.handle),
+      "cuDeviceCanAccessPeer",
+    );
+    return int32Out[0] === 1;
+  }
+
+  /**
+   * Lets this device's context reach `peer`'s memory directly (cuCtxEnablePeerAccess), so copies
+   * between them skip the host. Returns false when the hardware does not allow it (copies still
+   * work, staged by the driver). Idempotent.
+   */
+  enablePeerAccess(peer: Device): boolean {
+    if (!this.canAccessPeer(peer)) return false;
+    this.activate();
+    const result = cudaDriver().symbols.cuCtxEnablePeerAccess(peer.context, 0);
+    if (result !== CUresult.ERROR_PEER_ACCESS_ALREADY_ENABLED) {
+      check(result, "cuCtxEnablePeerAccess");
+    }
+    return true;
+  }
+
   /** Waits for all work on this device's context (cuCtxSynchronize). */
   synchronize(): void {
     this.activate();
@@ -223,6 +252,13 @@ export class Device {
 
   #assertOpen(): void {
     if (this.#closed) throw new GpumemError(`${this.id} was closed; call Device.get again`);
+  }
+}
+
+/** Rejects a peer argument that is not an open CUDA Device. */
+function checkPeer(device: Device, peer: unknown): asserts peer is Device {
+  if (!(peer instanceof Device) || peer.closed) {
+    throw new InvalidArgumentError("peer", `an open CUDA Device besides ${device.id}`, peer);
   }
 }
 
