@@ -19,12 +19,15 @@ make demo > "$out/demo.log" 2>&1; demo=$?
 } > "$out/bench.txt" 2>&1
 bench=$?
 python3 bench/peers/alloc_peers.py > "$out/peers.json" 2> "$out/peers.err"
-{ run bench/pool_compare.ts "$out/peers.json"; echo; run bench/vmm_map.ts; echo; run bench/resize_bench.ts; } \
-  > "$out/tables.txt" 2>&1
+# The C reference for pinned transfers; its JSON goes to the end of peers.err's neighbour table.
+{ nvcc -O2 -o build/pinned_bandwidth bench/peers/pinned_bandwidth.c -l:libcuda.so.1 &&
+  build/pinned_bandwidth > build/pinned.json; } >> "$out/peers.err" 2>&1
+{ run bench/pool_compare.ts "$out/peers.json"; echo; run bench/vmm_map.ts; echo; run bench/resize_bench.ts;
+  echo; run bench/transfer_bench.ts build/pinned.json; } > "$out/tables.txt" 2>&1
 echo "== device"; cat "$out/device.txt"
 tail -22 "$out/demo.log"
 grep -E "^\| |^group|x (faster|slower)" "$out/bench.txt" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-100 | head -60
-cat "$out/peers.err"; head -16 "$out/tables.txt"; grep -v '^{' "$out/tables.txt" | tail -26
+cat "$out/peers.err"; head -16 "$out/tables.txt"; grep -v '^{' "$out/tables.txt" | tail -40
 grep -B2 -A12 "^ ERRORS" "$out/test.log" | head -60
 echo "== exit codes: build=$build test=$test demo=$demo bench=$bench"
 grep -E "^(tests:|FAILED|ok \|)" "$out/test.log"

@@ -29,6 +29,7 @@ import {
   Stream,
 } from "../../mod.ts";
 import { timeGrowth } from "./resize_timing.ts";
+import { timeTransfers, transferTable } from "./transfer_timing.ts";
 import { formatTable, microsecondsPerCall } from "./table.ts";
 
 function describeDevices(): void {
@@ -85,13 +86,21 @@ function measureCopies(device: MemoryDevice): void {
   using b = DeviceBuffer.allocate(bytes, { device, label: "demo.copy.b" });
   const gbps = (body: () => void, bytesMoved: number) =>
     bytesMoved / (microsecondsPerCall(body, 3, 5) * 1e3);
+  a.copyFromHost(host);
   const rows = [
-    ["host → device (pageable)", gbps(() => a.copyFromHost(host), bytes).toFixed(1)],
-    ["device → host (pageable)", gbps(() => a.copyToHost(host), bytes).toFixed(1)],
     ["device → device (read + write)", gbps(() => b.copyFrom(a), 2 * bytes).toFixed(1)],
   ];
   console.log(`\nCopies of ${formatBytes(bytes)} on ${device.id}:`);
   console.log(formatTable(["copy", "GB/s"], rows));
+}
+
+async function showTransfers(device: MemoryDevice): Promise<void> {
+  const rows = await timeTransfers(device, [4 << 20, 64 << 20]);
+  console.log(
+    `\nHost ↔ ${device.id} transfers, GB/s (pageable: the driver's path; staged: TransferPipeline;` +
+      `\npinned: a HostBuffer; registered: registerHost on the pageable array):`,
+  );
+  console.log(transferTable(rows));
 }
 
 function checkKernel(device: MemoryDevice): void {
@@ -181,6 +190,7 @@ if (import.meta.main) {
   using stream = new Stream(device);
   measureResources(device, stream);
   measureCopies(device);
+  await showTransfers(device);
   checkKernel(device);
   showPoolAndTracker(device);
   showResizing(device);
