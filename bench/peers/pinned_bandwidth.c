@@ -1,7 +1,7 @@
 /*
  * The reference for gpumem's pinned transfers: the same copies from C, straight on the driver.
  * For each size, pinned host memory (cuMemHostAlloc) to device and back with cuMemcpyHtoD_v2 /
- * cuMemcpyDtoH_v2 followed by cuCtxSynchronize, timed with CLOCK_MONOTONIC: one warm-up copy,
+ * cuMemcpyDtoH_v2 followed by cuCtxSynchronize, timed with CLOCK_MONOTONIC: three warm-up copies,
  * then the median of the repetitions bench/transfer_bench.ts uses. Prints one JSON object:
  *   {"device": "...", "h2d": {"<bytes>": GB/s, ...}, "d2h": {...}}
  *
@@ -36,13 +36,13 @@ static int by_value(const void *a, const void *b) {
 
 /* Same rule as bench/transfer_bench.ts: fewer repetitions for larger copies. */
 static int repetitions(size_t bytes) {
-  return bytes <= (64u << 20) ? 20 : bytes <= (256u << 20) ? 8 : 4;
+  return bytes <= (64u << 20) ? 40 : bytes <= (256u << 20) ? 10 : 5;
 }
 
 static double median_gbps(int h2d, CUdeviceptr device, void *host, size_t bytes) {
   int reps = repetitions(bytes);
-  double seconds[32];
-  for (int i = -1; i < reps; i++) {
+  double seconds[64];
+  for (int i = -3; i < reps; i++) {
     double start = now();
     if (h2d) CHECK(cuMemcpyHtoD_v2(device, host, bytes));
     else CHECK(cuMemcpyDtoH_v2(host, device, bytes));

@@ -33,7 +33,7 @@ export interface TransferRow {
 
 /** Copies per size: fewer for larger copies (the same rule as bench/peers/pinned_bandwidth.c). */
 export function repetitions(bytes: number): number {
-  return bytes <= 64 << 20 ? 20 : bytes <= 256 << 20 ? 8 : 4;
+  return bytes <= 64 << 20 ? 40 : bytes <= 256 << 20 ? 10 : 5;
 }
 
 /** A page-aligned pageable array of `bytes` (registration locks whole pages). */
@@ -45,9 +45,9 @@ function pageAligned(bytes: number): Uint8Array {
   return array;
 }
 
-/** Median GB/s of `copy` over the size's repetitions, after one warm-up copy. */
+/** Median GB/s of `copy` over the size's repetitions, after three warm-up copies. */
 async function gbps(bytes: number, device: MemoryDevice, copy: () => unknown): Promise<number> {
-  await copy();
+  for (let i = 0; i < 3; i++) await copy();
   const seconds: number[] = [];
   for (let i = 0; i < repetitions(bytes); i++) {
     device.synchronize();
@@ -94,8 +94,8 @@ export async function timeTransfers(
 
 /**
  * The rows as one table, GB/s per mode and the staged pipeline's gain over the driver's pageable
- * path; with `reference` (a C program's pinned GB/s by direction and size), also pinned and
- * registered as a share of it.
+ * path; with `reference` (a C program's pinned GB/s by direction and size; the best of its runs),
+ * also pinned and registered as a share of it.
  */
 export function transferTable(
   rows: readonly TransferRow[],

@@ -1,6 +1,6 @@
 /**
- * A ring of pinned staging buffers, each with the event that says when the DMA that last used it
- * is done: the double (or triple) buffering of a staged transfer.
+ * The pinned staging buffers of one transfer, each with the event that says when the DMA that
+ * last used it is done, handed out to the transfer's workers one at a time.
  *
  * @module
  */
@@ -10,11 +10,14 @@ import type { Stream } from "../cuda/stream.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import { HostBuffer } from "./host_buffer.ts";
 
-/** Staging buffers of one transfer, taken from a pinned pool and given back by close(). */
+/** Staging buffers taken from a pinned pool and given back by close(). */
 export class StagingRing {
   readonly #slots: HostBuffer[] = [];
   readonly #events: Event[] = [];
   readonly #inUse: boolean[] = [];
+  /** Free slots, least recently used first (its DMA most likely done). */
+  readonly #free: number[] = [];
+  readonly #waiting: ((slot: number) => void)[] = [];
   readonly #stream: Stream;
 
   /** `count` buffers of `bytes` from `pool`, for DMAs on `stream`. */
@@ -25,6 +28,7 @@ export class StagingRing {
         this.#slots.push(HostBuffer.allocate(bytes, { pool, label: "transfer.staging" }));
         this.#events.push(new Event(stream.device, { timing: false }));
         this.#inUse.push(false);
+        this.#free.push(i);
       }
     } catch (error) {
       this.close();
@@ -32,33 +36,36 @@ export class StagingRing {
     }
   }
 
-  /** How many buffers the ring has. */
-  get size(): number {
-    return this.#slots.length;
+  /** A free slot, waiting for one to be released when all are taken. */
+  acquire(): Promise<number> {
+    const slot = this.#free.shift();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Hands `slot` to the next waiter, or back to the free list. */
+  release(slot: number): void {
+    const waiter = this.#waiting.shift();
+    if (waiter !== undefined) waiter(slot);
+    else this.#free.push(slot);
   }
 
   /**
-   * Buffer `slot`'s first `bytes` bytes, once the DMA that last used the buffer is done (awaited
+   * The first `bytes` bytes of `slot`'s buffer, once the DMA that last used it is done (awaited
    * on a worker thread; the event loop stays free).
    */
   async take(slot: number, bytes: number): Promise<Uint8Array> {
-    if (this.#inUse[slot]) {
-      await this.#events[slot].synchronizeAsync();
-      this.#inUse[slot] = false;
-    }
+    await this.landed(slot);
     return this.#slots[slot].bytes.subarray(0, bytes);
   }
 
-  /** Notes that buffer `slot` is used by the DMA just queued on the stream. */
+  /** Notes that `slot`'s buffer is used by the DMA just queued on the stream. */
   queued(slot: number): void {
     this.#events[slot].record(this.#stream);
     this.#inUse[slot] = true;
   }
 
-  /**
-   * Waits until the DMA that last used `slot` is done (a download then reads the buffer). Same
-   * wait as take(), without taking.
-   */
+  /** Waits until the DMA that last used `slot` is done (a download then reads the buffer). */
   async landed(slot: number): Promise<void> {
     if (!this.#inUse[slot]) return;
     await this.#events[slot].synchronizeAsync();
@@ -76,5 +83,6 @@ export class StagingRing {
     }
     for (const event of this.#events.splice(0)) event.close();
     this.#inUse.length = 0;
+    this.#free.length = 0;
   }
 }

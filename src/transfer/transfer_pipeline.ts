@@ -22,7 +22,7 @@ import {
   checkStableHostArray,
   type HostArray,
 } from "../validate.ts";
-import { copyHost } from "./host_copy.ts";
+import { copyHostOffThread } from "./host_copy.ts";
 import { registrationCovering } from "./host_registration.ts";
 import { pinnedOwnerOf } from "./pinned_owner.ts";
 import { StagingRing } from "./staging_ring.ts";
@@ -31,11 +31,14 @@ import { StagingRing } from "./staging_ring.ts";
 export interface TransferPipelineOptions {
   /** The device transferred to and from (default: the default device). */
   device?: MemoryDevice;
-  /** Largest chunk in bytes (default 16 MiB); smaller transfers use smaller chunks. */
+  /**
+   * Largest piece a transfer is cut into, in bytes (default 4 MiB); smaller transfers use
+   * smaller pieces (down to 256 KiB) so that every worker gets some.
+   */
   chunkBytes?: number;
-  /** Pinned staging buffers per transfer, at least 2 (default 3). */
+  /** Pinned staging buffers, one per piece in flight, at least 2 (default hostThreads + 2). */
   stagingBuffers?: number;
-  /** Worker threads copying each chunk on the host (default: up to 8, by the cores present). */
+  /** Host copies running at once, each on a worker thread (default: up to 8, by the cores). */
   hostThreads?: number;
   /** The pinned pool staging buffers come from (default: the device's). */
   pool?: MemoryPool;
@@ -71,15 +74,40 @@ export interface TransferStats {
   failed: number;
 }
 
-/** No chunk is made smaller than this when a transfer is split for overlap. */
-const MIN_CHUNK = 1 << 20;
-/** A transfer is split into at least this many chunks when it is large enough. */
-const MIN_CHUNKS = 4;
+/** No piece is made smaller than this when a transfer is split for overlap. */
+const MIN_PIECE = 256 << 10;
+
+/**
+ * Runs `piece(index)` for every index below `count` on `width` workers, each taking the next
+ * index when done with one. After a failure no new piece starts; once the running ones are
+ * done, the first error is thrown.
+ */
+async function runWindowed(
+  count: number,
+  width: number,
+  piece: (index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async () => {
+    while (failure === null && next < count) {
+      const index = next++;
+      try {
+        await piece(index);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
+}
 
 /**
  * A dedicated transfer stream with staging. upload() and download() take any typed array: pinned
- * or registered memory goes straight to the DMA engine; pageable memory is staged chunk by chunk
- * through two or more pinned buffers, host copies of one chunk overlapping the DMA of another.
+ * or registered memory goes straight to the DMA engine; pageable memory is cut into pieces that
+ * go through two or more pinned staging buffers, several host copies running at once on worker
+ * threads while the DMAs of pieces copied before them run.
  * Calls on one pipeline run one after another. A chunk that fails rejects the transfer's Promise
  * once nothing it started is still running, and its staging buffers go back to the pool.
  *
@@ -99,11 +127,11 @@ export class TransferPipeline {
   readonly device: MemoryDevice;
   /** The pipeline's own stream: every DMA it queues runs there. */
   readonly stream: Stream;
-  /** Largest chunk in bytes. */
+  /** Largest piece in bytes. */
   readonly chunkBytes: number;
-  /** Staging buffers per transfer. */
+  /** Staging buffers per transfer (most pieces in flight). */
   readonly stagingBuffers: number;
-  /** Worker threads per host copy. */
+  /** Host copies running at once. */
   readonly hostThreads: number;
   readonly #pool: MemoryPool;
   readonly #faults: FaultSchedule | null;
@@ -123,14 +151,14 @@ export class TransferPipeline {
     if (options === null || typeof options !== "object") {
       throw new InvalidArgumentError("options", "an object", options);
     }
-    const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 16 << 20, "chunkBytes");
-    const staging = options.stagingBuffers ?? 3;
-    if (!Number.isSafeInteger(staging) || staging < 2) {
-      throw new InvalidArgumentError("stagingBuffers", "an integer of at least 2", staging);
-    }
-    const threads = options.hostThreads ?? Math.min(8, navigator.hardwareConcurrency);
+    const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 4 << 20, "chunkBytes");
+    const threads = options.hostThreads ?? Math.max(2, Math.min(8, navigator.hardwareConcurrency));
     if (!Number.isSafeInteger(threads) || threads < 1) {
       throw new InvalidArgumentError("hostThreads", "a positive integer", threads);
+    }
+    const staging = options.stagingBuffers ?? threads + 2;
+    if (!Number.isSafeInteger(staging) || staging < 2) {
+      throw new InvalidArgumentError("stagingBuffers", "an integer of at least 2", staging);
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultPinnedPool(device);
@@ -267,92 +295,102 @@ export class TransferPipeline {
     return registrationCovering(address, bytes.byteLength) !== undefined;
   }
 
-  /** The chunk size for a transfer of `total` bytes: split in at least MIN_CHUNKS when it can. */
-  #chunkFor(total: number): number {
-    return Math.max(
-      1,
-      Math.min(this.chunkBytes, Math.max(MIN_CHUNK, Math.ceil(total / MIN_CHUNKS))),
-    );
+  /** Host copies running at once: one per worker, each with a staging buffer. */
+  get #width(): number {
+    return Math.min(this.hostThreads, this.stagingBuffers);
+  }
+
+  /** The piece size for `total` bytes: small enough that every worker gets two pieces. */
+  #pieceFor(total: number): number {
+    return Math.min(this.chunkBytes, Math.max(MIN_PIECE, Math.ceil(total / (2 * this.#width))));
+  }
+
+  /** One copy straight between `host` (pinned or registered) and the device; resolves when done. */
+  async #copyDirect(device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {
+    this.#injectFault(host.byteLength);
+    if (toDevice) this.device.ops.hostToDevice(device, host, this.stream.handle);
+    else this.device.ops.deviceToHost(host, device, this.stream.handle);
+    pinnedOwnerOf(host)?.recordStream(this.stream);
+    await streamDone(this.stream);
+    this.#stats.direct++;
   }
 
   async #upload(target: DeviceBuffer, offset: number, source: Uint8Array): Promise<void> {
     const total = source.byteLength;
     if (total === 0) return;
-    const handle = this.stream.handle;
-    const ops = this.device.ops;
     target.recordStream(this.stream);
-    if (this.#direct(source)) {
-      this.#injectFault(total);
-      ops.hostToDevice(target.ptr + BigInt(offset), source, handle);
-      pinnedOwnerOf(source)?.recordStream(this.stream);
-      await streamDone(this.stream);
-      this.#stats.direct++;
-      this.#stats.bytes += total;
-      return;
+    if (this.#direct(source)) await this.#copyDirect(target.ptr + BigInt(offset), source, true);
+    else {
+      const piece = this.#pieceFor(total);
+      await this.#withRing(
+        Math.ceil(total / piece),
+        piece,
+        (ring) => this.#stageUp(ring, piece, target, offset, source),
+      );
     }
-    const chunk = this.#chunkFor(total);
-    const chunks = Math.ceil(total / chunk);
-    await this.#withRing(Math.min(this.stagingBuffers, chunks), chunk, async (ring) => {
-      for (let index = 0; index < chunks; index++) {
-        const at = index * chunk;
-        const length = Math.min(chunk, total - at);
-        const slot = index % ring.size;
+    this.#stats.bytes += total;
+  }
+
+  /**
+   * Queues `source` to `target` at `offset` piece by piece: each worker copies a piece into a
+   * staging buffer on a worker thread, then queues its DMA, so host copies run side by side and
+   * overlap the DMAs. Resolves once every DMA is queued (not done).
+   */
+  #stageUp(
+    ring: StagingRing,
+    piece: number,
+    target: DeviceBuffer,
+    offset: number,
+    source: Uint8Array,
+  ): Promise<void> {
+    const handle = this.stream.handle;
+    return runWindowed(Math.ceil(source.byteLength / piece), this.#width, async (index) => {
+      const at = index * piece;
+      const length = Math.min(piece, source.byteLength - at);
+      const slot = await ring.acquire();
+      try {
         const staging = await ring.take(slot, length);
-        await copyHost(staging, source.subarray(at, at + length), this.hostThreads);
+        await copyHostOffThread(staging, source.subarray(at, at + length));
         this.#injectFault(length);
-        ops.hostToDevice(target.ptr + BigInt(offset + at), staging, handle);
+        this.device.ops.hostToDevice(target.ptr + BigInt(offset + at), staging, handle);
         ring.queued(slot);
         this.#stats.stagedChunks++;
+      } finally {
+        ring.release(slot);
       }
     });
-    this.#stats.bytes += total;
   }
 
   async #download(source: DeviceBuffer, offset: number, target: Uint8Array): Promise<void> {
     const total = target.byteLength;
     if (total === 0) return;
-    const handle = this.stream.handle;
-    const ops = this.device.ops;
     source.recordStream(this.stream);
-    if (this.#direct(target)) {
-      this.#injectFault(total);
-      ops.deviceToHost(target, source.ptr + BigInt(offset), handle);
-      pinnedOwnerOf(target)?.recordStream(this.stream);
-      await streamDone(this.stream);
-      this.#stats.direct++;
-      this.#stats.bytes += total;
-      return;
+    if (this.#direct(target)) await this.#copyDirect(source.ptr + BigInt(offset), target, false);
+    else {
+      const piece = this.#pieceFor(total);
+      const handle = this.stream.handle;
+      await this.#withRing(
+        Math.ceil(total / piece),
+        piece,
+        (ring) =>
+          runWindowed(Math.ceil(total / piece), this.#width, async (index) => {
+            const at = index * piece;
+            const length = Math.min(piece, total - at);
+            const slot = await ring.acquire();
+            try {
+              const staging = await ring.take(slot, length);
+              this.#injectFault(length);
+              this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
+              ring.queued(slot);
+              this.#stats.stagedChunks++;
+              await ring.landed(slot);
+              await copyHostOffThread(target.subarray(at, at + length), staging);
+            } finally {
+              ring.release(slot);
+            }
+          }),
+      );
     }
-    const chunk = this.#chunkFor(total);
-    const chunks = Math.ceil(total / chunk);
-    await this.#withRing(Math.min(this.stagingBuffers, chunks), chunk, async (ring) => {
-      const queue = async (index: number) => {
-        const at = index * chunk;
-        const length = Math.min(chunk, total - at);
-        const slot = index % ring.size;
-        const staging = await ring.take(slot, length);
-        this.#injectFault(length);
-        ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
-        ring.queued(slot);
-        this.#stats.stagedChunks++;
-        return staging;
-      };
-      const landing: Uint8Array[] = [];
-      for (let index = 0; index < Math.min(ring.size, chunks); index++) {
-        landing.push(await queue(index));
-      }
-      for (let index = 0; index < chunks; index++) {
-        const slot = index % ring.size;
-        await ring.landed(slot);
-        const at = index * chunk;
-        await copyHost(
-          target.subarray(at, at + landing[slot].byteLength),
-          landing[slot],
-          this.hostThreads,
-        );
-        if (index + ring.size < chunks) landing[slot] = await queue(index + ring.size);
-      }
-    });
     this.#stats.bytes += total;
   }
 
@@ -363,7 +401,6 @@ export class TransferPipeline {
     const buffers: DeviceBuffer[] = [];
     const uploaded: Event[] = [];
     const processed: Event[] = [];
-    const handle = this.stream.handle;
     try {
       for (let i = 0; i < Math.min(2, chunks); i++) {
         const buffer = DeviceBuffer.allocate(chunk, {
@@ -376,22 +413,17 @@ export class TransferPipeline {
         uploaded.push(new Event(this.device, { timing: false }));
         processed.push(new Event(this.device, { timing: false }));
       }
-      await this.#withRing(Math.min(this.stagingBuffers, chunks), chunk, async (ring) => {
+      const piece = this.#pieceFor(chunk);
+      await this.#withRing(Math.ceil(chunk / piece), piece, async (ring) => {
         for (let index = 0; index < chunks; index++) {
           const at = index * chunk;
           const length = Math.min(chunk, total - at);
-          const slot = index % ring.size;
           const pair = index % 2;
-          const staging = await ring.take(slot, length);
-          await copyHost(staging, source.subarray(at, at + length), this.hostThreads);
           // The buffer is free once compute has done chunk index - 2.
           if (index >= 2) this.stream.waitEvent(processed[pair]);
-          this.#injectFault(length);
-          this.device.ops.hostToDevice(buffers[pair].ptr, staging, handle);
-          ring.queued(slot);
+          await this.#stageUp(ring, piece, buffers[pair], 0, source.subarray(at, at + length));
           uploaded[pair].record(this.stream);
           compute.waitEvent(uploaded[pair]);
-          this.#stats.stagedChunks++;
           await process(buffers[pair].view(0, length), index, at);
           processed[pair].record(compute);
         }
@@ -411,11 +443,16 @@ export class TransferPipeline {
    * running, then gives the staging buffers back.
    */
   async #withRing(
-    count: number,
+    pieces: number,
     bytes: number,
     work: (ring: StagingRing) => Promise<void>,
   ): Promise<void> {
-    const ring = new StagingRing(this.#pool, count, bytes, this.stream);
+    const ring = new StagingRing(
+      this.#pool,
+      Math.min(pieces, this.stagingBuffers),
+      bytes,
+      this.stream,
+    );
     try {
       await work(ring);
     } finally {

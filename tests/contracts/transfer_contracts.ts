@@ -265,10 +265,12 @@ export function registerTransferContracts(
 
   test("pipeline: a failed chunk rejects the transfer and returns its staging", async ({ device }) => {
     using pool = freshPinnedPool(device);
+    // One host copy at a time, so the attempts the schedule counts are the pieces in order.
     using pipeline = new TransferPipeline({
       device,
       pool,
       chunkBytes: 64 * KiB,
+      hostThreads: 1,
       faults: { failEvery: 5 },
     });
     using buffer = DeviceBuffer.allocate(1 * MiB, { device });
@@ -287,6 +289,31 @@ export function registerTransferContracts(
     const stats = pipeline.stats();
     assert.equal(stats.failed, 2);
     assert.equal(stats.transfers, 1);
+    // Many workers: the ones running when a piece fails finish, then the transfer rejects.
+    using wide = new TransferPipeline({
+      device,
+      pool,
+      chunkBytes: 64 * KiB,
+      hostThreads: 4,
+      faults: { failRate: 0.2, seed: 7 },
+    });
+    await assert.rejects(() => wide.upload(buffer, data), OutOfMemoryError);
+    await assert.rejects(() => wide.download(buffer, new Uint8Array(1 * MiB)), OutOfMemoryError);
+    assert.equal(pool.stats().allocatedBytes.current, 0);
+  });
+
+  test("buffers a closed pipeline used free cleanly and are reused", async ({ device }) => {
+    const buffer = DeviceBuffer.allocate(2 * MiB, { device });
+    const address = buffer.ptr;
+    const data = randomBytes(2 * MiB);
+    {
+      using pipeline = new TransferPipeline({ device });
+      await pipeline.upload(buffer, data);
+    }
+    assert.deepEqual(buffer.copyToHost(), data);
+    buffer.free();
+    using again = DeviceBuffer.allocate(2 * MiB, { device });
+    assert.equal(again.ptr, address, "its stream's work was done: the block is reused");
   });
 
   test("pipeline: bad input rejects with a typed error and stages nothing", async ({ device }) => {

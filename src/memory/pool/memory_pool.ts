@@ -297,14 +297,25 @@ export class MemoryPool implements BlockResource {
     return block;
   }
 
-  /** Holds a block used on other streams until events recorded on them now have completed. */
+  /**
+   * Holds a block used on other streams until events recorded on them now have completed. A
+   * stream closed since cannot take an event, and its queued work still runs: its device is
+   * waited for instead (rare: a buffer freed after a stream that used it was closed).
+   */
   #deferReuse(block: Block): void {
-    block.pendingEvents = block.useStreams!.map((used) => {
+    const events: Event[] = [];
+    for (const used of block.useStreams!) {
+      if (used?.closed) {
+        used.device.synchronize();
+        continue;
+      }
       const event = new Event(used?.device ?? this.device, { timing: false });
       event.record(used ?? undefined);
-      return event;
-    });
+      events.push(event);
+    }
     block.useStreams = null;
+    if (events.length === 0) return this.#keep(block);
+    block.pendingEvents = events;
     this.#pending.push(block);
   }
 
