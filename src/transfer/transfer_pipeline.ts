@@ -17,6 +17,7 @@ import { type FaultOptions, FaultSchedule } from "../memory/fault_injecting_reso
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
   bytesOf,
+  checkByteCount,
   checkPositiveByteCount,
   checkRange,
   checkStableHostArray,
@@ -38,8 +39,14 @@ export interface TransferPipelineOptions {
   chunkBytes?: number;
   /** Pinned staging buffers, one per piece in flight, at least 2 (default hostThreads + 2). */
   stagingBuffers?: number;
-  /** Host copies running at once, each on a worker thread (default: up to 8, by the cores). */
+  /** Host copies running at once, each on a worker thread (default: cores − 4, 2 to 12). */
   hostThreads?: number;
+  /**
+   * Pageable transfers smaller than this go through the driver's own staging on the pipeline's
+   * stream instead (default 8 MiB: below it that path is faster, as it skips the worker-thread
+   * round trips; bench/RESULTS.md); 0 stages every transfer.
+   */
+  directBelow?: number;
   /** The pinned pool staging buffers come from (default: the device's). */
   pool?: MemoryPool;
   /** Fail chunk copies on purpose, as a FaultInjectingResource fails allocations (tests). */
@@ -66,7 +73,7 @@ export interface TransferStats {
   transfers: number;
   /** Chunks staged through pinned buffers. */
   stagedChunks: number;
-  /** Transfers that skipped staging because the host memory was pinned or registered. */
+  /** Transfers that skipped staging: pinned or registered memory, or below directBelow. */
   direct: number;
   /** Bytes moved. */
   bytes: number;
@@ -133,6 +140,8 @@ export class TransferPipeline {
   readonly stagingBuffers: number;
   /** Host copies running at once. */
   readonly hostThreads: number;
+  /** Pageable transfers below this many bytes skip the staging (the driver stages them). */
+  readonly directBelow: number;
   readonly #pool: MemoryPool;
   readonly #faults: FaultSchedule | null;
   /** The last call's completion: calls run in order, sharing the stream. */
@@ -152,7 +161,11 @@ export class TransferPipeline {
       throw new InvalidArgumentError("options", "an object", options);
     }
     const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 4 << 20, "chunkBytes");
-    const threads = options.hostThreads ?? Math.max(2, Math.min(8, navigator.hardwareConcurrency));
+    this.directBelow = checkByteCount(options.directBelow ?? 8 << 20, "directBelow");
+    // Measured on a 16-core H100 host: 12 copies at once move 1 GiB at ~43 GB/s, 8 at ~36, 4 at
+    // ~21 (bench/RESULTS.md); a few cores stay free for the event loop and the driver.
+    const threads = options.hostThreads ??
+      Math.max(2, Math.min(12, navigator.hardwareConcurrency - 4));
     if (!Number.isSafeInteger(threads) || threads < 1) {
       throw new InvalidArgumentError("hostThreads", "a positive integer", threads);
     }
@@ -287,9 +300,12 @@ export class TransferPipeline {
     checkRange(offset, bytes, buffer.byteLength);
   }
 
-  /** Whether `bytes` can go straight to the DMA engine (pinned or registered memory). */
+  /**
+   * Whether `bytes` go straight to the driver: pinned or registered memory (the DMA engine reads
+   * it), or a pageable transfer below directBelow.
+   */
   #direct(bytes: Uint8Array): boolean {
-    if (pinnedOwnerOf(bytes) !== undefined) return true;
+    if (pinnedOwnerOf(bytes) !== undefined || bytes.byteLength < this.directBelow) return true;
     if (bytes.byteLength === 0) return false;
     const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes));
     return registrationCovering(address, bytes.byteLength) !== undefined;
@@ -300,9 +316,9 @@ export class TransferPipeline {
     return Math.min(this.hostThreads, this.stagingBuffers);
   }
 
-  /** The piece size for `total` bytes: small enough that every worker gets two pieces. */
+  /** The piece size for `total` bytes: small enough that every worker gets one. */
   #pieceFor(total: number): number {
-    return Math.min(this.chunkBytes, Math.max(MIN_PIECE, Math.ceil(total / (2 * this.#width))));
+    return Math.min(this.chunkBytes, Math.max(MIN_PIECE, Math.ceil(total / this.#width)));
   }
 
   /** One copy straight between `host` (pinned or registered) and the device; resolves when done. */

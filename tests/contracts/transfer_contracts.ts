@@ -220,6 +220,7 @@ export function registerTransferContracts(
       pool,
       chunkBytes: 64 * KiB,
       stagingBuffers: 2,
+      directBelow: 0,
     });
     for (
       const [size, offset] of [[0, 0], [1, 5], [1000, 24], [3 * MiB + 123, 4096], [200 * KiB, 0]]
@@ -247,8 +248,29 @@ export function registerTransferContracts(
     pool.close();
   });
 
+  test("pipeline: small pageable transfers go to the driver, large ones are staged", async ({ device }) => {
+    using pool = freshPinnedPool(device);
+    using pipeline = new TransferPipeline({
+      device,
+      pool,
+      directBelow: 1 * MiB,
+      chunkBytes: 256 * KiB,
+    });
+    using buffer = DeviceBuffer.allocate(2 * MiB, { device });
+    const small = randomBytes(1 * MiB - 1);
+    await pipeline.upload(buffer, small);
+    assert.deepEqual(await pipeline.download(buffer, new Uint8Array(small.byteLength)), small);
+    assert.equal(pipeline.stats().direct, 2);
+    assert.equal(pipeline.stats().stagedChunks, 0);
+    const large = randomBytes(2 * MiB);
+    await pipeline.upload(buffer, large);
+    assert.deepEqual(await pipeline.download(buffer, new Uint8Array(large.byteLength)), large);
+    assert.equal(pipeline.stats().direct, 2);
+    assert.equal(pipeline.stats().stagedChunks, 16);
+  });
+
   test("pipeline: typed arrays, many calls at once, each in order", async ({ device }) => {
-    using pipeline = new TransferPipeline({ device, chunkBytes: 256 * KiB });
+    using pipeline = new TransferPipeline({ device, chunkBytes: 256 * KiB, directBelow: 0 });
     const a = randomFloats(300_000);
     const b = randomFloats(200_000);
     using bufferA = DeviceBuffer.allocate(a.byteLength, { device });
@@ -271,6 +293,7 @@ export function registerTransferContracts(
       pool,
       chunkBytes: 64 * KiB,
       hostThreads: 1,
+      directBelow: 0,
       faults: { failEvery: 5 },
     });
     using buffer = DeviceBuffer.allocate(1 * MiB, { device });
@@ -295,6 +318,7 @@ export function registerTransferContracts(
       pool,
       chunkBytes: 64 * KiB,
       hostThreads: 4,
+      directBelow: 0,
       faults: { failRate: 0.2, seed: 7 },
     });
     await assert.rejects(() => wide.upload(buffer, data), OutOfMemoryError);
@@ -348,9 +372,13 @@ export function registerTransferContracts(
     await assert.rejects(() => pending, DisposedError);
     assert.equal(pool.stats().allocatedBytes.current, 0);
     for (
-      const options of [{ stagingBuffers: 1 }, { hostThreads: 0 }, { chunkBytes: 0 }, {
-        chunkBytes: -5,
-      }]
+      const options of [
+        { stagingBuffers: 1 },
+        { hostThreads: 0 },
+        { chunkBytes: 0 },
+        { chunkBytes: -5 },
+        { directBelow: -1 },
+      ]
     ) {
       expectError(() => new TransferPipeline({ device, pool, ...options }), InvalidArgumentError);
     }
@@ -359,7 +387,7 @@ export function registerTransferContracts(
   });
 
   test("pipeline.uploadEach overlaps uploads with compute and processes every chunk", async ({ device }) => {
-    using pipeline = new TransferPipeline({ device });
+    using pipeline = new TransferPipeline({ device, directBelow: 0 });
     using compute = new Stream(device);
     const chunkElements = 64 * KiB;
     const x = randomFloats(3 * chunkElements + 17);
