@@ -13,7 +13,8 @@
  * Without a GPU it runs on the cpu device (every mode is a memcpy there).
  */
 
-import { cudaAvailability, defaultDevice, type Device } from "../mod.ts";
+import { cudaAvailability, defaultDevice, Device, DeviceBuffer } from "../mod.ts";
+import { median } from "../src/cli/table.ts";
 import { timeTransfers, transferTable } from "../src/cli/transfer_timing.ts";
 
 const SIZES = [4 << 20, 16 << 20, 64 << 20, 256 << 20, 1024 << 20];
@@ -44,4 +45,34 @@ console.log(
   }${reference ? `; C reference on ${reference.device}` : ""}`,
 );
 console.log(transferTable(rows, reference));
-console.log(JSON.stringify({ device: device.id, rows, reference }));
+const peers = cudaAvailability().usable && Device.count() >= 2 ? timePeerCopies() : undefined;
+console.log(JSON.stringify({ device: device.id, rows, reference, peers }));
+
+/** 1 GiB from cuda:0 to cuda:1 (default pools), GB/s: before peer access, then after. */
+function timePeerCopies(): { before: number; after: number } {
+  const [a, b] = [Device.get(0), Device.get(1)];
+  const bytes = 1 << 30;
+  using source = DeviceBuffer.allocate(bytes, { device: a, label: "bench.peer" });
+  using target = DeviceBuffer.allocate(bytes, { device: b, label: "bench.peer" });
+  source.fill(1);
+  const gbps = () => {
+    target.copyFrom(source);
+    const ms: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      target.copyFrom(source);
+      ms.push(performance.now() - start);
+    }
+    return bytes / median(ms) / 1e6;
+  };
+  const before = gbps();
+  const enabled = b.enablePeerAccess(a) && a.enablePeerAccess(b);
+  const after = gbps();
+  console.log(
+    `\nPeer copy of 1 GiB, cuda:0 → cuda:1: ${before.toFixed(1)} GB/s, then ${
+      after.toFixed(1)
+    } GB/s ` +
+      (enabled ? "with peer access enabled" : "(peer access not available)"),
+  );
+  return { before, after };
+}

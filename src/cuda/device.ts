@@ -8,6 +8,7 @@ import { CUdevice_attribute, CUresult } from "../../ffi/cuda.ts";
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { check, cudaDriver } from "./driver.ts";
 import { CudaByteOps } from "./byte_ops.ts";
+import { recordPeerAccess } from "./peer_access.ts";
 
 /** Free and total bytes of a device, as its driver reports them now. */
 export interface MemInfo {
@@ -183,8 +184,8 @@ export class Device {
   }
 
   /**
-   * Lets this device's context reach `peer`'s memory directly (cuCtxEnablePeerAccess), so copies
-   * between them skip the host. Returns false when the hardware does not allow it (copies still
+   * Lets this device reach `peer`'s memory directly (cuCtxEnablePeerAccess, and cuMemSetAccess on
+   * `peer`'s virtual-memory mappings, now and later), so copies between them skip the host. Returns false when the hardware does not allow it (copies still
    * work, staged by the driver). Idempotent.
    */
   enablePeerAccess(peer: Device): boolean {
@@ -194,6 +195,8 @@ export class Device {
     if (result !== CUresult.ERROR_PEER_ACCESS_ALREADY_ENABLED) {
       check(result, "cuCtxEnablePeerAccess");
     }
+    // Memory from the virtual memory API (the default pools) needs its own grant.
+    recordPeerAccess(peer, this);
     return true;
   }
 

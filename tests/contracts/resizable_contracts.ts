@@ -165,6 +165,15 @@ export function registerResizableContracts(
 
   test("a failure midway leaves the buffer exactly as it was", ({ flakyPool }) => {
     const seed = (Math.random() * 2 ** 31) >>> 0;
+    try {
+      failMidway(flakyPool, seed);
+    } catch (error) {
+      // Any failure, not only an assertion's, names the seed that replays it.
+      throw new Error(`seed ${seed}: ${(error as Error).message}`, { cause: error });
+    }
+  });
+
+  const failMidway = (flakyPool: (seed: number) => MemoryPool, seed: number) => {
     const pool = flakyPool(seed);
     const random = generator(seed);
     let failures = 0;
@@ -203,7 +212,7 @@ export function registerResizableContracts(
     }
     assert.ok(failures > 0, `seed ${seed}: the schedule injected no failure`);
     pool.close();
-  });
+  };
 
   test("memory is accounted in the pool's statistics and the tracker", ({ pool }) => {
     const tracker = new MemoryTracker();

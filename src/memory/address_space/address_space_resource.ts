@@ -146,6 +146,13 @@ export abstract class AddressSpaceResource implements MemoryResource {
     if (this.#mappedBytes > this.#peakMappedBytes) this.#peakMappedBytes = this.#mappedBytes;
   }
 
+  /** Calls `visit` with every piece mapped now (address and bytes), ascending by address. */
+  protected forEachMapping(visit: (address: bigint, bytes: number) => void): void {
+    for (const range of this.#ranges) {
+      range.mapStarts.forEach((start, i) => visit(start, range.mapBytes[i]));
+    }
+  }
+
   /** Unmaps exactly one earlier {@linkcode AddressSpaceResource.map}; its memory is freed. */
   unmap(address: bigint, bytes: number): void {
     const range = this.#ranges[this.#rangeIndexAfter(address) - 1];

@@ -15,6 +15,7 @@ import {
 } from "../../../ffi/cuda.ts";
 import type { Device } from "../../cuda/device.ts";
 import { check, cudaDriver } from "../../cuda/driver.ts";
+import { listenForPeerAccess, peerAccessorsOf } from "../../cuda/peer_access.ts";
 import { GpumemError } from "../../errors.ts";
 import { checkDriverAllocation } from "../out_of_memory.ts";
 import { AddressSpaceResource, checkRangeBytes } from "./address_space_resource.ts";
@@ -82,7 +83,9 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
   readonly defaultRangeBytes: number;
   readonly #vmm: VmmSymbols;
   readonly #prop: Uint8Array<ArrayBuffer>;
-  readonly #access: Uint8Array<ArrayBuffer>;
+  /** One CUmemAccessDesc per device that may reach the memory: this one, then its peers. */
+  #access: Uint8Array<ArrayBuffer>;
+  #accessCount: bigint;
 
   /** A resource on `device`; GpumemError when the device or driver lacks the VMM API. */
   constructor(device: Device, options: CudaVirtualMemoryOptions = {}) {
@@ -92,7 +95,11 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
     this.device = device;
     this.name = `cuMemMap(${device.id})`;
     this.#prop = memAllocationProp(device.handle);
-    this.#access = memAccessDesc(device.handle);
+    const peers = peerAccessorsOf(device);
+    this.#access = accessDescriptors([device, ...peers]);
+    this.#accessCount = BigInt(1 + peers.length);
+    // Peers enabled later get access to what is mapped then, and to what is mapped after.
+    listenForPeerAccess(this);
     check(
       this.#vmm.cuMemGetAllocationGranularity(
         u64Out,
@@ -139,11 +146,28 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
     const mapped = vmm.cuMemMap(address, size, 0n, handle, 0n);
     check(vmm.cuMemRelease(handle), "cuMemRelease");
     check(mapped, "cuMemMap");
-    const access = vmm.cuMemSetAccess(address, size, this.#access, 1n);
+    const access = vmm.cuMemSetAccess(address, size, this.#access, this.#accessCount);
     if (access !== 0) {
       check(vmm.cuMemUnmap(address, size), "cuMemUnmap");
       check(access, "cuMemSetAccess");
     }
+  }
+
+  /**
+   * Grants `accessor` read and write access to every mapping now (cuMemSetAccess) and to every
+   * later one; called when peer access to this device is enabled (Device.enablePeerAccess).
+   */
+  grantAccess(accessor: Device): void {
+    const devices = [this.device, ...peerAccessorsOf(this.device)];
+    if (!devices.includes(accessor)) devices.push(accessor);
+    const access = accessDescriptors(devices);
+    const count = BigInt(devices.length);
+    this.device.activate();
+    this.forEachMapping((address, bytes) => {
+      check(this.#vmm.cuMemSetAccess(address, BigInt(bytes), access, count), "cuMemSetAccess");
+    });
+    this.#access = access;
+    this.#accessCount = count;
   }
 
   /** cuMemUnmap, which frees the memory (its handle was released at map time). */
@@ -151,4 +175,11 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
     this.device.activate();
     check(this.#vmm.cuMemUnmap(address, BigInt(bytes)), "cuMemUnmap");
   }
+}
+
+/** CUmemAccessDesc entries, read and write, for `devices`, back to back. */
+function accessDescriptors(devices: readonly Device[]): Uint8Array<ArrayBuffer> {
+  const descriptors = new Uint8Array(12 * devices.length);
+  devices.forEach((device, i) => descriptors.set(memAccessDesc(device.handle), 12 * i));
+  return descriptors;
 }
