@@ -96,6 +96,7 @@ export {
   FaultSchedule,
 } from "./src/memory/fault_injecting_resource.ts";
 export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
+export { DriverResource } from "./src/memory/driver_resource.ts";
 export {
   CudaAsyncResource,
   type CudaAsyncResourceOptions,

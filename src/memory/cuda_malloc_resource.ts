@@ -5,13 +5,9 @@
  */
 
 import type { Device } from "../cuda/device.ts";
-import { check, cudaDriver } from "../cuda/driver.ts";
-import { checkByteCount } from "../validate.ts";
-import { LiveAllocations } from "./live_allocations.ts";
-import { checkDriverAllocation } from "./out_of_memory.ts";
-import type { MemoryResource } from "./resource.ts";
-
-const addressOut = new BigUint64Array(1);
+import { cudaDriver } from "../cuda/driver.ts";
+import { DriverResource } from "./driver_resource.ts";
+import type { MemorySource } from "./out_of_memory.ts";
 
 /**
  * Device memory straight from cuMemAlloc_v2 / cuMemFree_v2 (~60–90 µs a round trip on an H100):
@@ -27,40 +23,27 @@ const addressOut = new BigUint64Array(1);
  * }
  * ```
  */
-export class CudaMallocResource implements MemoryResource {
+export class CudaMallocResource extends DriverResource {
   /** The CUDA device allocated on. */
-  readonly device: Device;
-  /** `cuMemAlloc(cuda:N)`. */
-  readonly name: string;
-  /** What this resource has handed out and not taken back. */
-  readonly live: LiveAllocations = new LiveAllocations();
+  declare readonly device: Device;
 
   /** A resource allocating on `device`. */
   constructor(device: Device) {
-    this.device = device;
-    this.name = `cuMemAlloc(${device.id})`;
+    super(device, `cuMemAlloc(${device.id})`, { allocate: "cuMemAlloc_v2", free: "cuMemFree_v2" });
   }
 
-  /** cuMemAlloc_v2; OutOfMemoryError (with device free/total) when the driver is out of memory. */
-  allocate(bytes: number): bigint {
-    checkByteCount(bytes, "bytes");
-    if (bytes === 0) return 0n;
-    this.device.activate();
-    const result = cudaDriver().symbols.cuMemAlloc_v2(addressOut, BigInt(bytes));
-    checkDriverAllocation(result, "cuMemAlloc_v2", this.device, bytes);
-    const address = addressOut[0];
-    this.live.add(address, bytes);
-    this.device.retainUser();
-    return address;
+  /** The device (OutOfMemoryError reports its free and total memory). */
+  protected get source(): MemorySource {
+    return this.device;
   }
 
-  /** cuMemFree_v2, after checking the address is a live allocation of this resource. */
-  deallocate(address: bigint, bytes: number): void {
-    if (bytes === 0 && address === 0n) return;
-    this.live.verify(address, bytes, this.name);
-    this.device.activate();
-    check(cudaDriver().symbols.cuMemFree_v2(address), "cuMemFree_v2");
-    this.live.remove(address, bytes);
-    this.device.releaseUser();
+  /** cuMemAlloc_v2. */
+  protected driverAllocate(out: BigUint64Array, bytes: bigint): number {
+    return cudaDriver().symbols.cuMemAlloc_v2(out, bytes);
+  }
+
+  /** cuMemFree_v2. */
+  protected driverFree(address: bigint): number {
+    return cudaDriver().symbols.cuMemFree_v2(address);
   }
 }

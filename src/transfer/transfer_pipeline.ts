@@ -201,7 +201,7 @@ export class TransferPipeline {
     return this.#run(() => {
       const bytes = bytesOf(checkStableHostArray(source, "source"));
       this.#checkBuffer(target, "target", offset, bytes.byteLength);
-      return () => this.#upload(target, offset, bytes);
+      return () => this.#transfer(target, offset, bytes, true);
     });
   }
 
@@ -214,7 +214,7 @@ export class TransferPipeline {
       const bytes = bytesOf(checkStableHostArray(target, "target"));
       this.#checkBuffer(source, "source", offset, bytes.byteLength);
       return async () => {
-        await this.#download(source, offset, bytes);
+        await this.#transfer(source, offset, bytes, false);
         return target;
       };
     });
@@ -331,17 +331,26 @@ export class TransferPipeline {
     this.#stats.direct++;
   }
 
-  async #upload(target: DeviceBuffer, offset: number, source: Uint8Array): Promise<void> {
-    const total = source.byteLength;
+  /** Moves `host` to (or from) `buffer` at `offset`: straight when it can, else staged. */
+  async #transfer(
+    buffer: DeviceBuffer,
+    offset: number,
+    host: Uint8Array,
+    toDevice: boolean,
+  ): Promise<void> {
+    const total = host.byteLength;
     if (total === 0) return;
-    target.recordStream(this.stream);
-    if (this.#direct(source)) await this.#copyDirect(target.ptr + BigInt(offset), source, true);
+    buffer.recordStream(this.stream);
+    if (this.#direct(host)) await this.#copyDirect(buffer.ptr + BigInt(offset), host, toDevice);
     else {
       const piece = this.#pieceFor(total);
       await this.#withRing(
         Math.ceil(total / piece),
         piece,
-        (ring) => this.#stageUp(ring, piece, target, offset, source),
+        (ring) =>
+          toDevice
+            ? this.#stageUp(ring, piece, buffer, offset, host)
+            : this.#stageDown(ring, piece, buffer, offset, host),
       );
     }
     this.#stats.bytes += total;
@@ -377,37 +386,35 @@ export class TransferPipeline {
     });
   }
 
-  async #download(source: DeviceBuffer, offset: number, target: Uint8Array): Promise<void> {
-    const total = target.byteLength;
-    if (total === 0) return;
-    source.recordStream(this.stream);
-    if (this.#direct(target)) await this.#copyDirect(source.ptr + BigInt(offset), target, false);
-    else {
-      const piece = this.#pieceFor(total);
-      const handle = this.stream.handle;
-      await this.#withRing(
-        Math.ceil(total / piece),
-        piece,
-        (ring) =>
-          runWindowed(Math.ceil(total / piece), this.#width, async (index) => {
-            const at = index * piece;
-            const length = Math.min(piece, total - at);
-            const slot = await ring.acquire();
-            try {
-              const staging = await ring.take(slot, length);
-              this.#injectFault(length);
-              this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
-              ring.queued(slot);
-              this.#stats.stagedChunks++;
-              await ring.landed(slot);
-              await copyHostOffThread(target.subarray(at, at + length), staging);
-            } finally {
-              ring.release(slot);
-            }
-          }),
-      );
-    }
-    this.#stats.bytes += total;
+  /**
+   * Copies `source` at `offset` into `target` piece by piece: each worker queues a piece's DMA
+   * into a staging buffer, waits for it to land, then copies it out on a worker thread, so DMAs
+   * and host copies overlap. Resolves once every piece is in `target`.
+   */
+  #stageDown(
+    ring: StagingRing,
+    piece: number,
+    source: DeviceBuffer,
+    offset: number,
+    target: Uint8Array,
+  ): Promise<void> {
+    const handle = this.stream.handle;
+    return runWindowed(Math.ceil(target.byteLength / piece), this.#width, async (index) => {
+      const at = index * piece;
+      const length = Math.min(piece, target.byteLength - at);
+      const slot = await ring.acquire();
+      try {
+        const staging = await ring.take(slot, length);
+        this.#injectFault(length);
+        this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
+        ring.queued(slot);
+        this.#stats.stagedChunks++;
+        await ring.landed(slot);
+        await copyHostOffThread(target.subarray(at, at + length), staging);
+      } finally {
+        ring.release(slot);
+      }
+    });
   }
 
   async #uploadEach(source: Uint8Array, chunk: number, options: UploadEachOptions): Promise<void> {
