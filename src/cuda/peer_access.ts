@@ -20,7 +20,8 @@ export interface PeerAccessListener {
 }
 
 const accessors = new Map<Device, Device[]>();
-const listeners = new Set<PeerAccessListener>();
+/** Weakly held: a resource nobody uses any more must not be kept alive by this list. */
+const listeners = new Set<WeakRef<PeerAccessListener>>();
 
 /** Devices other than `owner` allowed to reach `owner`'s memory directly. */
 export function peerAccessorsOf(owner: Device): readonly Device[] {
@@ -33,13 +34,14 @@ export function recordPeerAccess(owner: Device, accessor: Device): void {
   if (list.includes(accessor)) return;
   list.push(accessor);
   accessors.set(owner, list);
-  for (const listener of listeners) {
-    if (listener.device === owner) listener.grantAccess(accessor);
+  for (const reference of listeners) {
+    const listener = reference.deref();
+    if (listener === undefined) listeners.delete(reference);
+    else if (listener.device === owner) listener.grantAccess(accessor);
   }
 }
 
-/** Registers `listener` for accessors recorded from now on; returns its unregistration. */
-export function listenForPeerAccess(listener: PeerAccessListener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+/** Registers `listener` (held weakly) for accessors recorded from now on. */
+export function listenForPeerAccess(listener: PeerAccessListener): void {
+  listeners.add(new WeakRef(listener));
 }

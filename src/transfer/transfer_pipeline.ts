@@ -306,7 +306,6 @@ export class TransferPipeline {
    */
   #direct(bytes: Uint8Array): boolean {
     if (pinnedOwnerOf(bytes) !== undefined || bytes.byteLength < this.directBelow) return true;
-    if (bytes.byteLength === 0) return false;
     const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes));
     return registrationCovering(address, bytes.byteLength) !== undefined;
   }
@@ -369,20 +368,11 @@ export class TransferPipeline {
     source: Uint8Array,
   ): Promise<void> {
     const handle = this.stream.handle;
-    return runWindowed(Math.ceil(source.byteLength / piece), this.#width, async (index) => {
-      const at = index * piece;
-      const length = Math.min(piece, source.byteLength - at);
-      const slot = await ring.acquire();
-      try {
-        const staging = await ring.take(slot, length);
-        await copyHostOffThread(staging, source.subarray(at, at + length));
-        this.#injectFault(length);
-        this.device.ops.hostToDevice(target.ptr + BigInt(offset + at), staging, handle);
-        ring.queued(slot);
-        this.#stats.stagedChunks++;
-      } finally {
-        ring.release(slot);
-      }
+    return this.#eachPiece(ring, piece, source.byteLength, async (slot, staging, at) => {
+      await copyHostOffThread(staging, source.subarray(at, at + staging.byteLength));
+      this.#injectFault(staging.byteLength);
+      this.device.ops.hostToDevice(target.ptr + BigInt(offset + at), staging, handle);
+      ring.queued(slot);
     });
   }
 
@@ -399,18 +389,32 @@ export class TransferPipeline {
     target: Uint8Array,
   ): Promise<void> {
     const handle = this.stream.handle;
-    return runWindowed(Math.ceil(target.byteLength / piece), this.#width, async (index) => {
+    return this.#eachPiece(ring, piece, target.byteLength, async (slot, staging, at) => {
+      this.#injectFault(staging.byteLength);
+      this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
+      ring.queued(slot);
+      await ring.landed(slot);
+      await copyHostOffThread(target.subarray(at, at + staging.byteLength), staging);
+    });
+  }
+
+  /**
+   * Runs `move` for every `piece`-byte piece of `total` bytes on the pipeline's workers, each with
+   * a staging slot of its own (free of earlier DMAs) and the piece's byte offset; the slot goes
+   * back to the ring whatever happens.
+   */
+  #eachPiece(
+    ring: StagingRing,
+    piece: number,
+    total: number,
+    move: (slot: number, staging: Uint8Array, at: number) => Promise<void>,
+  ): Promise<void> {
+    return runWindowed(Math.ceil(total / piece), this.#width, async (index) => {
       const at = index * piece;
-      const length = Math.min(piece, target.byteLength - at);
       const slot = await ring.acquire();
       try {
-        const staging = await ring.take(slot, length);
-        this.#injectFault(length);
-        this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
-        ring.queued(slot);
+        await move(slot, await ring.take(slot, Math.min(piece, total - at)), at);
         this.#stats.stagedChunks++;
-        await ring.landed(slot);
-        await copyHostOffThread(target.subarray(at, at + length), staging);
       } finally {
         ring.release(slot);
       }
@@ -450,11 +454,11 @@ export class TransferPipeline {
           await process(buffers[pair].view(0, length), index, at);
           processed[pair].record(compute);
         }
-        await streamDone(compute);
       });
       this.#stats.bytes += total;
     } finally {
-      // A failed chunk: let compute finish what was queued before the Promise settles.
+      // The last chunk's processing, or after a failure what compute had queued, is done before
+      // the Promise settles.
       if (!compute.closed) await streamDone(compute);
       for (const buffer of buffers) buffer.free();
       for (const event of [...uploaded, ...processed]) event.close();
