@@ -13,12 +13,13 @@ BUILD := build
 CPU_LIB := $(BUILD)/libgpumem_kernels_cpu.so
 CUDA_LIB := $(BUILD)/libgpumem_kernels_cuda.so
 KERNEL_LIBS := $(CPU_LIB) $(if $(NVCC),$(CUDA_LIB))
-CSRC_COMMON := csrc/gpumem.h csrc/status.h csrc/status.cpp csrc/axpy.h
-CXXFLAGS := -O3 -std=c++17 -fPIC -Wall -Wextra -Werror
+CSRC_COMMON := csrc/gpumem.h csrc/status.h csrc/status.cpp csrc/axpy.h csrc/staged_copy.h \
+               csrc/staged_copy.cpp
+CXXFLAGS := -O3 -std=c++17 -fPIC -pthread -Wall -Wextra -Werror
 # sm_80 (A100), sm_90 (H100/H200) machine code, plus PTX the driver can JIT for newer GPUs.
 CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -gencode arch=compute_90,code=compute_90
-NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-Wall -cudart static $(CUDA_ARCHS)
+NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-pthread,-Wall -cudart static $(CUDA_ARCHS)
 
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
@@ -54,11 +55,11 @@ build: $(KERNEL_LIBS)
 
 $(CPU_LIB): $(CSRC_COMMON) csrc/cpu_kernels.cpp
 	@mkdir -p $(BUILD)
-	$(CXX) $(CXXFLAGS) -shared -o $@ csrc/status.cpp csrc/cpu_kernels.cpp
+	$(CXX) $(CXXFLAGS) -shared -o $@ csrc/status.cpp csrc/staged_copy.cpp csrc/cpu_kernels.cpp -ldl
 
 $(CUDA_LIB): $(CSRC_COMMON) csrc/cuda_kernels.cu
 	@mkdir -p $(BUILD)
-	$(NVCC) $(NVCCFLAGS) -shared -o $@ csrc/status.cpp csrc/cuda_kernels.cu
+	$(NVCC) $(NVCCFLAGS) -shared -o $@ csrc/status.cpp csrc/staged_copy.cpp csrc/cuda_kernels.cu -ldl
 
 deno: $(DENO)
 

@@ -25,17 +25,74 @@ export const kernelSymbols = {
     ],
     result: "i32",
   },
+  /** int gm_stager_create(const char *driver_library, void *context, int threads, int spin_us, uint64_t *out) */
+  gm_stager_create: {
+    parameters: [
+      "buffer", /* const char *driver_library: NUL-terminated path; NULL for a host-only stager */
+      "pointer", /* void *context: CUcontext the stager's threads use (NULL when host-only) */
+      "i32", /* int threads: workers per transfer, the caller's thread included */
+      "i32", /* int spin_us: how long idle threads poll for the next transfer before sleeping */
+      "buffer", /* uint64_t *out: the stager's handle */
+    ],
+    result: "i32",
+  },
+  /** int gm_stager_destroy(uint64_t stager) */
+  gm_stager_destroy: { parameters: ["u64" /* uint64_t stager */], result: "i32" },
+  /**
+   * int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, uint64_t bytes,
+   * uint64_t first_piece, uint64_t piece, const uint64_t *slots, void *stream,
+   * const uint8_t *fail_pieces, uint64_t *report). Runs on a worker thread (a Promise): its
+   * gm_last_error is that thread's, so failures are read from `report`.
+   */
+  gm_stager_run: {
+    parameters: [
+      "u64", /* uint64_t stager */
+      "i32", /* int to_device: 1 host to device, 0 device to host */
+      "buffer", /* void *host: the pageable bytes */
+      "u64", /* uint64_t device: device address (a host address on the cpu device) */
+      "u64", /* uint64_t bytes */
+      "u64", /* uint64_t first_piece: bytes of the first piece */
+      "u64", /* uint64_t piece: bytes of the largest piece (the staging slots' size) */
+      "buffer", /* const uint64_t *slots: 2 * threads pinned staging addresses */
+      "pointer", /* void *stream: CUstream the DMAs go to (NULL when host-only) */
+      "buffer", /* const uint8_t *fail_pieces: NULL, or one byte per piece (nonzero: fails) */
+      "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  /** uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece) */
+  gm_stage_pieces: {
+    parameters: [
+      "u64", /* uint64_t bytes */
+      "u64", /* uint64_t first_piece */
+      "u64", /* uint64_t piece */
+    ],
+    result: "u64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened kernel library's symbols. */
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 1;
+export const KERNEL_ABI_VERSION = 2;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {
   OK: 0,
   INVALID_ARGUMENT: 1,
   CUDA_ERROR: 2,
+  INJECTED_FAULT: 3,
 } as const;
+
+/** enum gm_stage_call (csrc/staged_copy.h): the driver call a failed staged copy names. */
+export const STAGE_CALL_NAMES: readonly string[] = [
+  "",
+  "cuCtxSetCurrent",
+  "cuMemcpyHtoDAsync_v2",
+  "cuMemcpyDtoHAsync_v2",
+  "cuEventCreate",
+  "cuEventRecord",
+  "cuEventSynchronize",
+];

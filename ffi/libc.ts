@@ -22,20 +22,6 @@ export const libcSymbols = {
   },
   /** int munmap(void *addr, size_t length) */
   munmap: { parameters: ["pointer", /* void *addr */ "usize" /* size_t length */], result: "i32" },
-  /**
-   * void *memcpy(void *dest, const void *src, size_t n), on a worker thread: large host copies
-   * run on several cores at once without blocking the event loop (transfer staging).
-   */
-  memcpyAsync: {
-    name: "memcpy",
-    parameters: [
-      "pointer", /* void *dest */
-      "pointer", /* const void *src */
-      "usize", /* size_t n */
-    ],
-    result: "pointer",
-    nonblocking: true,
-  },
   /** int *__errno_location(void): glibc's per-thread errno */
   __errno_location: { parameters: [], result: "pointer", optional: true },
   /** int *__error(void): macOS's per-thread errno */

@@ -1,7 +1,8 @@
 /**
- * Staged transfers of pageable typed arrays: chunks go through a ring of pinned staging buffers
- * on a dedicated transfer stream, so the host copy of one chunk (spread over several cores)
- * overlaps the DMA of the one before, in both directions; and uploads that overlap compute.
+ * Staged transfers of pageable typed arrays: pieces go through pinned staging buffers on a
+ * dedicated transfer stream, several host copies (native threads, csrc/staged_copy.cpp) running
+ * at once while the DMAs of earlier pieces run, in both directions; and uploads that overlap
+ * compute.
  *
  * @module
  */
@@ -23,28 +24,28 @@ import {
   checkStableHostArray,
   type HostArray,
 } from "../validate.ts";
-import { copyHostOffThread } from "./host_copy.ts";
+import { HostBuffer } from "./host_buffer.ts";
 import { registrationCovering } from "./host_registration.ts";
 import { pinnedOwnerOf } from "./pinned_owner.ts";
-import { StagingRing } from "./staging_ring.ts";
+import { InjectedPieceFailure, Stager } from "./stager.ts";
 
 /** Options for {@linkcode TransferPipeline}. */
 export interface TransferPipelineOptions {
   /** The device transferred to and from (default: the default device). */
   device?: MemoryDevice;
   /**
-   * Largest piece a transfer is cut into, in bytes (default 4 MiB); smaller transfers use
-   * smaller pieces (down to 256 KiB) so that every worker gets some.
+   * Largest piece a transfer is cut into, in bytes (default 2 MiB). The first pieces are smaller
+   * (from 256 KiB, a quarter larger each) so that the DMA engine starts early.
    */
   chunkBytes?: number;
-  /** Pinned staging buffers, one per piece in flight, at least 2 (default hostThreads + 2). */
-  stagingBuffers?: number;
-  /** Host copies running at once, each on a worker thread (default: cores − 4, 2 to 12). */
+  /**
+   * Host copies running at once, each on a native thread with two pinned staging buffers of
+   * chunkBytes (default: cores − 4, 2 to 12; at most 256).
+   */
   hostThreads?: number;
   /**
    * Pageable transfers smaller than this go through the driver's own staging on the pipeline's
-   * stream instead (default 8 MiB: below it that path is faster, as it skips the worker-thread
-   * round trips; bench/RESULTS.md); 0 stages every transfer.
+   * stream instead (default 64 KiB; bench/RESULTS.md); 0 stages every transfer.
    */
   directBelow?: number;
   /** The pinned pool staging buffers come from (default: the device's). */
@@ -71,9 +72,12 @@ export interface UploadEachOptions {
 export interface TransferStats {
   /** Transfers finished (uploads, downloads and uploadEach calls). */
   transfers: number;
-  /** Chunks staged through pinned buffers. */
+  /** Pieces staged through pinned buffers. */
   stagedChunks: number;
-  /** Transfers that skipped staging: pinned or registered memory, or below directBelow. */
+  /**
+   * Transfers that skipped staging: pinned or registered memory, below directBelow, or any
+   * pageable one when the kernel library (which does the staging) is not built.
+   */
   direct: number;
   /** Bytes moved. */
   bytes: number;
@@ -81,40 +85,17 @@ export interface TransferStats {
   failed: number;
 }
 
-/** No piece is made smaller than this when a transfer is split for overlap. */
-const MIN_PIECE = 256 << 10;
-
-/**
- * Runs `piece(index)` for every index below `count` on `width` workers, each taking the next
- * index when done with one. After a failure no new piece starts; once the running ones are
- * done, the first error is thrown.
- */
-async function runWindowed(
-  count: number,
-  width: number,
-  piece: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (failure === null && next < count) {
-      const index = next++;
-      try {
-        await piece(index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
-  if (failure !== null) throw (failure as { error: unknown }).error;
-}
+/** The first piece of a staged transfer: small, so that its DMA starts soon (bench/RESULTS.md). */
+const FIRST_PIECE = 256 << 10;
+/** Staging buffers are whole pages. */
+const PAGE = 4096;
 
 /**
  * A dedicated transfer stream with staging. upload() and download() take any typed array: pinned
  * or registered memory goes straight to the DMA engine; pageable memory is cut into pieces that
- * go through two or more pinned staging buffers, several host copies running at once on worker
- * threads while the DMAs of pieces copied before them run.
+ * go through pinned staging buffers, several host copies running at once on native threads
+ * while the DMAs of pieces copied before them run (without the kernel library, csrc/, pageable
+ * memory takes the driver's own staging).
  * Calls on one pipeline run one after another. A chunk that fails rejects the transfer's Promise
  * once nothing it started is still running, and its staging buffers go back to the pool.
  *
@@ -136,14 +117,14 @@ export class TransferPipeline {
   readonly stream: Stream;
   /** Largest piece in bytes. */
   readonly chunkBytes: number;
-  /** Staging buffers per transfer (most pieces in flight). */
-  readonly stagingBuffers: number;
   /** Host copies running at once. */
   readonly hostThreads: number;
   /** Pageable transfers below this many bytes skip the staging (the driver stages them). */
   readonly directBelow: number;
   readonly #pool: MemoryPool;
   readonly #faults: FaultSchedule | null;
+  /** The native threads that stage pageable memory; null without the kernel library. */
+  readonly #stager: Stager | null;
   /** The last call's completion: calls run in order, sharing the stream. */
   #queue: Promise<unknown> = Promise.resolve();
   #running = 0;
@@ -160,18 +141,14 @@ export class TransferPipeline {
     if (options === null || typeof options !== "object") {
       throw new InvalidArgumentError("options", "an object", options);
     }
-    const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 4 << 20, "chunkBytes");
-    this.directBelow = checkByteCount(options.directBelow ?? 8 << 20, "directBelow");
-    // Measured on a 16-core H100 host: 12 copies at once move 1 GiB at ~43 GB/s, 8 at ~36, 4 at
-    // ~21 (bench/RESULTS.md); a few cores stay free for the event loop and the driver.
+    const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 2 << 20, "chunkBytes");
+    this.directBelow = checkByteCount(options.directBelow ?? 64 << 10, "directBelow");
+    // Measured on a 16-core H100 host: one core copies ~9 GB/s and 8 to 12 copies at once keep
+    // the DMA engine busy (bench/RESULTS.md); a few cores stay free for the event loop.
     const threads = options.hostThreads ??
       Math.max(2, Math.min(12, navigator.hardwareConcurrency - 4));
-    if (!Number.isSafeInteger(threads) || threads < 1) {
-      throw new InvalidArgumentError("hostThreads", "a positive integer", threads);
-    }
-    const staging = options.stagingBuffers ?? threads + 2;
-    if (!Number.isSafeInteger(staging) || staging < 2) {
-      throw new InvalidArgumentError("stagingBuffers", "an integer of at least 2", staging);
+    if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
+      throw new InvalidArgumentError("hostThreads", "an integer from 1 to 256", threads);
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultPinnedPool(device);
@@ -181,10 +158,15 @@ export class TransferPipeline {
     this.#faults = options.faults === undefined ? null : new FaultSchedule(options.faults);
     this.device = device;
     this.chunkBytes = chunkBytes;
-    this.stagingBuffers = staging;
     this.hostThreads = threads;
     this.#pool = pool;
     this.stream = new Stream(device);
+    try {
+      this.#stager = Stager.open(device, threads);
+    } catch (error) {
+      this.stream.close();
+      throw error;
+    }
   }
 
   /** Totals so far. */
@@ -246,7 +228,10 @@ export class TransferPipeline {
     });
   }
 
-  /** Destroys the stream. GpumemError while a transfer is running (await it first). Idempotent. */
+  /**
+   * Stops the staging threads and destroys the stream. GpumemError while a transfer is running
+   * (await it first). Idempotent.
+   */
   close(): void {
     if (this.stream.closed) return;
     if (this.#running > 0) {
@@ -254,6 +239,7 @@ export class TransferPipeline {
         `TransferPipeline(${this.device.id}) has ${this.#running} transfers running`,
       );
     }
+    this.#stager?.close();
     this.stream.close();
   }
 
@@ -302,22 +288,13 @@ export class TransferPipeline {
 
   /**
    * Whether `bytes` go straight to the driver: pinned or registered memory (the DMA engine reads
-   * it), or a pageable transfer below directBelow.
+   * it), a pageable transfer below directBelow, or any without a stager.
    */
   #direct(bytes: Uint8Array): boolean {
-    if (pinnedOwnerOf(bytes) !== undefined || bytes.byteLength < this.directBelow) return true;
+    if (this.#stager === null || pinnedOwnerOf(bytes) !== undefined) return true;
+    if (bytes.byteLength < this.directBelow) return true;
     const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes));
     return registrationCovering(address, bytes.byteLength) !== undefined;
-  }
-
-  /** Host copies running at once: one per worker, each with a staging buffer. */
-  get #width(): number {
-    return Math.min(this.hostThreads, this.stagingBuffers);
-  }
-
-  /** The piece size for `total` bytes: small enough that every worker gets one. */
-  #pieceFor(total: number): number {
-    return Math.min(this.chunkBytes, Math.max(MIN_PIECE, Math.ceil(total / this.#width)));
   }
 
   /** One copy straight between `host` (pinned or registered) and the device; resolves when done. */
@@ -340,85 +317,63 @@ export class TransferPipeline {
     const total = host.byteLength;
     if (total === 0) return;
     buffer.recordStream(this.stream);
-    if (this.#direct(host)) await this.#copyDirect(buffer.ptr + BigInt(offset), host, toDevice);
-    else {
-      const piece = this.#pieceFor(total);
-      await this.#withRing(
-        Math.ceil(total / piece),
-        piece,
-        (ring) =>
-          toDevice
-            ? this.#stageUp(ring, piece, buffer, offset, host)
-            : this.#stageDown(ring, piece, buffer, offset, host),
-      );
-    }
+    const address = buffer.ptr + BigInt(offset);
+    if (this.#direct(host)) await this.#copyDirect(address, host, toDevice);
+    else await this.#stage(this.#stager as Stager, address, host, toDevice);
     this.#stats.bytes += total;
   }
 
   /**
-   * Queues `source` to `target` at `offset` piece by piece: each worker copies a piece into a
-   * staging buffer on a worker thread, then queues its DMA, so host copies run side by side and
-   * overlap the DMAs. Resolves once every DMA is queued (not done).
+   * Moves pageable `host` through pinned staging buffers (two per thread, from the pool, back to
+   * it whatever happens) with the stager; resolves once every piece is done.
    */
-  #stageUp(
-    ring: StagingRing,
-    piece: number,
-    target: DeviceBuffer,
-    offset: number,
-    source: Uint8Array,
-  ): Promise<void> {
-    const handle = this.stream.handle;
-    return this.#eachPiece(ring, piece, source.byteLength, async (slot, staging, at) => {
-      await copyHostOffThread(staging, source.subarray(at, at + staging.byteLength));
-      this.#injectFault(staging.byteLength);
-      this.device.ops.hostToDevice(target.ptr + BigInt(offset + at), staging, handle);
-      ring.queued(slot);
-    });
-  }
-
-  /**
-   * Copies `source` at `offset` into `target` piece by piece: each worker queues a piece's DMA
-   * into a staging buffer, waits for it to land, then copies it out on a worker thread, so DMAs
-   * and host copies overlap. Resolves once every piece is in `target`.
-   */
-  #stageDown(
-    ring: StagingRing,
-    piece: number,
-    source: DeviceBuffer,
-    offset: number,
-    target: Uint8Array,
-  ): Promise<void> {
-    const handle = this.stream.handle;
-    return this.#eachPiece(ring, piece, target.byteLength, async (slot, staging, at) => {
-      this.#injectFault(staging.byteLength);
-      this.device.ops.deviceToHost(staging, source.ptr + BigInt(offset + at), handle);
-      ring.queued(slot);
-      await ring.landed(slot);
-      await copyHostOffThread(target.subarray(at, at + staging.byteLength), staging);
-    });
-  }
-
-  /**
-   * Runs `move` for every `piece`-byte piece of `total` bytes on the pipeline's workers, each with
-   * a staging slot of its own (free of earlier DMAs) and the piece's byte offset; the slot goes
-   * back to the ring whatever happens.
-   */
-  #eachPiece(
-    ring: StagingRing,
-    piece: number,
-    total: number,
-    move: (slot: number, staging: Uint8Array, at: number) => Promise<void>,
-  ): Promise<void> {
-    return runWindowed(Math.ceil(total / piece), this.#width, async (index) => {
-      const at = index * piece;
-      const slot = await ring.acquire();
-      try {
-        await move(slot, await ring.take(slot, Math.min(piece, total - at)), at);
-        this.#stats.stagedChunks++;
-      } finally {
-        ring.release(slot);
+  async #stage(stager: Stager, device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {
+    const total = host.byteLength;
+    const piece = Math.min(this.chunkBytes, Math.ceil(total / PAGE) * PAGE);
+    const first = Math.min(FIRST_PIECE, piece);
+    const faults = this.#plannedFaults(stager, total, first, piece);
+    const slots: HostBuffer[] = [];
+    try {
+      const addresses = new BigUint64Array(2 * stager.threads);
+      for (let i = 0; i < addresses.length; i++) {
+        const slot = HostBuffer.allocate(piece, { pool: this.#pool, label: "transfer.staging" });
+        slots.push(slot);
+        addresses[i] = slot.ptr;
       }
-    });
+      const report = await stager
+        .run(toDevice, host, device, first, piece, addresses, this.stream.handle, faults.marks)
+        .catch((error) => {
+          throw error instanceof InjectedPieceFailure ? faults.errors.get(error.piece) : error;
+        });
+      this.#stats.stagedChunks += report.piecesDone;
+    } finally {
+      // The stager returns only once none of its DMAs still runs.
+      for (const slot of slots) slot.free();
+    }
+  }
+
+  /**
+   * With a fault schedule, the pieces of a transfer that are to fail (one attempt per piece, in
+   * order) and the error each throws; none without.
+   */
+  #plannedFaults(
+    stager: Stager,
+    total: number,
+    first: number,
+    piece: number,
+  ): { marks: Uint8Array | null; errors: Map<number, unknown> } {
+    const errors = new Map<number, unknown>();
+    if (this.#faults === null) return { marks: null, errors };
+    const marks = new Uint8Array(stager.pieces(total, first, piece));
+    for (let index = 0; index < marks.length; index++) {
+      try {
+        this.#injectFault(piece);
+      } catch (error) {
+        marks[index] = 1;
+        errors.set(index, error);
+      }
+    }
+    return { marks, errors };
   }
 
   async #uploadEach(source: Uint8Array, chunk: number, options: UploadEachOptions): Promise<void> {
@@ -440,54 +395,24 @@ export class TransferPipeline {
         uploaded.push(new Event(this.device, { timing: false }));
         processed.push(new Event(this.device, { timing: false }));
       }
-      const piece = this.#pieceFor(chunk);
-      await this.#withRing(Math.ceil(chunk / piece), piece, async (ring) => {
-        for (let index = 0; index < chunks; index++) {
-          const at = index * chunk;
-          const length = Math.min(chunk, total - at);
-          const pair = index % 2;
-          // The buffer is free once compute has done chunk index - 2.
-          if (index >= 2) this.stream.waitEvent(processed[pair]);
-          await this.#stageUp(ring, piece, buffers[pair], 0, source.subarray(at, at + length));
-          uploaded[pair].record(this.stream);
-          compute.waitEvent(uploaded[pair]);
-          await process(buffers[pair].view(0, length), index, at);
-          processed[pair].record(compute);
-        }
-      });
-      this.#stats.bytes += total;
+      for (let index = 0; index < chunks; index++) {
+        const at = index * chunk;
+        const length = Math.min(chunk, total - at);
+        const pair = index % 2;
+        // The buffer is free once compute has done chunk index - 2.
+        if (index >= 2) this.stream.waitEvent(processed[pair]);
+        await this.#transfer(buffers[pair], 0, source.subarray(at, at + length), true);
+        uploaded[pair].record(this.stream);
+        compute.waitEvent(uploaded[pair]);
+        await process(buffers[pair].view(0, length), index, at);
+        processed[pair].record(compute);
+      }
     } finally {
       // The last chunk's processing, or after a failure what compute had queued, is done before
       // the Promise settles.
       if (!compute.closed) await streamDone(compute);
       for (const buffer of buffers) buffer.free();
       for (const event of [...uploaded, ...processed]) event.close();
-    }
-  }
-
-  /**
-   * Runs `work` with a staging ring; whatever happens, waits until nothing it queued is still
-   * running, then gives the staging buffers back.
-   */
-  async #withRing(
-    pieces: number,
-    bytes: number,
-    work: (ring: StagingRing) => Promise<void>,
-  ): Promise<void> {
-    const ring = new StagingRing(
-      this.#pool,
-      Math.min(pieces, this.stagingBuffers),
-      bytes,
-      this.stream,
-    );
-    try {
-      await work(ring);
-    } finally {
-      try {
-        await streamDone(this.stream);
-      } finally {
-        ring.close();
-      }
     }
   }
 

@@ -1,0 +1,34 @@
+/* Staged copies of pageable host memory: a pool of host threads that copy pieces of a transfer
+ * into pinned staging slots (host to device) or out of them (device to host) while the DMAs of
+ * other pieces run, so the host copies run side by side and overlap the copy engine.
+ *
+ * Part of both builds of the kernel library; csrc/gpumem.h declares the entry points. The CUDA
+ * driver is reached through dlopen (the library ffi/cuda.ts opened, so the same driver instance
+ * and contexts), which keeps this file free of CUDA headers. A stager created without a driver
+ * library runs on host memory alone: "device" addresses are host addresses and each piece's DMA
+ * is a memcpy, so the cpu device exercises the same scheduling. */
+#ifndef GPUMEM_STAGED_COPY_H
+#define GPUMEM_STAGED_COPY_H
+
+#include <stdint.h>
+
+/* Driver calls a stager makes, numbered for gm_stage_report.call. */
+enum gm_stage_call {
+  GM_CALL_NONE = 0,
+  GM_CALL_CTX_SET_CURRENT = 1,
+  GM_CALL_MEMCPY_HTOD_ASYNC = 2,
+  GM_CALL_MEMCPY_DTOH_ASYNC = 3,
+  GM_CALL_EVENT_CREATE = 4,
+  GM_CALL_EVENT_RECORD = 5,
+  GM_CALL_EVENT_SYNCHRONIZE = 6,
+};
+
+/* What a failed gm_stager_run reports (ffi/kernels.ts reads it as a BigUint64Array of 4). */
+struct gm_stage_report {
+  uint64_t pieces_done; /* pieces whose copy finished */
+  uint64_t failed_piece; /* the first piece that failed (UINT64_MAX when none) */
+  uint64_t cuda_result; /* the failing driver call's CUresult (0 for an injected fault) */
+  uint64_t call; /* enum gm_stage_call of the failing driver call */
+};
+
+#endif

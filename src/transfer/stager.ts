@@ -1,0 +1,152 @@
+/**
+ * The kernel library's stager (csrc/staged_copy.cpp): a pool of native threads that copy pieces
+ * of a pageable transfer into pinned staging slots, or out of them, while the DMAs of other
+ * pieces run. One FFI call per transfer, run off the event loop; the piece loop never enters
+ * JavaScript.
+ *
+ * @module
+ */
+
+import { KernelStatus, STAGE_CALL_NAMES } from "../../ffi/kernels.ts";
+import { cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
+import type { MemoryDevice } from "../device/types.ts";
+import { GpumemError } from "../errors.ts";
+import { type KernelLibrary, kernelLibrary } from "../kernels/library.ts";
+
+/** How far a staged transfer got (struct gm_stage_report). */
+export interface StageReport {
+  /** Pieces whose copy finished. */
+  piecesDone: number;
+  /** The first piece that failed, or -1. */
+  failedPiece: number;
+}
+
+/** Thrown by {@linkcode Stager.run} for a piece marked to fail; carries the piece's index. */
+export class InjectedPieceFailure extends GpumemError {
+  /** The piece that failed. */
+  readonly piece: number;
+
+  /** Creates the failure of `piece`. */
+  constructor(piece: number) {
+    super(`piece ${piece} failed on purpose`);
+    this.piece = piece;
+  }
+}
+
+/**
+ * Idle stager threads poll this long for the next transfer before they sleep: transfers that
+ * follow each other then skip a wake-up of tens of microseconds.
+ */
+const SPIN_MICROSECONDS = 200;
+
+/** A native stager for one device; close() stops its threads. */
+export class Stager {
+  /** Workers per transfer (the calling thread and threads − 1 native ones). */
+  readonly threads: number;
+  readonly #library: KernelLibrary;
+  readonly #device: MemoryDevice;
+  #handle: bigint;
+  readonly #report = new BigUint64Array(4);
+
+  private constructor(
+    library: KernelLibrary,
+    device: MemoryDevice,
+    handle: bigint,
+    threads: number,
+  ) {
+    this.#library = library;
+    this.#device = device;
+    this.#handle = handle;
+    this.threads = threads;
+  }
+
+  /**
+   * A stager with `threads` workers for `device`, or null when the kernel library is not built
+   * (transfers then take the driver's own staging).
+   */
+  static open(device: MemoryDevice, threads: number): Stager | null {
+    let library: KernelLibrary;
+    try {
+      library = kernelLibrary(device.kind);
+    } catch {
+      return null;
+    }
+    const cuda = device.kind === "cuda";
+    const path = cuda ? new TextEncoder().encode(cudaDriver().path + "\0") : null;
+    const out = new BigUint64Array(1);
+    const status = library.symbols.gm_stager_create(
+      path,
+      cuda ? device.context : null,
+      threads,
+      SPIN_MICROSECONDS,
+      out,
+    );
+    if (status !== KernelStatus.OK) {
+      const message = library.symbols.gm_last_error();
+      throw new GpumemError(
+        `gm_stager_create failed (status ${status}): ` +
+          (message === null ? "" : Deno.UnsafePointerView.getCString(message)),
+      );
+    }
+    return new Stager(library, device, out[0], threads);
+  }
+
+  /** How many pieces a `bytes`-byte transfer is cut into. */
+  pieces(bytes: number, firstPiece: number, piece: number): number {
+    return Number(
+      this.#library.symbols.gm_stage_pieces(BigInt(bytes), BigInt(firstPiece), BigInt(piece)),
+    );
+  }
+
+  /**
+   * Moves `host` to (`toDevice`) or from `device` through `slots` (2 × threads pinned addresses
+   * of `piece` bytes each), the DMAs on `stream`. Resolves once every piece is done; after a
+   * failure rejects, once nothing it queued still runs, with CudaError or, for a piece marked
+   * in `failPieces`, InjectedPieceFailure. Keep every array alive until it settles.
+   */
+  async run(
+    toDevice: boolean,
+    host: Uint8Array,
+    device: bigint,
+    firstPiece: number,
+    piece: number,
+    slots: BigUint64Array,
+    stream: Deno.PointerValue,
+    failPieces: Uint8Array | null,
+  ): Promise<StageReport> {
+    if (this.#handle === 0n) throw new GpumemError("the stager was closed");
+    const report = this.#report;
+    report.fill(0n);
+    const status = await this.#library.symbols.gm_stager_run(
+      this.#handle,
+      toDevice ? 1 : 0,
+      host,
+      device,
+      BigInt(host.byteLength),
+      BigInt(firstPiece),
+      BigInt(piece),
+      slots,
+      stream,
+      failPieces,
+      report,
+    );
+    const result = {
+      piecesDone: Number(report[0]),
+      failedPiece: report[1] === 0xffff_ffff_ffff_ffffn ? -1 : Number(report[1]),
+    };
+    if (status === KernelStatus.OK) return result;
+    if (status === KernelStatus.INJECTED_FAULT) throw new InjectedPieceFailure(result.failedPiece);
+    if (status === KernelStatus.CUDA_ERROR && this.#device.kind === "cuda") {
+      const call = STAGE_CALL_NAMES[Number(report[3])] ?? "a staged copy's driver call";
+      throw cudaErrorOf(cudaDriver().symbols, call, Number(report[2]));
+    }
+    throw new GpumemError(`gm_stager_run failed (status ${status})`);
+  }
+
+  /** Stops the threads. Idempotent; no run may be in flight. */
+  close(): void {
+    if (this.#handle === 0n) return;
+    this.#library.symbols.gm_stager_destroy(this.#handle);
+    this.#handle = 0n;
+  }
+}
