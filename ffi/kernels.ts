@@ -5,6 +5,21 @@
  * @module
  */
 
+/** The parameters of gm_stager_run, bound twice (on a worker thread, and on the caller's). */
+const stagerRunParameters = [
+  "u64", /* uint64_t stager */
+  "i32", /* int to_device: 1 host to device, 0 device to host */
+  "buffer", /* void *host: the pageable bytes */
+  "u64", /* uint64_t device: device address (a host address on the cpu device) */
+  "u64", /* uint64_t bytes */
+  "u64", /* uint64_t first_piece: bytes of the first piece */
+  "u64", /* uint64_t piece: bytes of the largest piece (the staging slots' size) */
+  "buffer", /* const uint64_t *slots: 2 * threads pinned staging addresses */
+  "pointer", /* void *stream: CUstream the DMAs go to (NULL when host-only) */
+  "buffer", /* const uint8_t *fail_pieces: NULL, or one byte per piece (nonzero: fails) */
+  "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
+] as const;
+
 /** Symbol table for libgpumem_kernels_{cpu,cuda}.so. */
 export const kernelSymbols = {
   /** int gm_abi_version(void) */
@@ -41,26 +56,12 @@ export const kernelSymbols = {
   /**
    * int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, uint64_t bytes,
    * uint64_t first_piece, uint64_t piece, const uint64_t *slots, void *stream,
-   * const uint8_t *fail_pieces, uint64_t *report). Runs on a worker thread (a Promise): its
+   * const uint8_t *fail_pieces, uint64_t *report), on a worker thread (a Promise). Its
    * gm_last_error is that thread's, so failures are read from `report`.
    */
-  gm_stager_run: {
-    parameters: [
-      "u64", /* uint64_t stager */
-      "i32", /* int to_device: 1 host to device, 0 device to host */
-      "buffer", /* void *host: the pageable bytes */
-      "u64", /* uint64_t device: device address (a host address on the cpu device) */
-      "u64", /* uint64_t bytes */
-      "u64", /* uint64_t first_piece: bytes of the first piece */
-      "u64", /* uint64_t piece: bytes of the largest piece (the staging slots' size) */
-      "buffer", /* const uint64_t *slots: 2 * threads pinned staging addresses */
-      "pointer", /* void *stream: CUstream the DMAs go to (NULL when host-only) */
-      "buffer", /* const uint8_t *fail_pieces: NULL, or one byte per piece (nonzero: fails) */
-      "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
+  gm_stager_run: { parameters: stagerRunParameters, result: "i32", nonblocking: true },
+  /** gm_stager_run on the calling thread: a worker-thread hop costs more than a small transfer. */
+  gm_stager_run_here: { name: "gm_stager_run", parameters: stagerRunParameters, result: "i32" },
   /** uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece) */
   gm_stage_pieces: {
     parameters: [

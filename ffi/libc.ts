@@ -1,7 +1,7 @@
 /**
  * The few libc calls gpumem makes: host virtual memory (reserve address space, map and unmap pages
- * in it) and host copies on worker threads, as one declarative `Deno.dlopen` table, with the
- * constants of the two systems it supports.
+ * in it), as one declarative `Deno.dlopen` table, with the constants of the two systems it
+ * supports.
  *
  * @module
  */

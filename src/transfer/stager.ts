@@ -21,6 +21,26 @@ export interface StageReport {
   failedPiece: number;
 }
 
+/** One staged transfer. */
+export interface StageRequest {
+  /** Host to device (else device to host). */
+  toDevice: boolean;
+  /** The pageable bytes. */
+  host: Uint8Array;
+  /** The device address (a host address on the cpu device). */
+  device: bigint;
+  /** Bytes of the first piece; later pieces grow to `piece`. */
+  firstPiece: number;
+  /** Bytes of the largest piece: the staging slots' size. */
+  piece: number;
+  /** 2 × threads pinned staging addresses. */
+  slots: BigUint64Array;
+  /** The stream the DMAs go to (null on the cpu device). */
+  stream: Deno.PointerValue;
+  /** Null, or one byte per piece: nonzero makes the piece fail (tests). */
+  failPieces: Uint8Array | null;
+}
+
 /** Thrown by {@linkcode Stager.run} for a piece marked to fail; carries the piece's index. */
 export class InjectedPieceFailure extends GpumemError {
   /** The piece that failed. */
@@ -35,9 +55,12 @@ export class InjectedPieceFailure extends GpumemError {
 
 /**
  * Idle stager threads poll this long for the next transfer before they sleep: transfers that
- * follow each other then skip a wake-up of tens of microseconds.
+ * follow each other then skip a wake-up of tens of microseconds. Only when the threads leave
+ * two cores free: polling threads a machine has no core for slow everything else down.
  */
-const SPIN_MICROSECONDS = 200;
+function spinMicrosecondsFor(threads: number): number {
+  return threads <= navigator.hardwareConcurrency - 2 ? 200 : 0;
+}
 
 /** A native stager for one device; close() stops its threads. */
 export class Stager {
@@ -64,7 +87,11 @@ export class Stager {
    * A stager with `threads` workers for `device`, or null when the kernel library is not built
    * (transfers then take the driver's own staging).
    */
-  static open(device: MemoryDevice, threads: number): Stager | null {
+  static open(
+    device: MemoryDevice,
+    threads: number,
+    spinMicroseconds = spinMicrosecondsFor(threads),
+  ): Stager | null {
     let library: KernelLibrary;
     try {
       library = kernelLibrary(device.kind);
@@ -78,7 +105,7 @@ export class Stager {
       path,
       cuda ? device.context : null,
       threads,
-      SPIN_MICROSECONDS,
+      spinMicroseconds,
       out,
     );
     if (status !== KernelStatus.OK) {
@@ -99,37 +126,32 @@ export class Stager {
   }
 
   /**
-   * Moves `host` to (`toDevice`) or from `device` through `slots` (2 × threads pinned addresses
-   * of `piece` bytes each), the DMAs on `stream`. Resolves once every piece is done; after a
-   * failure rejects, once nothing it queued still runs, with CudaError or, for a piece marked
-   * in `failPieces`, InjectedPieceFailure. Keep every array alive until it settles.
+   * Runs `request`: on a worker thread when `offThread` (the event loop stays free; the hop costs
+   * ~0.1 ms), else on the calling thread. Resolves once every piece is done; after a failure
+   * rejects, once nothing it queued still runs, with CudaError or, for a piece marked in
+   * `failPieces`, InjectedPieceFailure. Keep every array alive until it settles.
    */
-  async run(
-    toDevice: boolean,
-    host: Uint8Array,
-    device: bigint,
-    firstPiece: number,
-    piece: number,
-    slots: BigUint64Array,
-    stream: Deno.PointerValue,
-    failPieces: Uint8Array | null,
-  ): Promise<StageReport> {
+  async run(request: StageRequest, offThread: boolean): Promise<StageReport> {
     if (this.#handle === 0n) throw new GpumemError("the stager was closed");
     const report = this.#report;
     report.fill(0n);
-    const status = await this.#library.symbols.gm_stager_run(
+    const { symbols } = this.#library;
+    const args = [
       this.#handle,
-      toDevice ? 1 : 0,
-      host,
-      device,
-      BigInt(host.byteLength),
-      BigInt(firstPiece),
-      BigInt(piece),
-      slots,
-      stream,
-      failPieces,
+      request.toDevice ? 1 : 0,
+      request.host,
+      request.device,
+      BigInt(request.host.byteLength),
+      BigInt(request.firstPiece),
+      BigInt(request.piece),
+      request.slots,
+      request.stream,
+      request.failPieces,
       report,
-    );
+    ] as const;
+    const status = offThread
+      ? await symbols.gm_stager_run(...args)
+      : symbols.gm_stager_run_here(...args);
     const result = {
       piecesDone: Number(report[0]),
       failedPiece: report[1] === 0xffff_ffff_ffff_ffffn ? -1 : Number(report[1]),

@@ -24,7 +24,6 @@ import {
   checkStableHostArray,
   type HostArray,
 } from "../validate.ts";
-import { HostBuffer } from "./host_buffer.ts";
 import { registrationCovering } from "./host_registration.ts";
 import { pinnedOwnerOf } from "./pinned_owner.ts";
 import { InjectedPieceFailure, Stager } from "./stager.ts";
@@ -45,9 +44,16 @@ export interface TransferPipelineOptions {
   hostThreads?: number;
   /**
    * Pageable transfers smaller than this go through the driver's own staging on the pipeline's
-   * stream instead (default 64 KiB; bench/RESULTS.md); 0 stages every transfer.
+   * stream instead (default 1 MiB: below it that path is as fast; bench/RESULTS.md); 0 stages
+   * every transfer.
    */
   directBelow?: number;
+  /**
+   * Staged transfers of at least this many bytes run on a worker thread, keeping the event loop
+   * free; smaller ones block it while they run (default 16 MiB: ~0.5 ms at most on an H100 host,
+   * where the hop to a worker thread costs ~40 µs; bench/RESULTS.md). 0: always off the thread.
+   */
+  offThreadFrom?: number;
   /** The pinned pool staging buffers come from (default: the device's). */
   pool?: MemoryPool;
   /** Fail chunk copies on purpose, as a FaultInjectingResource fails allocations (tests). */
@@ -121,6 +127,12 @@ export class TransferPipeline {
   readonly hostThreads: number;
   /** Pageable transfers below this many bytes skip the staging (the driver stages them). */
   readonly directBelow: number;
+  /**
+   * Staged transfers of at least this many bytes run on a worker thread; smaller ones run on the
+   * calling thread, blocking the event loop while they run, since the hop to a worker thread
+   * costs more than it saves there.
+   */
+  readonly offThreadFrom: number;
   readonly #pool: MemoryPool;
   readonly #faults: FaultSchedule | null;
   /** The native threads that stage pageable memory; null without the kernel library. */
@@ -142,7 +154,8 @@ export class TransferPipeline {
       throw new InvalidArgumentError("options", "an object", options);
     }
     const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 2 << 20, "chunkBytes");
-    this.directBelow = checkByteCount(options.directBelow ?? 64 << 10, "directBelow");
+    this.directBelow = checkByteCount(options.directBelow ?? 1 << 20, "directBelow");
+    this.offThreadFrom = checkByteCount(options.offThreadFrom ?? 16 << 20, "offThreadFrom");
     // Measured on a 16-core H100 host: one core copies ~9 GB/s and 8 to 12 copies at once keep
     // the DMA engine busy (bench/RESULTS.md); a few cores stay free for the event loop.
     const threads = options.hostThreads ??
@@ -324,31 +337,39 @@ export class TransferPipeline {
   }
 
   /**
-   * Moves pageable `host` through pinned staging buffers (two per thread, from the pool, back to
-   * it whatever happens) with the stager; resolves once every piece is done.
+   * Moves pageable `host` through pinned staging (two slots per thread, cut from one block of the
+   * pool, given back whatever happens) with the stager; resolves once every piece is done.
    */
   async #stage(stager: Stager, device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {
     const total = host.byteLength;
     const piece = Math.min(this.chunkBytes, Math.ceil(total / PAGE) * PAGE);
     const first = Math.min(FIRST_PIECE, piece);
     const faults = this.#plannedFaults(stager, total, first, piece);
-    const slots: HostBuffer[] = [];
+    const addresses = new BigUint64Array(2 * stager.threads);
+    const staging = DeviceBuffer.allocate(addresses.length * piece, {
+      resource: this.#pool,
+      label: "transfer.staging",
+    });
     try {
-      const addresses = new BigUint64Array(2 * stager.threads);
-      for (let i = 0; i < addresses.length; i++) {
-        const slot = HostBuffer.allocate(piece, { pool: this.#pool, label: "transfer.staging" });
-        slots.push(slot);
-        addresses[i] = slot.ptr;
-      }
+      for (let i = 0; i < addresses.length; i++) addresses[i] = staging.ptr + BigInt(i * piece);
+      const request = {
+        toDevice,
+        host,
+        device,
+        firstPiece: first,
+        piece,
+        slots: addresses,
+        stream: this.stream.handle,
+        failPieces: faults.marks,
+      };
       const report = await stager
-        .run(toDevice, host, device, first, piece, addresses, this.stream.handle, faults.marks)
+        .run(request, total >= this.offThreadFrom)
         .catch((error) => {
           throw error instanceof InjectedPieceFailure ? faults.errors.get(error.piece) : error;
         });
       this.#stats.stagedChunks += report.piecesDone;
     } finally {
-      // The stager returns only once none of its DMAs still runs.
-      for (const slot of slots) slot.free();
+      staging.free(); // the stager returns only once none of its DMAs still runs
     }
   }
 

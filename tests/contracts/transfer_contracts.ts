@@ -220,6 +220,7 @@ export function registerTransferContracts(
       pool,
       chunkBytes: 64 * KiB,
       directBelow: 0,
+      offThreadFrom: 1 * MiB, // both ways of running the stager
     });
     for (
       const [size, offset] of [[0, 0], [1, 5], [1000, 24], [3 * MiB + 123, 4096], [200 * KiB, 0]]
@@ -378,6 +379,7 @@ export function registerTransferContracts(
         { chunkBytes: 0 },
         { chunkBytes: -5 },
         { directBelow: -1 },
+        { offThreadFrom: 0.5 },
       ]
     ) {
       expectError(() => new TransferPipeline({ device, pool, ...options }), InvalidArgumentError);
