@@ -89,7 +89,7 @@ export class DeviceBuffer {
     const tracker = activeTracker();
     if (tracker !== null) {
       buffer.#tracker = tracker;
-      tracker.track(buffer.#asNode(), resource.device.id, label, true);
+      tracker.trackNew(buffer.#asNode(), resource.device.id, label);
     }
     watchNewOwner(buffer);
     return buffer;

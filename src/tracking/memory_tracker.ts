@@ -195,7 +195,8 @@ export class MemoryTracker {
    * ones, so both costs stay a few writes per allocation.
    */
   #nodes: TrackerNode[] = [];
-  #liveCount = 0;
+  /** #nodes is compacted when it reaches this length (twice what the last compaction kept). */
+  #compactAt = COMPACT_MIN;
   readonly #timestamps: boolean;
   /** Entries by device, then label. */
   readonly #entries = new Map<string, Map<string, LabelEntry>>();
@@ -285,6 +286,15 @@ export class MemoryTracker {
    */
   track(node: TrackerNode, device: string, label: string | undefined, deferred = false): void {
     if (node.trackEntry !== null) return;
+    this.trackNew(node, device, label);
+    if (!deferred) this.adopt(node);
+  }
+
+  /**
+   * DeviceBuffer's allocation path: {@linkcode MemoryTracker.track} of a node never tracked
+   * before, deferred. Kept to the counting writes: it runs on every allocation.
+   */
+  trackNew(node: TrackerNode, device: string, label: string | undefined): void {
     let entry = this.#lastEntry;
     if (label !== this.#lastLabel || device !== this.#lastDevice || entry === null) {
       entry = this.#entryFor(device, label ?? UNLABELLED);
@@ -296,9 +306,7 @@ export class MemoryTracker {
     entry.bytes += node.byteLength;
     node.trackEntry = entry;
     node.trackId = this.#nextId++;
-    this.#liveCount++;
     if (this.#detailed) this.#recordDetails(node);
-    if (!deferred) this.adopt(node);
   }
 
   #updateDetailed(): void {
@@ -321,7 +329,6 @@ export class MemoryTracker {
     node.trackEntry = null;
     entry.count--;
     entry.bytes -= node.byteLength;
-    this.#liveCount--;
     if (this.#capacity !== 0) {
       this.#log(1, node.trackId, 0, node.trackStream, this.#timestamps ? performance.now() : NaN);
     }
@@ -331,7 +338,7 @@ export class MemoryTracker {
   adopt(node: TrackerNode): void {
     if (node.trackEntry === null) return;
     const nodes = this.#nodes;
-    if (nodes.length >= COMPACT_MIN && nodes.length >= 2 * this.#liveCount) this.#compact();
+    if (nodes.length >= this.#compactAt) this.#compact();
     nodes.push(node);
   }
 
@@ -344,6 +351,7 @@ export class MemoryTracker {
       if (node.trackEntry !== null) nodes[kept++] = node;
     }
     nodes.length = kept;
+    this.#compactAt = Math.max(COMPACT_MIN, 2 * kept);
   }
 
   #entryFor(device: string, label: string): LabelEntry {
