@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -145,8 +146,10 @@ struct gm_stager {
 
   std::mutex lock;
   std::condition_variable wake;  /* a transfer was posted, or the stager is closing */
-  std::condition_variable idle;  /* every pool thread finished the transfer */
-  std::atomic<uint64_t> generation{0};
+  std::condition_variable idle;  /* every pool thread asked finished the transfer */
+  /* The latest transfer posted: its number << 16 | how many pool threads take part (worker
+   * 1 to that), in one word so that a thread reads both at once. */
+  std::atomic<uint64_t> posted{0};
   std::atomic<int> finished{0};
   std::atomic<bool> closing{false};
   std::atomic<Transfer *> transfer{nullptr};
@@ -301,33 +304,41 @@ void gm_stager::loop(int worker) {
   if (has_driver) driver.ctx_set_current(context);
   uint64_t seen = 0;
   for (;;) {
-    await(wake, [&] { return closing.load() || generation.load() != seen; });
+    await(wake, [&] { return closing.load() || (posted.load() >> 16) != seen; });
     if (closing.load()) return;
-    seen = generation.load();
+    uint64_t post = posted.load();
+    seen = post >> 16;
+    // Not asked (fewer pieces than threads): the transfer may already be over; leave it alone.
+    int helpers = static_cast<int>(post & 0xffff);
+    if (worker > helpers) continue;
     work(worker, *transfer.load());
-    if (finished.fetch_add(1) + 1 == threads - 1) {
+    if (finished.fetch_add(1) + 1 == helpers) {
       std::lock_guard<std::mutex> guard(lock);
       idle.notify_one();
     }
   }
 }
 
-/* Posts `t` to the pool, works on it as worker 0, then waits for the pool to finish it. */
+/* Posts `t` to as many pool threads as it has pieces for, works on it as worker 0, then waits
+ * for those threads to finish it. */
 void gm_stager::run(Transfer &t) {
   CUcontext previous = nullptr;
   if (has_driver) {
     driver.ctx_get_current(&previous);
     driver.ctx_set_current(context);
   }
-  transfer.store(&t);
-  finished.store(0);
-  {
-    std::lock_guard<std::mutex> guard(lock);
-    generation.fetch_add(1);
+  const int helpers = static_cast<int>(std::min<uint64_t>(t.pieces, threads) - (t.pieces > 0));
+  if (helpers > 0) {
+    transfer.store(&t);
+    finished.store(0);
+    {
+      std::lock_guard<std::mutex> guard(lock);
+      posted.store(((posted.load() >> 16) + 1) << 16 | static_cast<uint64_t>(helpers));
+    }
+    wake.notify_all();
   }
-  wake.notify_all();
   work(0, t);
-  await(idle, [&] { return finished.load() == threads - 1; });
+  if (helpers > 0) await(idle, [&] { return finished.load() == helpers; });
   transfer.store(nullptr);
   if (has_driver) driver.ctx_set_current(previous);
 }

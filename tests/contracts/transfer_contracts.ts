@@ -269,6 +269,28 @@ export function registerTransferContracts(
     assert.equal(pipeline.stats().stagedChunks, 16);
   });
 
+  test("pipeline: back-to-back transfers of changing piece counts stay exact", async ({ device }) => {
+    // From one piece (the calling thread alone) to more pieces than threads, in a shuffled order:
+    // each transfer asks a different number of the stager's threads to help.
+    using pipeline = new TransferPipeline({
+      device,
+      chunkBytes: 64 * KiB,
+      hostThreads: 4,
+      directBelow: 0,
+    });
+    using buffer = DeviceBuffer.allocate(1 * MiB, { device });
+    const sizes = [1, 64 * KiB, 64 * KiB + 1, 200 * KiB, 1 * MiB, 300 * KiB, 4096, 900 * KiB];
+    for (let round = 0; round < 8; round++) {
+      for (const size of sizes.toSorted(() => Math.random() - 0.5)) {
+        const data = randomBytes(size);
+        await pipeline.upload(buffer, data);
+        const back = new Uint8Array(size).fill(0xee);
+        await pipeline.download(buffer, back);
+        assert.deepEqual(back, data, `${size} bytes, round ${round}`);
+      }
+    }
+  });
+
   test("pipeline: typed arrays, many calls at once, each in order", async ({ device }) => {
     using pipeline = new TransferPipeline({ device, chunkBytes: 256 * KiB, directBelow: 0 });
     const a = randomFloats(300_000);
