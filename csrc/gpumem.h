@@ -49,7 +49,8 @@ int gm_stager_create(const char *driver_library, void *context, int threads, int
 /* Stops the threads and frees the stager; no transfer may be running. */
 int gm_stager_destroy(uint64_t stager);
 /* Moves `bytes` between pageable `host` memory and `device` in pieces through two staging slots
- * per thread (`slots`: 2 * threads addresses of pinned memory, `piece` bytes each), queuing the
+ * per thread taking part (`slots`: 2 * min(pieces, threads) addresses of pinned memory, each of
+ * the largest piece's size: gm_stage_pieces tells both), queuing the
  * DMAs on `stream`; to_device: 1 host to device, 0 device to host. Pieces grow from
  * `first_piece` bytes to `piece` (gm_stage_pieces counts them). Returns once every piece is
  * done, or after a failure once nothing it queued still runs; `report` (4 uint64_t, struct
@@ -58,8 +59,9 @@ int gm_stager_destroy(uint64_t stager);
 int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, uint64_t bytes,
                   uint64_t first_piece, uint64_t piece, const uint64_t *slots, void *stream,
                   const uint8_t *fail_pieces, uint64_t *report);
-/* How many pieces gm_stager_run cuts `bytes` into (0 for a zero piece size). */
-uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece);
+/* How many pieces gm_stager_run cuts `bytes` into (0 for a zero piece size); the largest one's
+ * size goes to *largest (when not NULL). */
+uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *largest);
 
 #ifdef __cplusplus
 }

@@ -432,7 +432,12 @@ extern "C" int gm_stager_run(uint64_t handle, int to_device, void *host, uint64_
                                        : gm_fail(GM_CUDA_ERROR, "a staged copy's driver call failed");
 }
 
-extern "C" uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece) {
+extern "C" uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece,
+                                    uint64_t *largest) {
   if (first_piece == 0 || piece == 0) return 0;
-  return plan_pieces(bytes, first_piece, piece).size() - 1;
+  std::vector<uint64_t> starts = plan_pieces(bytes, first_piece, piece);
+  uint64_t most = 0;
+  for (size_t i = 1; i < starts.size(); i++) most = std::max(most, starts[i] - starts[i - 1]);
+  if (largest != nullptr) *largest = most;
+  return starts.size() - 1;
 }

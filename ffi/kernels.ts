@@ -14,7 +14,7 @@ const stagerRunParameters = [
   "u64", /* uint64_t bytes */
   "u64", /* uint64_t first_piece: bytes of the first piece */
   "u64", /* uint64_t piece: bytes of the largest piece (the staging slots' size) */
-  "buffer", /* const uint64_t *slots: 2 * threads pinned staging addresses */
+  "buffer", /* const uint64_t *slots: 2 * min(pieces, threads) pinned staging addresses */
   "pointer", /* void *stream: CUstream the DMAs go to (NULL when host-only) */
   "buffer", /* const uint8_t *fail_pieces: NULL, or one byte per piece (nonzero: fails) */
   "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
@@ -62,12 +62,13 @@ export const kernelSymbols = {
   gm_stager_run: { parameters: stagerRunParameters, result: "i32", nonblocking: true },
   /** gm_stager_run on the calling thread: a worker-thread hop costs more than a small transfer. */
   gm_stager_run_here: { name: "gm_stager_run", parameters: stagerRunParameters, result: "i32" },
-  /** uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece) */
+  /** uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *largest) */
   gm_stage_pieces: {
     parameters: [
       "u64", /* uint64_t bytes */
       "u64", /* uint64_t first_piece */
       "u64", /* uint64_t piece */
+      "buffer", /* uint64_t *largest: the largest piece's bytes */
     ],
     result: "u64",
   },

@@ -21,6 +21,16 @@ export interface StageReport {
   failedPiece: number;
 }
 
+/** How a staged transfer is cut, and the staging it needs. */
+export interface StagePlan {
+  /** Pieces. */
+  pieces: number;
+  /** Staging slots (pinned buffers) the stager uses. */
+  slots: number;
+  /** Bytes each slot must hold: the largest piece. */
+  slotBytes: number;
+}
+
 /** One staged transfer. */
 export interface StageRequest {
   /** Host to device (else device to host). */
@@ -31,9 +41,9 @@ export interface StageRequest {
   device: bigint;
   /** Bytes of the first piece; later pieces grow to `piece`. */
   firstPiece: number;
-  /** Bytes of the largest piece: the staging slots' size. */
+  /** Bytes pieces grow to at most. */
   piece: number;
-  /** 2 × threads pinned staging addresses. */
+  /** Pinned staging addresses, as many as and as large as {@linkcode Stager.plan} says. */
   slots: BigUint64Array;
   /** The stream the DMAs go to (null on the cpu device). */
   stream: Deno.PointerValue;
@@ -70,6 +80,7 @@ export class Stager {
   readonly #device: MemoryDevice;
   #handle: bigint;
   readonly #report = new BigUint64Array(4);
+  readonly #largest = new BigUint64Array(1);
 
   private constructor(
     library: KernelLibrary,
@@ -118,16 +129,26 @@ export class Stager {
     return new Stager(library, device, out[0], threads);
   }
 
-  /** How many pieces a `bytes`-byte transfer is cut into. */
-  pieces(bytes: number, firstPiece: number, piece: number): number {
-    return Number(
-      this.#library.symbols.gm_stage_pieces(BigInt(bytes), BigInt(firstPiece), BigInt(piece)),
+  /**
+   * How a `bytes`-byte transfer is cut: its piece count, and the staging it needs (slots, two
+   * for each thread that gets a piece, of the largest piece's size).
+   */
+  plan(bytes: number, firstPiece: number, piece: number): StagePlan {
+    const largest = this.#largest;
+    const pieces = Number(
+      this.#library.symbols.gm_stage_pieces(
+        BigInt(bytes),
+        BigInt(firstPiece),
+        BigInt(piece),
+        largest,
+      ),
     );
+    return { pieces, slots: 2 * Math.min(pieces, this.threads), slotBytes: Number(largest[0]) };
   }
 
   /**
    * Runs `request`: on a worker thread when `offThread` (the event loop stays free; the hop costs
-   * ~0.1 ms), else on the calling thread. Resolves once every piece is done; after a failure
+   * ~40 µs), else on the calling thread. Resolves once every piece is done; after a failure
    * rejects, once nothing it queued still runs, with CudaError or, for a piece marked in
    * `failPieces`, InjectedPieceFailure. Keep every array alive until it settles.
    */

@@ -337,28 +337,30 @@ export class TransferPipeline {
   }
 
   /**
-   * Moves pageable `host` through pinned staging (two slots per thread, cut from one block of the
-   * pool, given back whatever happens) with the stager; resolves once every piece is done.
+   * Moves pageable `host` through pinned staging (two slots per thread taking part, cut from one
+   * block of the pool, given back whatever happens) with the stager; resolves once every piece is
+   * done.
    */
   async #stage(stager: Stager, device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {
     const total = host.byteLength;
     const piece = Math.min(this.chunkBytes, Math.ceil(total / PAGE) * PAGE);
     const first = Math.min(FIRST_PIECE, piece);
-    const faults = this.#plannedFaults(stager, total, first, piece);
-    const addresses = new BigUint64Array(2 * stager.threads);
-    const staging = DeviceBuffer.allocate(addresses.length * piece, {
+    const plan = stager.plan(total, first, piece);
+    const faults = this.#plannedFaults(plan.pieces, piece);
+    const staging = DeviceBuffer.allocate(plan.slots * plan.slotBytes, {
       resource: this.#pool,
       label: "transfer.staging",
     });
     try {
-      for (let i = 0; i < addresses.length; i++) addresses[i] = staging.ptr + BigInt(i * piece);
+      const slots = new BigUint64Array(plan.slots);
+      for (let i = 0; i < slots.length; i++) slots[i] = staging.ptr + BigInt(i * plan.slotBytes);
       const request = {
         toDevice,
         host,
         device,
         firstPiece: first,
         piece,
-        slots: addresses,
+        slots,
         stream: this.stream.handle,
         failPieces: faults.marks,
       };
@@ -374,19 +376,17 @@ export class TransferPipeline {
   }
 
   /**
-   * With a fault schedule, the pieces of a transfer that are to fail (one attempt per piece, in
+   * With a fault schedule, which of a transfer's `pieces` are to fail (one attempt per piece, in
    * order) and the error each throws; none without.
    */
   #plannedFaults(
-    stager: Stager,
-    total: number,
-    first: number,
+    pieces: number,
     piece: number,
   ): { marks: Uint8Array | null; errors: Map<number, unknown> } {
     const errors = new Map<number, unknown>();
     if (this.#faults === null) return { marks: null, errors };
-    const marks = new Uint8Array(stager.pieces(total, first, piece));
-    for (let index = 0; index < marks.length; index++) {
+    const marks = new Uint8Array(pieces);
+    for (let index = 0; index < pieces; index++) {
       try {
         this.#injectFault(piece);
       } catch (error) {
