@@ -70,7 +70,6 @@ struct Transfer {
   bool to_device = true;
   unsigned char *host = nullptr;
   uint64_t device = 0;
-  uint64_t bytes = 0;
   uint64_t pieces = 0;
   std::vector<uint64_t> starts; /* piece i is [starts[i], starts[i + 1]) */
   const uint64_t *slots = nullptr; /* two per worker */
@@ -417,7 +416,6 @@ extern "C" int gm_stager_run(uint64_t handle, int to_device, void *host, uint64_
   t.to_device = to_device != 0;
   t.host = static_cast<unsigned char *>(host);
   t.device = device;
-  t.bytes = bytes;
   t.starts = plan_pieces(bytes, first_piece, piece);
   t.pieces = t.starts.size() - 1;
   t.slots = slots;

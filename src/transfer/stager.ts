@@ -10,8 +10,8 @@
 import { KernelStatus, STAGE_CALL_NAMES } from "../../ffi/kernels.ts";
 import { cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { GpumemError } from "../errors.ts";
-import { type KernelLibrary, kernelLibrary } from "../kernels/library.ts";
+import { GpumemError, KernelLibraryUnavailableError } from "../errors.ts";
+import { checkKernelStatus, type KernelLibrary, kernelLibrary } from "../kernels/library.ts";
 
 /** How far a staged transfer got (struct gm_stage_report). */
 export interface StageReport {
@@ -106,8 +106,10 @@ export class Stager {
     let library: KernelLibrary;
     try {
       library = kernelLibrary(device.kind);
-    } catch {
-      return null;
+    } catch (error) {
+      // Not built: the pipeline falls back. A build that does not match (ABI) is reported.
+      if (error instanceof KernelLibraryUnavailableError) return null;
+      throw error;
     }
     const cuda = device.kind === "cuda";
     const path = cuda ? new TextEncoder().encode(cudaDriver().path + "\0") : null;
@@ -119,13 +121,7 @@ export class Stager {
       spinMicroseconds,
       out,
     );
-    if (status !== KernelStatus.OK) {
-      const message = library.symbols.gm_last_error();
-      throw new GpumemError(
-        `gm_stager_create failed (status ${status}): ` +
-          (message === null ? "" : Deno.UnsafePointerView.getCString(message)),
-      );
-    }
+    checkKernelStatus(library, status, "gm_stager_create");
     return new Stager(library, device, out[0], threads);
   }
 
