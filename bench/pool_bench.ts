@@ -2,7 +2,9 @@
  * The pool's hot and cold paths as Deno.bench groups, one group per size: cached round trips
  * through DeviceBuffer (the baseline), the same with the tracker on, the block path under it
  * (each timed per batch of 100: divide by 100 for one round trip), and the miss path (the cache
- * trimmed first, so the pool maps or allocates anew each time).
+ * trimmed first, so the pool maps or allocates anew each time). A last group times buffers that
+ * outlive the task that made them, tracker off and on: those are the ones the tracker counts (and
+ * the collection net registers), where a buffer freed in its own task costs the tracker nothing.
  *
  *   deno bench --allow-ffi --allow-env --allow-sys bench/pool_bench.ts
  *
@@ -69,3 +71,27 @@ for (const bytes of [256, 1 << 20, 64 << 20]) {
     },
   });
 }
+
+/** Buffers kept past the end of their task: 100 allocated, a microtask later freed. */
+async function survivors(bytes: number): Promise<void> {
+  const kept = Array.from({ length: BATCH }, () => DeviceBuffer.allocate(bytes, options));
+  await Promise.resolve(); // the task ends: the collection net sweeps, the tracker counts
+  for (const buffer of kept) buffer.free();
+}
+
+const outliving = `${BATCH} buffers of 1 MiB that outlive their task, on ${device.id}`;
+Deno.bench({
+  name: "allocate, end of task, free",
+  group: outliving,
+  baseline: true,
+  fn: () => survivors(1 << 20),
+});
+Deno.bench({
+  name: "allocate, end of task, free, tracker on",
+  group: outliving,
+  async fn() {
+    const previous = setActiveTracker(tracker);
+    await survivors(1 << 20);
+    setActiveTracker(previous);
+  },
+});

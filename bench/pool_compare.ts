@@ -40,6 +40,16 @@ const pool = new MemoryPool(defaultUpstream(device));
 const mallocPool = cuda.usable ? new MemoryPool(new CudaMallocResource(device as Device)) : null;
 const tracker = new MemoryTracker();
 
+/** Runs `body` with the tracker installed, as a program installs it: once. */
+function withTracker<T>(body: () => T): T {
+  const previous = setActiveTracker(tracker);
+  try {
+    return body();
+  } finally {
+    setActiveTracker(previous);
+  }
+}
+
 /** The figure of a second pass: the first lets V8 optimise the path (Python has no JIT). */
 function time(path: Path, body: () => void): number {
   microsecondsPerCall(body, PER_BATCH[path], BATCHES);
@@ -56,11 +66,11 @@ const ours: Row[] = [
   measure("cached", `gpumem DeviceBuffer (pool over ${pool.upstream.name})`, (bytes) => {
     DeviceBuffer.allocate(bytes, { resource: pool }).free();
   }),
-  measure("cached", "gpumem DeviceBuffer, tracker on", (bytes) => {
-    const previous = setActiveTracker(tracker);
-    DeviceBuffer.allocate(bytes, { resource: pool }).free();
-    setActiveTracker(previous);
-  }),
+  withTracker(() =>
+    measure("cached", "gpumem DeviceBuffer, tracker on", (bytes) => {
+      DeviceBuffer.allocate(bytes, { resource: pool }).free();
+    })
+  ),
   measure("cached", "gpumem pool.allocateBlock+deallocateBlock", (bytes) => {
     pool.deallocateBlock(pool.allocateBlock(bytes));
   }),

@@ -124,3 +124,39 @@ Deno.test("tracker: the event log exports a trace that replays to the same peak"
   assert.equal(small.exportTrace().events.length, 0);
   assert.equal(new MemoryTracker().exportTrace().events.length, 0, "no log by default");
 });
+
+Deno.test("tracker: a buffer is counted by the tracker active when it was made, in the mode then", async () => {
+  const host = new HostResource();
+  const first = new MemoryTracker();
+  const second = new MemoryTracker();
+  const previous = setActiveTracker(first);
+  try {
+    // Counting waits for the end of the buffer's task, but no read and no switch may miss it.
+    const early = DeviceBuffer.allocate(100, { resource: host, label: "early" });
+    setActiveTracker(second);
+    const late = DeviceBuffer.allocate(200, { resource: host, label: "late" });
+    assert.deepEqual(first.liveByLabel("early"), { count: 1, bytes: 100 });
+    assert.deepEqual(first.liveByLabel("late"), { count: 0, bytes: 0 });
+    assert.deepEqual(second.liveByLabel("late"), { count: 1, bytes: 200 });
+    // Sites turned on mid-task: what was made before has none, what comes after has one.
+    const plain = DeviceBuffer.allocate(300, { resource: host, label: "plain" });
+    second.sites = "on";
+    const sited = DeviceBuffer.allocate(400, { resource: host, label: "sited" });
+    const sites = new Map(second.live().map((a) => [a.label, a.site]));
+    assert.equal(sites.get("plain"), undefined);
+    assert.match(sites.get("sited") ?? "", /tracker\.test\.ts/);
+    // Freed in a later task (after the nursery's sweep): uncounted from the tracker that counted.
+    await Promise.resolve();
+    for (const buffer of [early, late, plain, sited]) buffer.free();
+    first.assertNoLeaks();
+    second.assertNoLeaks();
+    // Made and freed in one task: never counted, and nothing left.
+    for (let i = 0; i < 3000; i++) {
+      DeviceBuffer.allocate(64, { resource: host, label: "hot" }).free();
+    }
+    assert.deepEqual(second.liveByLabel("hot"), { count: 0, bytes: 0 });
+    assert.equal(second.report().count, 0);
+  } finally {
+    setActiveTracker(previous);
+  }
+});

@@ -9,7 +9,7 @@
 
 import type { Stream } from "../cuda/stream.ts";
 import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
-import type { MemoryTracker, TrackerNode } from "../tracking/memory_tracker.ts";
+import { MemoryTracker, type TrackerNode } from "../tracking/memory_tracker.ts";
 
 /** One live allocation of an owning buffer, and its tracker node (`byteLength`: its size). */
 export interface AllocationRecord extends TrackerNode {
@@ -23,8 +23,6 @@ export interface AllocationRecord extends TrackerNode {
   readonly block: ResourceBlock | undefined;
   /** The label given at allocation, for reports. */
   readonly label: string | undefined;
-  /** The tracker it is counted by (undefined when none was active at allocation). */
-  readonly tracker: MemoryTracker | undefined;
   /** Set once the memory went back to its resource. */
   freed: boolean;
 }
@@ -50,6 +48,6 @@ export function giveBack(
 export function releaseRecord(record: AllocationRecord): void {
   if (record.freed) return;
   record.freed = true;
-  record.tracker?.untrack(record);
+  MemoryTracker.untrackNode(record);
   giveBack(record.resource, record.address, record.byteLength, record.block, record.stream);
 }

@@ -7,16 +7,17 @@
  * much as a whole cached allocation should. So new owners wait in a nursery until the current
  * task ends (one microtask per batch), or until the nursery holds NURSERY_LIMIT of them, for a
  * long synchronous loop; the owner's survival handler then makes a record of those still unfreed,
- * which is registered (and put on their tracker's list of live allocations). A buffer freed soon
- * after it was made, the hot loop's case, is taken off the nursery's top at once: it never
- * touches the registry nor the tracker's list, and the nursery holds nothing for the garbage
- * collector to copy.
+ * which is registered and counted by the active tracker (see MemoryTracker.recordsAtAllocation).
+ * A buffer freed soon after it was made, the hot loop's case, is taken off the nursery's top at
+ * once: it never touches the registry nor the tracker, and the nursery holds nothing for the
+ * garbage collector to copy.
  *
  * @module
  */
 
 import { formatBytes } from "../errors.ts";
 import { type AllocationRecord, releaseRecord } from "./allocation.ts";
+import { activeTracker } from "../tracking/active_tracker.ts";
 import { registerTrackerNursery } from "../tracking/memory_tracker.ts";
 
 /** What is known of a buffer that was collected without free(). */
@@ -105,9 +106,9 @@ let nurseryCount = 0;
 let sweepQueued = false;
 
 /**
- * Registers the nursery's owners that are still unfreed, hands their records to their tracker's
- * list of live allocations (the tracker counted them at allocation, see MemoryTracker.track), and
- * empties the nursery.
+ * Registers the nursery's owners that are still unfreed, has the active tracker count them (the
+ * one active when they were made: changing it flushes first) or list them, if it counted them at
+ * allocation already, and empties the nursery.
  */
 function sweepNursery(): void {
   const count = nurseryCount;
@@ -118,7 +119,9 @@ function sweepNursery(): void {
     const record = survive(owner);
     if (record === null) continue;
     registry.register(owner, record, record);
-    record.tracker?.adopt(record);
+    const entry = record.trackEntry;
+    if (entry !== null) entry.tracker.adopt(record);
+    else activeTracker()?.track(record, record.resource.device.id, record.label);
   }
 }
 

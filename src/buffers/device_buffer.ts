@@ -38,7 +38,7 @@ import {
   watchNewOwner,
 } from "./collection_net.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
-import type { LabelEntry, MemoryTracker, TrackerNode } from "../tracking/memory_tracker.ts";
+import { type LabelEntry, MemoryTracker, type TrackerNode } from "../tracking/memory_tracker.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
 
 /** Options for {@linkcode DeviceBuffer.allocate}. */
@@ -86,11 +86,10 @@ export class DeviceBuffer {
       : undefined;
     const address = block?.address ?? (bytes > 0 ? resource.allocate(bytes, stream) : 0n);
     const buffer = new DeviceBuffer(resource, address, bytes, stream, block, label, 0, null);
+    // Counting alone waits for the collection net's sweep: a buffer freed in its task is never
+    // counted (see MemoryTracker.recordsAtAllocation).
     const tracker = activeTracker();
-    if (tracker !== null) {
-      buffer.#tracker = tracker;
-      tracker.trackNew(buffer.#asNode(), resource.device.id, label);
-    }
+    if (tracker?.recordsAtAllocation) tracker.trackNew(buffer.#asNode(), resource.device.id, label);
     watchNewOwner(buffer);
     return buffer;
   }
@@ -130,8 +129,6 @@ export class DeviceBuffer {
   #freed = false;
   /** View: closed by its own free(). */
   #viewClosed = false;
-  /** Owner: the tracker that counted it, if one was active. */
-  #tracker: MemoryTracker | undefined = undefined;
   /** Owner: its record, made once it outlived its first task (collection net, tracker list). */
   #record: AllocationRecord | null = null;
   // An owner is its own tracker node until it gets a record (MemoryTracker writes these through
@@ -347,7 +344,7 @@ export class DeviceBuffer {
       return;
     }
     forgetNewOwner(this);
-    this.#tracker?.untrack(this.#asNode());
+    MemoryTracker.untrackNode(this.#asNode());
     giveBack(this.#resource, this.#address, this.byteLength, this.#block, this.#stream);
   }
 
@@ -383,7 +380,6 @@ export class DeviceBuffer {
       stream: this.#stream,
       block: this.#block,
       label: this.#label,
-      tracker: this.#tracker,
       freed: false,
       byteLength: this.byteLength,
       trackId: this.trackId,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MemoryTracker } from "./memory_tracker.ts";
+import { flushTrackerNurseries, type MemoryTracker } from "./memory_tracker.ts";
 
 let active: MemoryTracker | null = null;
 
@@ -15,6 +15,8 @@ export function activeTracker(): MemoryTracker | null {
 
 /** Makes `tracker` the one allocations are reported to (null: none); returns the previous one. */
 export function setActiveTracker(tracker: MemoryTracker | null): MemoryTracker | null {
+  // New buffers not yet counted belong to the tracker active when they were made.
+  flushTrackerNurseries();
   const previous = active;
   active = tracker;
   return previous;
