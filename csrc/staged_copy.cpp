@@ -7,15 +7,48 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "gpumem.h"
 #include "status.h"
 
 namespace {
+
+/* Copies `bytes` with non-temporal stores where the CPU has them (SSE2, every x86-64), so the
+ * written lines go to memory instead of staying dirty in the copying core's cache. Measured on
+ * the H100 host: the copy engine reading lines dirty in other cores' caches is slow (a 4 MiB
+ * array the workers had just downloaded into, registered, uploaded at 26-33 GB/s instead of
+ * 49), which an upload's slots would otherwise always be; and a copy that does not read the
+ * destination first moves ~20% more a core (9.6 -> 11.5 GB/s). */
+void copy_streaming(unsigned char *to, const unsigned char *from, size_t bytes) {
+#if defined(__x86_64__)
+  if (bytes >= 4096) {
+    size_t head = (16 - (reinterpret_cast<uintptr_t>(to) & 15)) & 15;
+    std::memcpy(to, from, head);
+    to += head, from += head, bytes -= head;
+    size_t body = bytes & ~size_t(63);
+    for (size_t at = 0; at < body; at += 64) {
+      const __m128i *source = reinterpret_cast<const __m128i *>(from + at);
+      __m128i a = _mm_loadu_si128(source), b = _mm_loadu_si128(source + 1);
+      __m128i c = _mm_loadu_si128(source + 2), d = _mm_loadu_si128(source + 3);
+      __m128i *target = reinterpret_cast<__m128i *>(to + at);
+      _mm_stream_si128(target, a), _mm_stream_si128(target + 1, b);
+      _mm_stream_si128(target + 2, c), _mm_stream_si128(target + 3, d);
+    }
+    _mm_sfence();  // the stores are visible before the DMA is queued or the piece counted done
+    to += body, from += body, bytes -= body;
+  }
+#endif
+  std::memcpy(to, from, bytes);
+}
 
 /* The driver types this file needs, as the driver's ABI defines them (no CUDA headers). */
 typedef int CUresult;
@@ -271,7 +304,7 @@ void gm_stager::upload(int worker, Transfer &t) {
   int s = 0;
   for (uint64_t index = t.take(); index < t.pieces; index = t.take(), s ^= 1) {
     if (!lane.settle(s)) break;
-    std::memcpy(lane.memory(s), t.host + t.offset(index), t.length(index));
+    copy_streaming(lane.memory(s), t.host + t.offset(index), t.length(index));
     if (!lane.queue_dma(s, index)) break;
     t.done.fetch_add(1, std::memory_order_relaxed);
   }
@@ -289,7 +322,7 @@ void gm_stager::download(int worker, Transfer &t) {
     uint64_t following = t.take();
     if (following < t.pieces && !lane.queue_dma(s ^ 1, following)) following = t.pieces;
     if (!lane.settle(s)) break;
-    std::memcpy(t.host + t.offset(current), lane.memory(s), t.length(current));
+    copy_streaming(t.host + t.offset(current), lane.memory(s), t.length(current));
     t.done.fetch_add(1, std::memory_order_relaxed);
     current = following;
     s ^= 1;
