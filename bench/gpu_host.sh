@@ -22,7 +22,7 @@ python3 bench/peers/alloc_peers.py > "$out/peers.json" 2> "$out/peers.err"
 # The C reference for pinned transfers, run just before gpumem's.
 nvcc -O2 -o build/pinned_bandwidth bench/peers/pinned_bandwidth.c -l:libcuda.so.1 >> "$out/peers.err" 2>&1
 build/pinned_bandwidth > build/pinned.json 2>> "$out/peers.err"
-{ run bench/pool_compare.ts "$out/peers.json"; echo; run bench/vmm_map.ts; echo; run bench/resize_bench.ts;
+{ run bench/pool_compare.ts "$out/peers.json"; echo; run bench/tracker_cost.ts; echo; run bench/vmm_map.ts; echo; run bench/resize_bench.ts;
   echo; run bench/transfer_bench.ts build/pinned.json; } > "$out/tables.txt" 2>&1
 echo "== device"; cat "$out/device.txt"
 tail -22 "$out/demo.log"
