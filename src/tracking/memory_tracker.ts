@@ -87,7 +87,7 @@ export interface TrackerNode {
 /** The tracker's node array is compacted no sooner than at this length. */
 const COMPACT_MIN = 1024;
 
-/** Flushes of nurseries holding nodes tracked with `deferred` (see MemoryTracker.track). */
+/** Flushes of the nurseries holding new buffers (see registerTrackerNursery). */
 const nurseries: (() => void)[] = [];
 
 /**
@@ -292,22 +292,20 @@ export class MemoryTracker {
   }
 
   /**
-   * Records `node` as live (the allocation path of DeviceBuffer, whose record is the node); its
-   * trackStream is logged as the stream. A node already live is left alone. Label counters change
-   * at once. With `deferred` the node joins the list of live nodes only through
-   * {@linkcode MemoryTracker.adopt}, from a registered nursery: DeviceBuffer's collection net
-   * adopts the buffers still unfreed when their task ends, so a buffer freed within the task that
-   * made it (the hot loop's case) costs the tracker a count, an id and a log entry, nothing more.
+   * Records `node` as live: counted and on the list of live nodes (the collection net's sweep
+   * does this for a buffer that outlived its task); its trackStream is logged as the stream. A
+   * node already live is left alone.
    */
-  track(node: TrackerNode, device: string, label: string | undefined, deferred = false): void {
+  track(node: TrackerNode, device: string, label: string | undefined): void {
     if (node.trackEntry !== null) return;
     this.trackNew(node, device, label);
-    if (!deferred) this.adopt(node);
+    this.adopt(node);
   }
 
   /**
-   * DeviceBuffer's allocation path: {@linkcode MemoryTracker.track} of a node never tracked
-   * before, deferred. Kept to the counting writes: it runs on every allocation.
+   * Counts a node never tracked before, without listing it: DeviceBuffer's allocation path when
+   * the tracker {@linkcode MemoryTracker.recordsAtAllocation}, whose nursery later hands the
+   * buffers still unfreed to {@linkcode MemoryTracker.adopt}. Kept to the counting writes.
    */
   trackNew(node: TrackerNode, device: string, label: string | undefined): void {
     let entry = this.#lastEntry;
@@ -337,9 +335,11 @@ export class MemoryTracker {
   }
 
   #updateDetailed(): void {
+    const detailed = this.#sites !== "off" || this.#timestamps || this.#capacity !== 0;
+    if (detailed === this.#detailed) return;
     // Nodes waiting in a nursery were allocated under the old setting: count them under it.
     flushTrackerNurseries();
-    this.#detailed = this.#sites !== "off" || this.#timestamps || this.#capacity !== 0;
+    this.#detailed = detailed;
   }
 
   /** Sites, timestamps and the event log of an allocation: opt-in, so off the counting path. */
@@ -378,7 +378,7 @@ export class MemoryTracker {
     }
   }
 
-  /** Puts a live node tracked with `deferred` on the list of live nodes. */
+  /** Puts a live node counted by {@linkcode MemoryTracker.trackNew} on the list of live nodes. */
   adopt(node: TrackerNode): void {
     if (node.trackEntry === null) return;
     const nodes = this.#nodes;

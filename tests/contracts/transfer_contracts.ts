@@ -225,11 +225,13 @@ export function registerTransferContracts(
     });
     // [bytes, device offset, host offset]: host arrays that start off a 16-byte boundary take
     // the host copy's unaligned head and tail as well as its streaming body.
-    const cases = [[0, 0, 0], [1, 5, 3], [1000, 24, 0], [3 * MiB + 123, 4096, 7], [
-      200 * KiB,
-      0,
-      0,
-    ]];
+    const cases = [
+      [0, 0, 0],
+      [1, 5, 3],
+      [1000, 24, 0],
+      [3 * MiB + 123, 4096, 7],
+      [200 * KiB, 0, 0],
+    ];
     for (const [size, offset, hostOffset] of cases) {
       const data = new Uint8Array(size + hostOffset).subarray(hostOffset);
       data.set(randomBytes(size));
