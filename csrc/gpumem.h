@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 2
+#define GM_ABI_VERSION 3
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */
@@ -48,20 +48,19 @@ int gm_stager_create(const char *driver_library, void *context, int threads, int
                      uint64_t *out);
 /* Stops the threads and frees the stager; no transfer may be running. */
 int gm_stager_destroy(uint64_t stager);
-/* Moves `bytes` between pageable `host` memory and `device` in pieces through two staging slots
- * per thread taking part (`slots`: 2 * min(pieces, threads) addresses of pinned memory, each of
- * the largest piece's size: gm_stage_pieces tells both), queuing the
+/* Moves `bytes` between pageable `host` memory and `device` in pieces through pinned staging
+ * slots (`slots`: the addresses gm_stage_plan counts, each as large as it says), queuing the
  * DMAs on `stream`; to_device: 1 host to device, 0 device to host. Pieces grow from
- * `first_piece` bytes to `piece` (gm_stage_pieces counts them). Returns once every piece is
- * done, or after a failure once nothing it queued still runs; `report` (4 uint64_t, struct
- * gm_stage_report) says how far it got and what failed. `fail_pieces` (NULL, or one byte per
- * piece) makes the marked pieces fail, for tests. One run at a time per stager. */
+ * `first_piece` bytes to `piece`; every thread copies a slice of each piece. Returns once every
+ * piece is done, or after a failure once nothing it queued still runs; `report` (4 uint64_t,
+ * struct gm_stage_report) says how far it got and what failed. `fail_pieces` (NULL, or one byte
+ * per piece) makes the marked pieces fail, for tests. One run at a time per stager. */
 int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, uint64_t bytes,
                   uint64_t first_piece, uint64_t piece, const uint64_t *slots, void *stream,
                   const uint8_t *fail_pieces, uint64_t *report);
-/* How many pieces gm_stager_run cuts `bytes` into (0 for a zero piece size); the largest one's
- * size goes to *largest (when not NULL). */
-uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *largest);
+/* How gm_stager_run cuts `bytes`: plan[0] pieces, plan[1] staging slots it needs, plan[2] bytes
+ * each slot must hold (the largest piece). */
+int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *plan);
 
 #ifdef __cplusplus
 }

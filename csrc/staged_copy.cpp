@@ -9,11 +9,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <emmintrin.h>
 #endif
 
@@ -48,6 +50,38 @@ void copy_streaming(unsigned char *to, const unsigned char *from, size_t bytes) 
   }
 #endif
   std::memcpy(to, from, bytes);
+}
+
+/* Whether the CPU has CLFLUSHOPT (CPUID leaf 7, EBX bit 23). */
+bool has_clflushopt() {
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 23)) != 0;
+#else
+  return false;
+#endif
+}
+
+/* Drops the cache lines of `bytes` at `at` from every core's caches. A download's threads read
+ * each staging slot, which leaves its lines in their caches, and the copy engine writes lines
+ * held there slowly: on an H200 host a 2 MiB DMA into a slot ran at 47 GB/s idle, 25 after one
+ * core had read the slot, 8-9 after twelve threads had copied it out, and 42-44 when they had
+ * also flushed it (scratch measurements; halves their copy-out rate, 85-105 -> 31-34 GB/s, but
+ * downloads went from 19-23 to 24-44 GB/s). */
+void evict(const unsigned char *at, size_t bytes) {
+#if defined(__x86_64__)
+  static const bool optimized = has_clflushopt();
+  const uintptr_t end = reinterpret_cast<uintptr_t>(at) + bytes;
+  uintptr_t line = reinterpret_cast<uintptr_t>(at) & ~uintptr_t(63);
+  if (optimized) {
+    for (; line < end; line += 64) asm volatile("clflushopt (%0)" ::"r"(line) : "memory");
+  } else {
+    for (; line < end; line += 64) _mm_clflush(reinterpret_cast<const void *>(line));
+  }
+  _mm_sfence();
+#else
+  (void)at, (void)bytes;
+#endif
 }
 
 /* The driver types this file needs, as the driver's ABI defines them (no CUDA headers). */
@@ -98,6 +132,30 @@ struct Driver {
   }
 };
 
+/* Staging slots a transfer cycles through (piece i uses slot i % slots): while the threads copy
+ * one piece, the DMAs of up to three others are queued behind it. */
+constexpr uint64_t kRingSlots = 4;
+/* A piece's host copy is cut into slices of at least this many bytes, at most one per thread, so
+ * that every thread copies part of each piece: a piece's copy takes a fraction of its DMA's time
+ * and the last one, which nothing overlaps, is short. */
+constexpr uint64_t kSliceBytes = 64 << 10;
+constexpr uint64_t kPage = 4096;
+
+/* One staging slot: pinned memory and the event recorded after the last DMA queued through it.
+ * The pieces are those of the transfer (-1: none yet). */
+struct Slot {
+  unsigned char *memory = nullptr;
+  CUevent event = nullptr;
+  std::atomic<int64_t> queued{-1};  /* the last piece whose DMA (and event) was queued */
+  std::atomic<int64_t> waiter{-1};  /* the last piece a thread waits on the event for */
+  std::atomic<int64_t> landed{-1};  /* the last piece whose DMA is known to be done */
+};
+
+/* Bytes [begin, end) of the transfer, part of `piece`, copied by one thread. */
+struct Slice {
+  uint64_t piece, begin, end;
+};
+
 /* One transfer, shared by the workers while gm_stager_run waits for them. */
 struct Transfer {
   bool to_device = true;
@@ -105,28 +163,33 @@ struct Transfer {
   uint64_t device = 0;
   uint64_t pieces = 0;
   std::vector<uint64_t> starts; /* piece i is [starts[i], starts[i + 1]) */
-  const uint64_t *slots = nullptr; /* two per worker */
+  std::vector<Slice> slices;    /* in the order the threads take them */
+  std::unique_ptr<std::atomic<uint32_t>[]> unfinished; /* per piece: slices not copied yet */
+  std::unique_ptr<Slot[]> ring;
+  uint64_t ring_size = 0;
   CUstream stream = nullptr;
   const uint8_t *fail_pieces = nullptr; /* nonzero: the piece fails on purpose (tests) */
   std::atomic<uint64_t> next{0};
   std::atomic<uint64_t> done{0};
   std::atomic<bool> failed{false};
+  std::atomic<bool> queued_any{false}; /* a DMA was queued (the stream is waited for on failure) */
   std::mutex report_lock;
   gm_stage_report report{};
 
-  uint64_t offset(uint64_t index) const { return starts[index]; }
-  uint64_t length(uint64_t index) const { return starts[index + 1] - starts[index]; }
-  /* The next piece to move, or `pieces` when there is none (or the transfer failed). */
+  uint64_t offset(uint64_t piece) const { return starts[piece]; }
+  uint64_t length(uint64_t piece) const { return starts[piece + 1] - starts[piece]; }
+  Slot &slot_of(uint64_t piece) const { return ring[piece % ring_size]; }
+  /* The next slice to copy, or slices.size() when there is none (or the transfer failed). */
   uint64_t take() {
-    if (failed.load(std::memory_order_relaxed)) return pieces;
+    if (failed.load(std::memory_order_relaxed)) return slices.size();
     uint64_t index = next.fetch_add(1, std::memory_order_relaxed);
-    return index < pieces ? index : pieces;
+    return index < slices.size() ? index : slices.size();
   }
   /* Keeps the first failure; later pieces are not started. */
-  void fail(uint64_t index, CUresult result, gm_stage_call call) {
+  void fail(uint64_t piece, CUresult result, gm_stage_call call) {
     std::lock_guard<std::mutex> guard(report_lock);
     if (!failed.load()) {
-      report.failed_piece = index;
+      report.failed_piece = piece;
       report.cuda_result = static_cast<uint64_t>(result);
       report.call = call;
       failed.store(true);
@@ -143,21 +206,41 @@ inline void relax() {
 #endif
 }
 
-/* Where each piece of a `bytes`-byte transfer starts (and, last, `bytes`): the first is `first`
- * bytes, each next one a quarter larger (whole pages) up to `piece`. The workers start on the
- * first pieces together and the small ones land first, so the DMA engine gets work early; the
- * large ones later keep its per-copy cost (~2 us on an H100) small. */
+/* Where each piece of a `bytes`-byte transfer starts (and, last, `bytes`). The pieces grow from
+ * `first` bytes, each twice the last, up to `piece`, and shrink the same way towards the end:
+ * the first DMA starts (upload) or lands (download) early, the last piece's host copy or DMA,
+ * which nothing overlaps, is short, and the large ones between keep the copy engine's per-copy
+ * cost (~2.5 us on an H100) small. */
 std::vector<uint64_t> plan_pieces(uint64_t bytes, uint64_t first, uint64_t piece) {
-  const uint64_t page = 4096;
-  std::vector<uint64_t> starts{0};
+  std::vector<uint64_t> head, tail;  // piece sizes from the front, and from the back
   uint64_t size = first < piece ? first : piece;
-  for (uint64_t at = 0; at < bytes;) {
-    at += size < bytes - at ? size : bytes - at;
-    starts.push_back(at);
-    uint64_t next = (size + size / 4 + page - 1) / page * page;
-    size = next < piece ? next : piece;
+  for (uint64_t left = bytes; left > 0;) {
+    for (std::vector<uint64_t> *end : {&head, &tail}) {
+      uint64_t take = size < left ? size : left;
+      if (take == 0) break;
+      end->push_back(take);
+      left -= take;
+    }
+    size = 2 * size < piece ? 2 * size : piece;
   }
+  std::vector<uint64_t> starts{0};
+  head.insert(head.end(), tail.rbegin(), tail.rend());
+  for (uint64_t length : head) starts.push_back(starts.back() + length);
   return starts;
+}
+
+/* Cuts every piece into slices of whole pages, kSliceBytes or more, at most `threads`. */
+std::vector<Slice> plan_slices(const std::vector<uint64_t> &starts, int threads) {
+  std::vector<Slice> slices;
+  for (uint64_t piece = 0; piece + 1 < starts.size(); piece++) {
+    uint64_t begin = starts[piece], length = starts[piece + 1] - begin;
+    uint64_t count = std::min<uint64_t>((length + kSliceBytes - 1) / kSliceBytes, threads);
+    for (uint64_t i = 0; i < count; i++) {
+      uint64_t end = i + 1 == count ? length : length * (i + 1) / count / kPage * kPage;
+      slices.push_back({piece, begin + length * i / count / kPage * kPage, begin + end});
+    }
+  }
+  return slices;
 }
 
 }  // namespace
@@ -171,10 +254,9 @@ struct gm_stager {
   /* How long an idle thread polls for the next transfer before it sleeps. */
   std::chrono::microseconds spin{0};
   std::vector<std::thread> pool;
-  /* With a driver: two events per worker, one per staging slot. (All DMAs go to the caller's
-   * stream: a stream per worker measured no faster on an H100, whose copy engine takes one
-   * copy at a time either way.) */
-  std::vector<CUevent> events;
+  /* With a driver: one event per staging slot. (All DMAs go to the caller's stream: a stream
+   * per thread measured no faster on an H100, whose copy engine takes one copy at a time.) */
+  CUevent events[kRingSlots] = {};
 
   std::mutex lock;
   std::condition_variable wake;  /* a transfer was posted, or the stager is closing */
@@ -188,12 +270,10 @@ struct gm_stager {
 
   std::mutex running;  /* one transfer at a time */
 
-  void upload(int worker, Transfer &t);
-  void download(int worker, Transfer &t);
-  void work(int worker, Transfer &t) {
-    if (t.to_device) upload(worker, t);
-    else download(worker, t);
-  }
+  bool await_slot(Transfer &t, uint64_t piece);
+  bool queue_dma(Transfer &t, uint64_t piece);
+  void work(Transfer &t);
+  void settle(Transfer &t);
   void loop(int worker);
   void run(Transfer &t);
 
@@ -213,121 +293,111 @@ struct gm_stager {
   }
 };
 
-namespace {
-
-/* One worker's part of a transfer: its two staging slots, each with the event of the last DMA
- * that used it. */
-class Lane {
- public:
-  Lane(gm_stager &stager, Transfer &t, int worker) : stager_(stager), t_(t) {
-    for (int s = 0; s < 2; s++) {
-      slots_[s] = {reinterpret_cast<unsigned char *>(t.slots[2 * worker + s]),
-                   stager.has_driver ? stager.events[2 * worker + s] : nullptr, t.pieces};
-    }
+/* Polls until `value` reaches `awaited`; false if the transfer fails first. */
+static bool poll_until(const Transfer &t, const std::atomic<int64_t> &value, int64_t awaited) {
+  for (unsigned spins = 0; value.load(std::memory_order_acquire) < awaited; spins++) {
+    if (t.failed.load(std::memory_order_relaxed)) return false;
+    if (spins < 4096) relax();
+    else std::this_thread::yield();  // more threads than free cores: let the others run
   }
-
-  unsigned char *memory(int s) const { return slots_[s].memory; }
-
-  /* Waits for slot `s`'s pending DMA, if any; false (failure recorded) when the driver fails. */
-  bool settle(int s) {
-    Slot &slot = slots_[s];
-    if (slot.piece == t_.pieces) return true;
-    uint64_t index = slot.piece;
-    slot.piece = t_.pieces;
-    if (!stager_.has_driver) return true;
-    CUresult result = stager_.driver.event_synchronize(slot.event);
-    if (result != 0) t_.fail(index, result, GM_CALL_EVENT_SYNCHRONIZE);
-    return result == 0;
-  }
-
-  /* Queues the DMA of piece `index` between slot `s` and the device; false on failure. */
-  bool queue_dma(int s, uint64_t index) {
-    Slot &slot = slots_[s];
-    uint64_t at = t_.offset(index), length = t_.length(index);
-    if (t_.fail_pieces != nullptr && t_.fail_pieces[index] != 0) {
-      t_.fail(index, 0, GM_CALL_NONE);
-      return false;
-    }
-    if (!stager_.has_driver) {
-      // Host memory alone: the "DMA" is a copy, done on return (nothing to settle).
-      void *device = reinterpret_cast<void *>(t_.device + at);
-      if (t_.to_device) std::memcpy(device, slot.memory, length);
-      else std::memcpy(slot.memory, device, length);
-      return true;
-    }
-    const Driver &driver = stager_.driver;
-    CUresult result = t_.to_device
-        ? driver.memcpy_htod_async(t_.device + at, slot.memory, length, t_.stream)
-        : driver.memcpy_dtoh_async(slot.memory, t_.device + at, length, t_.stream);
-    if (result != 0) {
-      t_.fail(index, result, t_.to_device ? GM_CALL_MEMCPY_HTOD_ASYNC : GM_CALL_MEMCPY_DTOH_ASYNC);
-      return false;
-    }
-    queued_ = true;
-    result = driver.event_record(slot.event, t_.stream);
-    if (result != 0) {
-      t_.fail(index, result, GM_CALL_EVENT_RECORD);  // finish() waits for the whole stream
-      return false;
-    }
-    slot.piece = index;
-    return true;
-  }
-
-  /* Waits until no DMA the lane queued still runs (the whole stream after a failure, since a
-   * DMA whose event could not be recorded is not watched by a slot). */
-  void finish() {
-    settle(0);
-    settle(1);
-    if (queued_ && t_.failed.load() && stager_.has_driver) {
-      stager_.driver.stream_synchronize(t_.stream);
-    }
-  }
-
- private:
-  struct Slot {
-    unsigned char *memory;
-    CUevent event;
-    uint64_t piece; /* the piece whose DMA may still use the slot; t.pieces when none */
-  };
-  gm_stager &stager_;
-  Transfer &t_;
-  Slot slots_[2];
-  bool queued_ = false;
-};
-
-}  // namespace
-
-/* Host to device: copy a piece into a free slot, queue its DMA, take the next piece; the other
- * slot's DMA runs meanwhile. */
-void gm_stager::upload(int worker, Transfer &t) {
-  Lane lane(*this, t, worker);
-  int s = 0;
-  for (uint64_t index = t.take(); index < t.pieces; index = t.take(), s ^= 1) {
-    if (!lane.settle(s)) break;
-    copy_streaming(lane.memory(s), t.host + t.offset(index), t.length(index));
-    if (!lane.queue_dma(s, index)) break;
-    t.done.fetch_add(1, std::memory_order_relaxed);
-  }
-  lane.finish();
+  return true;
 }
 
-/* Device to host: queue the next piece's DMA into one slot, then copy out the piece whose DMA
- * went into the other slot once it has landed. */
-void gm_stager::download(int worker, Transfer &t) {
-  Lane lane(*this, t, worker);
-  int s = 0;
-  uint64_t current = t.take();
-  if (current < t.pieces && !lane.queue_dma(s, current)) current = t.pieces;
-  while (current < t.pieces) {
-    uint64_t following = t.take();
-    if (following < t.pieces && !lane.queue_dma(s ^ 1, following)) following = t.pieces;
-    if (!lane.settle(s)) break;
-    copy_streaming(t.host + t.offset(current), lane.memory(s), t.length(current));
-    t.done.fetch_add(1, std::memory_order_relaxed);
-    current = following;
-    s ^= 1;
+/* Waits until a slice of `piece` may be copied: on upload, until the DMA that last used the
+ * piece's slot has run; on download, until the piece's own DMA has landed. False (the failure
+ * recorded, or another thread's seen) when it never will. */
+bool gm_stager::await_slot(Transfer &t, uint64_t piece) {
+  if (t.to_device && piece < t.ring_size) return true;  // the slot's first use in this transfer
+  Slot &slot = t.slot_of(piece);
+  const int64_t awaited = static_cast<int64_t>(t.to_device ? piece - t.ring_size : piece);
+  // The DMA is queued by whichever thread copied the last slice before it: a short wait.
+  if (!poll_until(t, slot.queued, awaited)) return false;
+  if (!has_driver || slot.landed.load(std::memory_order_acquire) >= awaited) return true;
+  // One thread waits on the event, the others for its word: a dozen threads in
+  // cuEventSynchronize on one event measured slower (4 MiB downloads 18-19 GB/s, against 20-21).
+  if (slot.waiter.exchange(awaited) == awaited) return poll_until(t, slot.landed, awaited);
+  CUresult result = driver.event_synchronize(slot.event);
+  if (result != 0) {
+    t.fail(static_cast<uint64_t>(awaited), result, GM_CALL_EVENT_SYNCHRONIZE);
+    return false;
   }
-  lane.finish();
+  slot.landed.store(awaited, std::memory_order_release);
+  return true;
+}
+
+/* Queues the DMA of `piece` between its slot and the device and records the slot's event;
+ * false on failure (no new piece starts once one failed). */
+bool gm_stager::queue_dma(Transfer &t, uint64_t piece) {
+  if (t.failed.load()) return false;
+  if (t.fail_pieces != nullptr && t.fail_pieces[piece] != 0) {
+    t.fail(piece, 0, GM_CALL_NONE);
+    return false;
+  }
+  Slot &slot = t.slot_of(piece);
+  const uint64_t at = t.offset(piece), length = t.length(piece);
+  if (!has_driver) {
+    // Host memory alone: the "DMA" is a copy, done on return (its event never waited for).
+    void *device = reinterpret_cast<void *>(t.device + at);
+    if (t.to_device) std::memcpy(device, slot.memory, length);
+    else std::memcpy(slot.memory, device, length);
+  } else {
+    CUresult result = t.to_device
+        ? driver.memcpy_htod_async(t.device + at, slot.memory, length, t.stream)
+        : driver.memcpy_dtoh_async(slot.memory, t.device + at, length, t.stream);
+    if (result != 0) {
+      t.fail(piece, result, t.to_device ? GM_CALL_MEMCPY_HTOD_ASYNC : GM_CALL_MEMCPY_DTOH_ASYNC);
+      return false;
+    }
+    t.queued_any.store(true);
+    result = driver.event_record(slot.event, t.stream);
+    if (result != 0) {
+      t.fail(piece, result, GM_CALL_EVENT_RECORD);  // settle() waits for the whole stream
+      return false;
+    }
+  }
+  slot.queued.store(static_cast<int64_t>(piece), std::memory_order_release);
+  return true;
+}
+
+/* One worker's part: take the next slice, wait for its slot, copy it; whoever copies a piece's
+ * last slice queues the DMA that follows (upload: that piece's; download: the piece the slot
+ * takes next). */
+void gm_stager::work(Transfer &t) {
+  for (uint64_t index = t.take(); index < t.slices.size(); index = t.take()) {
+    const Slice &slice = t.slices[index];
+    if (!await_slot(t, slice.piece)) break;
+    unsigned char *staged = t.slot_of(slice.piece).memory + (slice.begin - t.offset(slice.piece));
+    const uint64_t bytes = slice.end - slice.begin;
+    if (t.to_device) {
+      copy_streaming(staged, t.host + slice.begin, bytes);
+    } else {
+      copy_streaming(t.host + slice.begin, staged, bytes);
+      evict(staged, bytes);
+    }
+    if (t.unfinished[slice.piece].fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+    if (t.to_device) {
+      if (!queue_dma(t, slice.piece)) break;
+      t.done.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      t.done.fetch_add(1, std::memory_order_relaxed);
+      uint64_t following = slice.piece + t.ring_size;
+      if (following < t.pieces && !queue_dma(t, following)) break;
+    }
+  }
+}
+
+/* Waits until none of the transfer's DMAs still runs: each slot's last one, and the whole
+ * stream after a failure (a DMA whose event could not be recorded is not watched by a slot). */
+void gm_stager::settle(Transfer &t) {
+  if (!has_driver || !t.queued_any.load()) return;
+  for (uint64_t s = 0; s < t.ring_size; s++) {
+    if (t.ring[s].queued.load() <= t.ring[s].landed.load()) continue;
+    CUresult result = driver.event_synchronize(t.ring[s].event);
+    if (result != 0) {
+      t.fail(static_cast<uint64_t>(t.ring[s].queued.load()), result, GM_CALL_EVENT_SYNCHRONIZE);
+    }
+  }
+  if (t.failed.load()) driver.stream_synchronize(t.stream);
 }
 
 void gm_stager::loop(int worker) {
@@ -340,10 +410,10 @@ void gm_stager::loop(int worker) {
     if (closing.load()) return;
     uint64_t post = posted.load();
     seen = post >> 16;
-    // Not asked (fewer pieces than threads): the transfer may already be over; leave it alone.
+    // Not asked (fewer slices than threads): the transfer may already be over; leave it alone.
     int helpers = static_cast<int>(post & 0xffff);
     if (worker > helpers) continue;
-    work(worker, *transfer.load());
+    work(*transfer.load());
     if (finished.fetch_add(1) + 1 == helpers) {
       std::lock_guard<std::mutex> guard(lock);
       idle.notify_one();
@@ -351,15 +421,16 @@ void gm_stager::loop(int worker) {
   }
 }
 
-/* Posts `t` to as many pool threads as it has pieces for, works on it as worker 0, then waits
- * for those threads to finish it. */
+/* Posts `t` to as many pool threads as it has slices for, queues a download's first DMAs,
+ * works on it as worker 0, then waits for those threads and for the DMAs. */
 void gm_stager::run(Transfer &t) {
   CUcontext previous = nullptr;
   if (has_driver) {
     driver.ctx_get_current(&previous);
     driver.ctx_set_current(context);
   }
-  const int helpers = static_cast<int>(std::min<uint64_t>(t.pieces, threads) - (t.pieces > 0));
+  const uint64_t slices = t.slices.size();
+  const int helpers = static_cast<int>(std::min<uint64_t>(slices, threads) - (slices > 0));
   if (helpers > 0) {
     transfer.store(&t);
     finished.store(0);
@@ -369,9 +440,13 @@ void gm_stager::run(Transfer &t) {
     }
     wake.notify_all();
   }
-  work(0, t);
+  if (!t.to_device) {
+    for (uint64_t piece = 0; piece < t.ring_size && queue_dma(t, piece); piece++) {}
+  }
+  work(t);
   if (helpers > 0) await(idle, [&] { return finished.load() == helpers; });
   transfer.store(nullptr);
+  settle(t);
   if (has_driver) driver.ctx_set_current(previous);
 }
 
@@ -382,7 +457,9 @@ static void destroy(gm_stager *stager) {
   }
   stager->wake.notify_all();
   for (std::thread &thread : stager->pool) thread.join();
-  for (CUevent event : stager->events) stager->driver.event_destroy(event);
+  for (CUevent event : stager->events) {
+    if (event != nullptr) stager->driver.event_destroy(event);
+  }
   delete stager;
 }
 
@@ -410,10 +487,8 @@ extern "C" int gm_stager_create(const char *driver_library, void *context, int t
     CUcontext previous = nullptr;
     stager->driver.ctx_get_current(&previous);
     CUresult result = stager->driver.ctx_set_current(context);
-    for (int i = 0; result == 0 && i < 2 * threads; i++) {
-      CUevent event = nullptr;
-      result = stager->driver.event_create(&event, CU_EVENT_DISABLE_TIMING);
-      if (result == 0) stager->events.push_back(event);
+    for (uint64_t i = 0; result == 0 && i < kRingSlots; i++) {
+      result = stager->driver.event_create(&stager->events[i], CU_EVENT_DISABLE_TIMING);
     }
     stager->driver.ctx_set_current(previous);
     if (result != 0) {
@@ -451,7 +526,15 @@ extern "C" int gm_stager_run(uint64_t handle, int to_device, void *host, uint64_
   t.device = device;
   t.starts = plan_pieces(bytes, first_piece, piece);
   t.pieces = t.starts.size() - 1;
-  t.slots = slots;
+  t.slices = plan_slices(t.starts, stager.threads);
+  t.unfinished.reset(new std::atomic<uint32_t>[t.pieces]());
+  for (const Slice &slice : t.slices) t.unfinished[slice.piece].fetch_add(1);
+  t.ring_size = std::min<uint64_t>(t.pieces, kRingSlots);
+  t.ring.reset(new Slot[t.ring_size]);
+  for (uint64_t s = 0; s < t.ring_size; s++) {
+    t.ring[s].memory = reinterpret_cast<unsigned char *>(slots[s]);
+    t.ring[s].event = stager.events[s];
+  }
   t.stream = stream;
   t.fail_pieces = fail_pieces;
   t.report.failed_piece = UINT64_MAX;
@@ -463,12 +546,16 @@ extern "C" int gm_stager_run(uint64_t handle, int to_device, void *host, uint64_
                                        : gm_fail(GM_CUDA_ERROR, "a staged copy's driver call failed");
 }
 
-extern "C" uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece,
-                                    uint64_t *largest) {
-  if (first_piece == 0 || piece == 0) return 0;
+extern "C" int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece,
+                             uint64_t *plan) {
+  if (first_piece == 0 || piece == 0 || plan == nullptr) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_stage_plan: a zero piece size or no plan");
+  }
   std::vector<uint64_t> starts = plan_pieces(bytes, first_piece, piece);
-  uint64_t most = 0;
-  for (size_t i = 1; i < starts.size(); i++) most = std::max(most, starts[i] - starts[i - 1]);
-  if (largest != nullptr) *largest = most;
-  return starts.size() - 1;
+  uint64_t largest = 0;
+  for (size_t i = 1; i < starts.size(); i++) largest = std::max(largest, starts[i] - starts[i - 1]);
+  plan[0] = starts.size() - 1;
+  plan[1] = std::min<uint64_t>(plan[0], kRingSlots);
+  plan[2] = largest;
+  return gm_ok();
 }

@@ -1,6 +1,7 @@
-/* Staged copies of pageable host memory: a pool of host threads that copy pieces of a transfer
- * into pinned staging slots (host to device) or out of them (device to host) while the DMAs of
- * other pieces run, so the host copies run side by side and overlap the copy engine.
+/* Staged copies of pageable host memory: a pool of host threads that copy a transfer, piece by
+ * piece, into a ring of pinned staging slots (host to device) or out of it (device to host)
+ * while the DMAs of other pieces run. Every thread copies a slice of each piece, so a piece's
+ * host copy is short and the copy engine is rarely left waiting.
  *
  * Part of both builds of the kernel library; csrc/gpumem.h declares the entry points. The CUDA
  * driver is reached through dlopen (the library ffi/cuda.ts opened, so the same driver instance

@@ -14,7 +14,7 @@ const stagerRunParameters = [
   "u64", /* uint64_t bytes */
   "u64", /* uint64_t first_piece: bytes of the first piece */
   "u64", /* uint64_t piece: bytes of the largest piece (the staging slots' size) */
-  "buffer", /* const uint64_t *slots: 2 * min(pieces, threads) pinned staging addresses */
+  "buffer", /* const uint64_t *slots: pinned staging addresses, as gm_stage_plan says */
   "pointer", /* void *stream: CUstream the DMAs go to (NULL when host-only) */
   "buffer", /* const uint8_t *fail_pieces: NULL, or one byte per piece (nonzero: fails) */
   "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
@@ -62,15 +62,15 @@ export const kernelSymbols = {
   gm_stager_run: { parameters: stagerRunParameters, result: "i32", nonblocking: true },
   /** gm_stager_run on the calling thread: a worker-thread hop costs more than a small transfer. */
   gm_stager_run_here: { name: "gm_stager_run", parameters: stagerRunParameters, result: "i32" },
-  /** uint64_t gm_stage_pieces(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *largest) */
-  gm_stage_pieces: {
+  /** int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *plan) */
+  gm_stage_plan: {
     parameters: [
       "u64", /* uint64_t bytes */
       "u64", /* uint64_t first_piece */
       "u64", /* uint64_t piece */
-      "buffer", /* uint64_t *largest: the largest piece's bytes */
+      "buffer", /* uint64_t *plan: pieces, staging slots, bytes per slot */
     ],
-    result: "u64",
+    result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -78,7 +78,7 @@ export const kernelSymbols = {
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 2;
+export const KERNEL_ABI_VERSION = 3;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {

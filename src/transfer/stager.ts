@@ -1,8 +1,8 @@
 /**
- * The kernel library's stager (csrc/staged_copy.cpp): a pool of native threads that copy pieces
- * of a pageable transfer into pinned staging slots, or out of them, while the DMAs of other
- * pieces run. One FFI call per transfer, run off the event loop; the piece loop never enters
- * JavaScript.
+ * The kernel library's stager (csrc/staged_copy.cpp): a pool of native threads that copy a
+ * pageable transfer into pinned staging slots, or out of them, piece by piece while the DMAs of
+ * other pieces run; every thread copies a slice of each piece. One FFI call per transfer; the
+ * piece loop never enters JavaScript.
  *
  * @module
  */
@@ -80,7 +80,7 @@ export class Stager {
   readonly #device: MemoryDevice;
   #handle: bigint;
   readonly #report = new BigUint64Array(4);
-  readonly #largest = new BigUint64Array(1);
+  readonly #plan = new BigUint64Array(3);
 
   private constructor(
     library: KernelLibrary,
@@ -126,20 +126,19 @@ export class Stager {
   }
 
   /**
-   * How a `bytes`-byte transfer is cut: its piece count, and the staging it needs (slots, two
-   * for each thread that gets a piece, of the largest piece's size).
+   * How a `bytes`-byte transfer is cut: its piece count, and the staging it needs (a ring of up
+   * to four slots, each as large as the largest piece).
    */
   plan(bytes: number, firstPiece: number, piece: number): StagePlan {
-    const largest = this.#largest;
-    const pieces = Number(
-      this.#library.symbols.gm_stage_pieces(
-        BigInt(bytes),
-        BigInt(firstPiece),
-        BigInt(piece),
-        largest,
-      ),
+    const plan = this.#plan;
+    const status = this.#library.symbols.gm_stage_plan(
+      BigInt(bytes),
+      BigInt(firstPiece),
+      BigInt(piece),
+      plan,
     );
-    return { pieces, slots: 2 * Math.min(pieces, this.threads), slotBytes: Number(largest[0]) };
+    checkKernelStatus(this.#library, status, "gm_stage_plan");
+    return { pieces: Number(plan[0]), slots: Number(plan[1]), slotBytes: Number(plan[2]) };
   }
 
   /**

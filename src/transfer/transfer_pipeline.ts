@@ -33,13 +33,14 @@ export interface TransferPipelineOptions {
   /** The device transferred to and from (default: the default device). */
   device?: MemoryDevice;
   /**
-   * Largest piece a transfer is cut into, in bytes (default 2 MiB). The first pieces are smaller
-   * (from 256 KiB, a quarter larger each) so that the DMA engine starts early.
+   * Largest piece a transfer is cut into, in bytes (default 2 MiB): one DMA each. The first
+   * pieces are smaller (from 256 KiB, each twice the last) so that the DMA engine starts early.
+   * Staging takes up to four pinned slots of this size.
    */
   chunkBytes?: number;
   /**
-   * Host copies running at once, each on a native thread with two pinned staging buffers of
-   * chunkBytes (default: cores − 4, 2 to 12; at most 256).
+   * Native threads copying at once (default: cores − 4, 2 to 12; at most 256): each copies a
+   * slice of every piece (64 KiB at least), so a piece's host copy is short.
    */
   hostThreads?: number;
   /**
@@ -50,8 +51,9 @@ export interface TransferPipelineOptions {
   directBelow?: number;
   /**
    * Staged transfers of at least this many bytes run on a worker thread, keeping the event loop
-   * free; smaller ones block it while they run (default 16 MiB: ~0.5 ms at most on an H100 host,
-   * where the hop to a worker thread costs ~40 µs; bench/RESULTS.md). 0: always off the thread.
+   * free; smaller ones block it while they run (default 32 MiB: ~1 ms at most on an H100 host,
+   * where the hop to a worker thread costs 40–60 µs, a third of a 4 MiB transfer and a seventh of
+   * a 16 MiB one; bench/RESULTS.md). 0: always off the thread.
    */
   offThreadFrom?: number;
   /** The pinned pool staging buffers come from (default: the device's). */
@@ -155,7 +157,7 @@ export class TransferPipeline {
     }
     const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 2 << 20, "chunkBytes");
     this.directBelow = checkByteCount(options.directBelow ?? 1 << 20, "directBelow");
-    this.offThreadFrom = checkByteCount(options.offThreadFrom ?? 16 << 20, "offThreadFrom");
+    this.offThreadFrom = checkByteCount(options.offThreadFrom ?? 32 << 20, "offThreadFrom");
     // Measured on a 16-core H100 host: one core copies ~9 GB/s and 8 to 12 copies at once keep
     // the DMA engine busy (bench/RESULTS.md); a few cores stay free for the event loop.
     const threads = options.hostThreads ??
@@ -337,8 +339,8 @@ export class TransferPipeline {
   }
 
   /**
-   * Moves pageable `host` through pinned staging (two slots per thread taking part, cut from one
-   * block of the pool, given back whatever happens) with the stager; resolves once every piece is
+   * Moves pageable `host` through pinned staging (the stager's ring of slots, cut from one block
+   * of the pool, given back whatever happens) with the stager; resolves once every piece is
    * done.
    */
   async #stage(stager: Stager, device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {

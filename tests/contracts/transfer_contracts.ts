@@ -282,23 +282,22 @@ export function registerTransferContracts(
   });
 
   test("pipeline: back-to-back transfers of changing piece counts stay exact", async ({ device }) => {
-    // From one piece (the calling thread alone) to more pieces than threads, in a shuffled order:
-    // each transfer asks a different number of the stager's threads to help.
-    using pipeline = new TransferPipeline({
-      device,
-      chunkBytes: 64 * KiB,
-      hostThreads: 4,
-      directBelow: 0,
-    });
-    using buffer = DeviceBuffer.allocate(1 * MiB, { device });
+    // From one piece (the calling thread alone) to more pieces than threads and than staging
+    // slots, in a shuffled order: each transfer asks a different number of the stager's threads
+    // to help. With 64 KiB pieces each piece is one thread's slice; with 256 KiB pieces four
+    // threads copy slices of each piece, and pieces of 256 KiB up wrap around the slots.
+    using buffer = DeviceBuffer.allocate(3 * MiB, { device });
     const sizes = [1, 64 * KiB, 64 * KiB + 1, 200 * KiB, 1 * MiB, 300 * KiB, 4096, 900 * KiB];
-    for (let round = 0; round < 8; round++) {
-      for (const size of sizes.toSorted(() => Math.random() - 0.5)) {
-        const data = randomBytes(size);
-        await pipeline.upload(buffer, data);
-        const back = new Uint8Array(size).fill(0xee);
-        await pipeline.download(buffer, back);
-        assertSameBytes(back, data, `${size} bytes, round ${round}`);
+    for (const chunkBytes of [64 * KiB, 256 * KiB]) {
+      using pipeline = new TransferPipeline({ device, chunkBytes, hostThreads: 4, directBelow: 0 });
+      for (let round = 0; round < 6; round++) {
+        for (const size of [...sizes, 3 * MiB - 5].toSorted(() => Math.random() - 0.5)) {
+          const data = randomBytes(size);
+          await pipeline.upload(buffer, data);
+          const back = new Uint8Array(size).fill(0xee);
+          await pipeline.download(buffer, back);
+          assertSameBytes(back, data, `${size} bytes, ${chunkBytes} B pieces, round ${round}`);
+        }
       }
     }
   });
