@@ -66,8 +66,8 @@ bool has_clflushopt() {
  * each staging slot, which leaves its lines in their caches, and the copy engine writes lines
  * held there slowly: on an H200 host a 2 MiB DMA into a slot ran at 47 GB/s idle, 25 after one
  * core had read the slot, 8-9 after twelve threads had copied it out, and 42-44 when they had
- * also flushed it (scratch measurements; halves their copy-out rate, 85-105 -> 31-34 GB/s, but
- * downloads went from 19-23 to 24-44 GB/s). */
+ * also flushed it (bench/peers/dma_after_cpu_read.cpp). Flushing halves the threads' copy-out
+ * rate (85-105 -> 31-34 GB/s), but staged downloads went from 19-23 to 24-44 GB/s. */
 void evict(const unsigned char *at, size_t bytes) {
 #if defined(__x86_64__)
   static const bool optimized = has_clflushopt();
