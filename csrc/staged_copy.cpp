@@ -372,7 +372,7 @@ void gm_stager::work(Transfer &t) {
       copy_streaming(staged, t.host + slice.begin, bytes);
     } else {
       copy_streaming(t.host + slice.begin, staged, bytes);
-      evict(staged, bytes);
+      if (has_driver) evict(staged, bytes);  // only a copy engine pays for cached lines
     }
     if (t.unfinished[slice.piece].fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
     if (t.to_device) {
