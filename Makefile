@@ -14,7 +14,7 @@ CPU_LIB := $(BUILD)/libgpumem_kernels_cpu.so
 CUDA_LIB := $(BUILD)/libgpumem_kernels_cuda.so
 KERNEL_LIBS := $(CPU_LIB) $(if $(NVCC),$(CUDA_LIB))
 CSRC_COMMON := csrc/gpumem.h csrc/status.h csrc/status.cpp csrc/axpy.h csrc/staged_copy.h \
-               csrc/staged_copy.cpp
+               csrc/staged_copy.cpp $(wildcard csrc/bvh/*.h)
 CXXFLAGS := -O3 -std=c++17 -fPIC -pthread -Wall -Wextra -Werror
 # sm_80 (A100), sm_90 (H100/H200) machine code, plus PTX the driver can JIT for newer GPUs.
 CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
@@ -24,8 +24,11 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-pthread,-Wall -cudart static $(CUD
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
-# Tests also read ../shared/traces (the recorded allocation traces).
-TEST_FLAGS := $(PERMISSIONS) --allow-read=../shared/traces --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
+# Tests also read ../shared/traces (the recorded allocation traces) and the bunny beside the
+# peers, and take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path).
+TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY \
+              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data \
+              --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean
 
@@ -53,13 +56,16 @@ bench: build $(DENO)
 
 build: $(KERNEL_LIBS)
 
-$(CPU_LIB): $(CSRC_COMMON) csrc/cpu_kernels.cpp
-	@mkdir -p $(BUILD)
-	$(CXX) $(CXXFLAGS) -shared -o $@ csrc/status.cpp csrc/staged_copy.cpp csrc/cpu_kernels.cpp -ldl
+CPU_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cpu_kernels.cpp csrc/bvh/bvh_cpu.cpp
+CUDA_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cuda_kernels.cu csrc/bvh/bvh_cuda.cu
 
-$(CUDA_LIB): $(CSRC_COMMON) csrc/cuda_kernels.cu
+$(CPU_LIB): $(CSRC_COMMON) $(CPU_SOURCES) csrc/parallel_for.h
 	@mkdir -p $(BUILD)
-	$(NVCC) $(NVCCFLAGS) -shared -o $@ csrc/status.cpp csrc/staged_copy.cpp csrc/cuda_kernels.cu -ldl
+	$(CXX) $(CXXFLAGS) -shared -o $@ $(CPU_SOURCES) -ldl
+
+$(CUDA_LIB): $(CSRC_COMMON) $(CUDA_SOURCES) csrc/cuda_scope.h
+	@mkdir -p $(BUILD)
+	$(NVCC) $(NVCCFLAGS) -shared -o $@ $(CUDA_SOURCES) -ldl
 
 deno: $(DENO)
 

@@ -160,6 +160,25 @@ export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.t
 export { getMemoryManager, MemoryManager, type MemoryUsage } from "./src/manager/memory_manager.ts";
 
 export { axpy } from "./src/kernels/axpy.ts";
+export { MeshBvh, type MeshBvhOptions } from "./src/kernels/mesh_bvh.ts";
+export type {
+  ClosestPoints,
+  ClosestPointsOptions,
+  DeviceClosestPoints,
+  DeviceRayHits,
+  DeviceSignedDistances,
+  RayCastOptions,
+  RayHits,
+  SignedDistanceOptions,
+  SignedDistances,
+  SignMode,
+} from "./src/kernels/mesh_queries.ts";
+export type {
+  CoordinateArray,
+  CoordinateInput,
+  IndexArray,
+  IndexInput,
+} from "./src/kernels/mesh_input.ts";
 export {
   checkKernelStatus,
   KERNEL_LIBRARY_ENV,

@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 3
+#define GM_ABI_VERSION 4
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */
@@ -61,6 +61,52 @@ int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, u
 /* How gm_stager_run cuts `bytes`: plan[0] pieces, plan[1] staging slots it needs, plan[2] bytes
  * each slot must hold (the largest piece). */
 int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t *plan);
+
+/* Mesh BVH (csrc/bvh/; layouts in bvh/bvh_layout.h). Addresses are device addresses (host
+ * addresses on the CPU build); `origin` and `frame` are host arrays of doubles, `bvh` a host
+ * array of GM_BVH_WORDS uint64_t. Work is ordered on `stream` on the CUDA build and done on
+ * return on the CPU build. A build is: gm_bvh_build_tree (bounds, Morton codes, sort, triangles
+ * in BVH order, hierarchy; writes the node count as a uint32_t at node_count_out), then, with
+ * that many nodes allocated, gm_bvh_build_nodes (nodes, parents, boxes, winding dipoles). */
+
+/* Counts out-of-range indices and non-finite coordinates into `report` (GM_VALIDATE_WORDS
+ * uint64_t). */
+int gm_bvh_validate(int device, uint64_t vertices, uint64_t vertex_count, int vertex_f64,
+                    uint64_t triangles, uint64_t triangle_count, uint64_t report, void *stream);
+/* Scratch bytes a build of `triangle_count` triangles needs. */
+int gm_bvh_build_scratch(uint64_t triangle_count, uint64_t *bytes);
+int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_count, int vertex_f64,
+                      uint64_t triangles, uint64_t triangle_count, const double *origin,
+                      uint32_t leaf_size, uint64_t scratch, uint64_t scratch_bytes,
+                      uint64_t tris_out, uint64_t indices_out, uint64_t node_count_out,
+                      void *stream);
+int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t leaf_size, uint64_t scratch,
+                       uint64_t scratch_bytes, uint64_t nodes_out, uint64_t winding_out,
+                       uint64_t parents_out, uint64_t node_count, uint64_t tris, void *stream);
+/* New vertex positions for the same triangles: triangles regathered, boxes and dipoles redone
+ * bottom-up. `pending`: node_count int32_t of scratch. */
+int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const double *origin,
+                 const uint64_t *bvh, uint64_t indices, uint64_t parents, uint64_t pending,
+                 void *stream);
+/* Scratch bytes, and the pass, for the angle-weighted pseudo-normals of every triangle. */
+int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count, uint64_t *bytes);
+int gm_bvh_normals(int device, uint64_t tris, uint64_t indices, uint64_t triangle_count,
+                   uint64_t vertex_count, uint64_t scratch, uint64_t scratch_bytes,
+                   uint64_t normals_out, void *stream);
+/* Scratch bytes a query of `count` points or rays needs (their space-filling-curve order). */
+int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes);
+/* Closest points (sign_mode GM_SIGN_NONE) or signed distances within `limit`. Outputs (float
+ * distance, int32_t input face, float xyz point, float uvw barycentric) may be 0; `status`: a
+ * uint32_t the queries or GM_QUERY_* bits into. */
+int gm_bvh_closest(int device, const uint64_t *bvh, const double *frame, uint64_t points,
+                   int points_f64, uint64_t count, float limit, int sign_mode, uint64_t distance,
+                   uint64_t face, uint64_t point, uint64_t bary, uint64_t scratch,
+                   uint64_t scratch_bytes, uint64_t status, void *stream);
+/* Nearest (or, with any_hit, any) ray hits within t_max: float t, int32_t face, float uvw. */
+int gm_bvh_ray(int device, const uint64_t *bvh, const double *frame, uint64_t origins,
+               uint64_t directions, int f64, uint64_t count, float t_max, int any_hit,
+               uint64_t t_out, uint64_t face, uint64_t bary, uint64_t scratch,
+               uint64_t scratch_bytes, uint64_t status, void *stream);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,122 @@ const stagerRunParameters = [
   "buffer", /* uint64_t *report: struct gm_stage_report (4 uint64_t) */
 ] as const;
 
+/*
+ * The mesh BVH's entry points (csrc/bvh/, declared in csrc/gpumem.h) are each bound twice: as is,
+ * for CUDA devices, where a call only queues work; and as `<name>_async` on a worker thread, for
+ * the cpu device, where the call does the work (the event loop runs on meanwhile).
+ */
+/** The parameters of gm_bvh_validate: int gm_bvh_validate(int device, vertices, vertex_count, vertex_f64, triangles, triangle_count, report, stream) */
+const bvhValidateParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t vertices: 3 * vertex_count floats or doubles */
+  "u64", /* uint64_t vertex_count */
+  "i32", /* int vertex_f64 */
+  "u64", /* uint64_t triangles: 3 * triangle_count uint32_t */
+  "u64", /* uint64_t triangle_count */
+  "u64", /* uint64_t report: GM_VALIDATE_WORDS uint64_t */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_build_tree: int gm_bvh_build_tree(...): bounds, codes, sort, triangles in BVH order, hierarchy */
+const bvhBuildTreeParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t vertices */
+  "u64", /* uint64_t vertex_count */
+  "i32", /* int vertex_f64 */
+  "u64", /* uint64_t triangles */
+  "u64", /* uint64_t triangle_count */
+  "buffer", /* const double *origin: 3 doubles */
+  "u32", /* uint32_t leaf_size */
+  "u64", /* uint64_t scratch */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t tris_out: triangle_count GmBvhTriangle */
+  "u64", /* uint64_t indices_out: 3 * triangle_count uint32_t */
+  "u64", /* uint64_t node_count_out: one uint32_t */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_build_nodes: int gm_bvh_build_nodes(...): nodes, parents, boxes and dipoles */
+const bvhBuildNodesParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t triangle_count */
+  "u32", /* uint32_t leaf_size */
+  "u64", /* uint64_t scratch: as gm_bvh_build_tree left it */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t nodes_out: node_count GmBvhNode */
+  "u64", /* uint64_t winding_out: node_count GmBvhWinding */
+  "u64", /* uint64_t parents_out: node_count int32_t */
+  "u64", /* uint64_t node_count */
+  "u64", /* uint64_t tris */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_refit: int gm_bvh_refit(device, vertices, vertex_f64, origin, bvh, indices, parents, pending, stream) */
+const bvhRefitParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t vertices */
+  "i32", /* int vertex_f64 */
+  "buffer", /* const double *origin */
+  "buffer", /* const uint64_t *bvh: GM_BVH_WORDS */
+  "u64", /* uint64_t indices */
+  "u64", /* uint64_t parents */
+  "u64", /* uint64_t pending: node_count int32_t of scratch */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_normals: int gm_bvh_normals(device, tris, indices, triangle_count, vertex_count, scratch, scratch_bytes, normals_out, stream) */
+const bvhNormalsParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t tris */
+  "u64", /* uint64_t indices */
+  "u64", /* uint64_t triangle_count */
+  "u64", /* uint64_t vertex_count */
+  "u64", /* uint64_t scratch */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t normals_out: triangle_count GmBvhPseudoNormals */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_closest: int gm_bvh_closest(...): closest points or signed distances */
+const bvhClosestParameters = [
+  "i32", /* int device */
+  "buffer", /* const uint64_t *bvh: GM_BVH_WORDS */
+  "buffer", /* const double *frame: GM_FRAME_WORDS */
+  "u64", /* uint64_t points: 3 * count floats or doubles */
+  "i32", /* int points_f64 */
+  "u64", /* uint64_t count */
+  "f32", /* float limit: largest distance searched */
+  "i32", /* int sign_mode: enum gm_bvh_sign */
+  "u64", /* uint64_t distance: count floats, or 0 */
+  "u64", /* uint64_t face: count int32_t, or 0 */
+  "u64", /* uint64_t point: 3 * count floats, or 0 */
+  "u64", /* uint64_t bary: 3 * count floats, or 0 */
+  "u64", /* uint64_t scratch */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t status: one uint32_t */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_bvh_ray: int gm_bvh_ray(...): nearest or any ray hits */
+const bvhRayParameters = [
+  "i32", /* int device */
+  "buffer", /* const uint64_t *bvh */
+  "buffer", /* const double *frame */
+  "u64", /* uint64_t origins */
+  "u64", /* uint64_t directions */
+  "i32", /* int f64 */
+  "u64", /* uint64_t count */
+  "f32", /* float t_max */
+  "i32", /* int any_hit */
+  "u64", /* uint64_t t_out: count floats, or 0 */
+  "u64", /* uint64_t face: count int32_t, or 0 */
+  "u64", /* uint64_t bary: 3 * count floats, or 0 */
+  "u64", /* uint64_t scratch */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t status */
+  "pointer", /* void *stream */
+] as const;
+
 /** Symbol table for libgpumem_kernels_{cpu,cuda}.so. */
 export const kernelSymbols = {
   /** int gm_abi_version(void) */
@@ -72,13 +188,82 @@ export const kernelSymbols = {
     ],
     result: "i32",
   },
+  /** int gm_bvh_build_scratch(uint64_t triangle_count, uint64_t *bytes) */
+  gm_bvh_build_scratch: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count, uint64_t *bytes) */
+  gm_bvh_normals_scratch: { parameters: ["u64", "u64", "buffer"], result: "i32" },
+  /** int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) */
+  gm_bvh_query_scratch: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int gm_bvh_validate(int device, vertices, vertex_count, vertex_f64, triangles, triangle_count, report, stream) */
+  gm_bvh_validate: { parameters: bvhValidateParameters, result: "i32" },
+  /** gm_bvh_validate on a worker thread (the cpu device). */
+  gm_bvh_validate_async: {
+    name: "gm_bvh_validate",
+    parameters: bvhValidateParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_build_tree(...): bounds, codes, sort, triangles in BVH order, hierarchy */
+  gm_bvh_build_tree: { parameters: bvhBuildTreeParameters, result: "i32" },
+  /** gm_bvh_build_tree on a worker thread (the cpu device). */
+  gm_bvh_build_tree_async: {
+    name: "gm_bvh_build_tree",
+    parameters: bvhBuildTreeParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_build_nodes(...): nodes, parents, boxes and dipoles */
+  gm_bvh_build_nodes: { parameters: bvhBuildNodesParameters, result: "i32" },
+  /** gm_bvh_build_nodes on a worker thread (the cpu device). */
+  gm_bvh_build_nodes_async: {
+    name: "gm_bvh_build_nodes",
+    parameters: bvhBuildNodesParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_refit(device, vertices, vertex_f64, origin, bvh, indices, parents, pending, stream) */
+  gm_bvh_refit: { parameters: bvhRefitParameters, result: "i32" },
+  /** gm_bvh_refit on a worker thread (the cpu device). */
+  gm_bvh_refit_async: {
+    name: "gm_bvh_refit",
+    parameters: bvhRefitParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_normals(device, tris, indices, triangle_count, vertex_count, scratch, scratch_bytes, normals_out, stream) */
+  gm_bvh_normals: { parameters: bvhNormalsParameters, result: "i32" },
+  /** gm_bvh_normals on a worker thread (the cpu device). */
+  gm_bvh_normals_async: {
+    name: "gm_bvh_normals",
+    parameters: bvhNormalsParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_closest(...): closest points or signed distances */
+  gm_bvh_closest: { parameters: bvhClosestParameters, result: "i32" },
+  /** gm_bvh_closest on a worker thread (the cpu device). */
+  gm_bvh_closest_async: {
+    name: "gm_bvh_closest",
+    parameters: bvhClosestParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_bvh_ray(...): nearest or any ray hits */
+  gm_bvh_ray: { parameters: bvhRayParameters, result: "i32" },
+  /** gm_bvh_ray on a worker thread (the cpu device). */
+  gm_bvh_ray_async: {
+    name: "gm_bvh_ray",
+    parameters: bvhRayParameters,
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened kernel library's symbols. */
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 3;
+export const KERNEL_ABI_VERSION = 4;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {

@@ -1,0 +1,545 @@
+/* The CUDA build of the mesh BVH: each step of bvh_build_steps.h and each query of
+ * bvh_elements.h as a kernel, CUB's radix sort and scan between them, all ordered on the caller's
+ * stream with memory the caller (gpumem's manager) handed in. Nothing here allocates. */
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "../cuda_scope.h"
+#include "../gpumem.h"
+#include "../status.h"
+#include "bvh_elements.h"
+#include "bvh_scratch.h"
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+/* The BVH's origin, passed to kernels by value. */
+struct GmOrigin {
+  double v[3];
+};
+
+GmOrigin origin_of(const double *words) { return GmOrigin{{words[0], words[1], words[2]}}; }
+
+__global__ void validate_init_kernel(unsigned long long *report) {
+  report[GM_VALIDATE_BAD_INDICES] = 0;
+  report[GM_VALIDATE_FIRST_BAD_INDEX] = ~0ull;
+  report[GM_VALIDATE_NONFINITE] = 0;
+  report[GM_VALIDATE_FIRST_NONFINITE] = ~0ull;
+}
+constexpr unsigned kQueryThreads = 128;
+
+unsigned blocks_for(uint64_t n, unsigned threads) {
+  uint64_t b = (n + threads - 1) / threads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 0x7FFFFFFFu ? 0x7FFFFFFFu : b));
+}
+
+#define GM_FOR_EACH(i, n) \
+  for (uint64_t i = blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<uint64_t>(gridDim.x) * blockDim.x)
+
+template <typename V>
+__global__ void validate_kernel(const V *vertices, uint64_t vertex_values, const uint32_t *triangles,
+                                uint64_t index_count, uint64_t vertex_count,
+                                unsigned long long *report) {
+  GM_FOR_EACH(i, index_count) {
+    if (gm_bad_index(triangles[i], vertex_count)) {
+      atomicAdd(&report[GM_VALIDATE_BAD_INDICES], 1ull);
+      atomicMin(&report[GM_VALIDATE_FIRST_BAD_INDEX], static_cast<unsigned long long>(i));
+    }
+  }
+  GM_FOR_EACH(i, vertex_values) {
+    if (gm_bad_value(vertices[i])) {
+      atomicAdd(&report[GM_VALIDATE_NONFINITE], 1ull);
+      atomicMin(&report[GM_VALIDATE_FIRST_NONFINITE], static_cast<unsigned long long>(i));
+    }
+  }
+}
+
+/* Centroid bounds: a block's minimum and maximum per axis, then one atomic per block and axis. */
+template <typename V>
+__global__ void bounds_kernel(const V *vertices, const uint32_t *triangles, uint64_t n,
+                              GmOrigin o, uint32_t *bounds) {
+  __shared__ float lo[3][kThreads], hi[3][kThreads];
+  const double *origin = o.v;
+  float l[3] = {INFINITY, INFINITY, INFINITY}, h[3] = {-INFINITY, -INFINITY, -INFINITY};
+  GM_FOR_EACH(t, n) {
+    GmVec3<float> c = gm_centroid(vertices, triangles, t, origin);
+    l[0] = fminf(l[0], c.x), l[1] = fminf(l[1], c.y), l[2] = fminf(l[2], c.z);
+    h[0] = fmaxf(h[0], c.x), h[1] = fmaxf(h[1], c.y), h[2] = fmaxf(h[2], c.z);
+  }
+  for (int k = 0; k < 3; k++) lo[k][threadIdx.x] = l[k], hi[k][threadIdx.x] = h[k];
+  __syncthreads();
+  for (unsigned stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      for (int k = 0; k < 3; k++) {
+        lo[k][threadIdx.x] = fminf(lo[k][threadIdx.x], lo[k][threadIdx.x + stride]);
+        hi[k][threadIdx.x] = fmaxf(hi[k][threadIdx.x], hi[k][threadIdx.x + stride]);
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x < 3) {
+    atomicMin(&bounds[threadIdx.x], gm_order_float(lo[threadIdx.x][0]));
+    atomicMax(&bounds[3 + threadIdx.x], gm_order_float(hi[threadIdx.x][0]));
+  }
+}
+
+template <typename V>
+__global__ void morton_kernel(const V *vertices, const uint32_t *triangles, uint64_t n,
+                              GmOrigin o, const uint32_t *bounds, uint32_t *keys,
+                              uint32_t *values) {
+  const double *origin = o.v;
+  float lo[3], hi[3], scale[3];
+  for (int k = 0; k < 3; k++) lo[k] = gm_unorder_float(bounds[k]), hi[k] = gm_unorder_float(bounds[3 + k]);
+  gm_morton_scale(lo, hi, scale);
+  GM_FOR_EACH(t, n) gm_step_morton(t, vertices, triangles, origin, lo, scale, keys, values);
+}
+
+template <typename V>
+__global__ void gather_kernel(const V *vertices, const uint32_t *triangles, uint64_t n,
+                              GmOrigin o, const uint32_t *order,
+                              GmBvhTriangle *tris, uint32_t *indices) {
+  const double *origin = o.v;
+  GM_FOR_EACH(s, n) gm_step_gather(s, vertices, triangles, origin, order, tris, indices);
+}
+
+template <typename V>
+__global__ void regather_kernel(const V *vertices, const uint32_t *indices, uint64_t n,
+                                GmOrigin o, GmBvhTriangle *tris) {
+  const double *origin = o.v;
+  GM_FOR_EACH(s, n) gm_step_regather(s, vertices, indices, origin, tris);
+}
+
+__global__ void karras_kernel(const uint32_t *codes, uint64_t n, uint32_t leaf_size,
+                              GmKarrasNode *karras, uint32_t *kept) {
+  GM_FOR_EACH(i, n - 1) {
+    gm_step_karras(static_cast<int64_t>(i), codes, static_cast<int64_t>(n), leaf_size, karras);
+    kept[i] = karras[i].kept;
+  }
+}
+
+/* The node count: the scan's last entry plus whether the last node is kept (one leaf: 1). */
+__global__ void count_kernel(const uint32_t *kept, const uint32_t *index, uint64_t n,
+                             uint32_t leaf_size, uint32_t *count) {
+  *count = n <= leaf_size ? 1u : index[n - 2] + kept[n - 2];
+}
+
+__global__ void emit_kernel(const GmKarrasNode *karras, const uint32_t *index, uint64_t n,
+                            uint32_t leaf_size, GmBvhNode *nodes, int32_t *parents,
+                            int32_t *pending) {
+  if (n <= leaf_size) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+      gm_emit_single_leaf(static_cast<uint32_t>(n), nodes, parents, pending);
+    }
+    return;
+  }
+  GM_FOR_EACH(i, n - 1) gm_step_emit(static_cast<int64_t>(i), karras, index, nodes, parents, pending);
+}
+
+__global__ void pending_kernel(const GmBvhNode *nodes, uint64_t node_count, int32_t *pending) {
+  GM_FOR_EACH(j, node_count) gm_step_pending(j, nodes, pending);
+}
+
+__global__ void bottom_up_kernel(GmBvhNode *nodes, GmBvhWinding *winding, const GmBvhTriangle *tris,
+                                 const int32_t *parents, int32_t *pending, uint64_t node_count) {
+  GM_FOR_EACH(j, node_count) {
+    gm_step_bottom_up(static_cast<int32_t>(j), nodes, winding, tris, parents, pending);
+  }
+}
+
+struct AtomicAdd {
+  __device__ void operator()(float *p, float v) const { atomicAdd(p, v); }
+};
+
+__global__ void vertex_normals_kernel(const GmBvhTriangle *tris, const uint32_t *indices,
+                                      uint64_t n, float *sums) {
+  GM_FOR_EACH(s, n) gm_step_vertex_normals(s, tris, indices, sums, AtomicAdd());
+}
+
+__global__ void edge_keys_kernel(const uint32_t *indices, uint64_t n, uint64_t *keys,
+                                 uint32_t *values) {
+  GM_FOR_EACH(s, n) gm_step_edge_keys(s, indices, keys, values);
+}
+
+__global__ void edge_normals_kernel(const uint64_t *keys, const uint32_t *values, uint64_t edges,
+                                    const GmBvhTriangle *tris, GmBvhPseudoNormals *normals) {
+  GM_FOR_EACH(e, edges) gm_step_edge_normals(e, edges, keys, values, tris, normals);
+}
+
+__global__ void vertex_gather_kernel(const uint32_t *indices, uint64_t n, const float *sums,
+                                     GmBvhPseudoNormals *normals) {
+  GM_FOR_EACH(s, n) gm_step_vertex_gather(s, indices, sums, normals);
+}
+
+template <typename P>
+__global__ void query_morton_kernel(GmFrame frame, const P *points, uint64_t count, uint32_t *keys,
+                                    uint32_t *values) {
+  GM_FOR_EACH(i, count) gm_query_morton(i, frame, points, keys, values);
+}
+
+template <typename P>
+__global__ void __launch_bounds__(kQueryThreads)
+    closest_kernel(GmBvhView bvh, GmFrame frame, const P *points, uint64_t count,
+                   const uint32_t *order, float limit, int sign_mode, float *distance,
+                   int32_t *face, float *point, float *bary, uint32_t *status) {
+  uint32_t local = 0;
+  GM_FOR_EACH(i, count) {
+    gm_closest_element(i, order, bvh, frame, points, limit, sign_mode, distance, face, point,
+                       bary, &local);
+  }
+  if (local) atomicOr(status, local);
+}
+
+template <typename P>
+__global__ void __launch_bounds__(kQueryThreads)
+    ray_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
+               uint64_t count, const uint32_t *order, float t_max, int any_hit, float *t_out,
+               int32_t *face, float *bary, uint32_t *status) {
+  uint32_t local = 0;
+  GM_FOR_EACH(i, count) {
+    gm_ray_element(i, order, bvh, frame, origins, directions, t_max, any_hit, t_out, face, bary,
+                   &local);
+  }
+  if (local) atomicOr(status, local);
+}
+
+/* CUB's temporary bytes for sorting n (key, value) pairs, keys of KeyBits bits. */
+template <typename Key>
+uint64_t sort_temp_bytes(uint64_t n) {
+  size_t bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const Key *>(nullptr),
+                                  static_cast<Key *>(nullptr),
+                                  static_cast<const uint32_t *>(nullptr),
+                                  static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
+  return bytes;
+}
+
+uint64_t scan_temp_bytes(uint64_t n) {
+  size_t bytes = 0;
+  cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<const uint32_t *>(nullptr),
+                                static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
+  return bytes;
+}
+
+uint64_t build_temp_bytes(uint64_t n) {
+  uint64_t sort = sort_temp_bytes<uint32_t>(n), scan = scan_temp_bytes(n);
+  return sort > scan ? sort : scan;
+}
+
+int launch_check(const char *what) {
+  cudaError_t error = cudaGetLastError();
+  return error == cudaSuccess ? GM_OK : gm_cuda_failure(what, error);
+}
+
+/* Sorts (keys[0], values[0]) into (keys[1], values[1]) on `stream`; begin_bit..end_bit of the key. */
+template <typename Key>
+int sort_pairs(void *temp, uint64_t temp_bytes, Key *const keys[2], uint32_t *const values[2],
+               uint64_t n, int end_bit, cudaStream_t stream) {
+  size_t bytes = temp_bytes;
+  cudaError_t error = cub::DeviceRadixSort::SortPairs(temp, bytes, keys[0], keys[1], values[0],
+                                                      values[1], static_cast<int64_t>(n), 0,
+                                                      end_bit, stream);
+  return error == cudaSuccess ? GM_OK : gm_cuda_failure("cub::DeviceRadixSort::SortPairs", error);
+}
+
+}  // namespace
+
+extern "C" int gm_bvh_validate(int device, uint64_t vertices, uint64_t vertex_count, int vertex_f64,
+                               uint64_t triangles, uint64_t triangle_count, uint64_t report,
+                               void *stream) {
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (report == 0) return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_validate: null report");
+  uint64_t work = 3 * (triangle_count > vertex_count ? triangle_count : vertex_count);
+  unsigned blocks = blocks_for(work, kThreads);
+  if (blocks > 4096) blocks = 4096;
+  auto *out = reinterpret_cast<unsigned long long *>(report);
+  validate_init_kernel<<<1, 1, 0, s>>>(out);
+  auto *tri = reinterpret_cast<const uint32_t *>(triangles);
+  if (vertex_f64) {
+    validate_kernel<<<blocks, kThreads, 0, s>>>(reinterpret_cast<const double *>(vertices),
+                                                3 * vertex_count, tri, 3 * triangle_count,
+                                                vertex_count, out);
+  } else {
+    validate_kernel<<<blocks, kThreads, 0, s>>>(reinterpret_cast<const float *>(vertices),
+                                                3 * vertex_count, tri, 3 * triangle_count,
+                                                vertex_count, out);
+  }
+  return launch_check("validate_kernel");
+}
+
+extern "C" int gm_bvh_build_scratch(uint64_t triangle_count, uint64_t *bytes) {
+  if (triangle_count == 0 || triangle_count >= 0x7FFFFFFFull) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_build_scratch: %llu triangles",
+                   static_cast<unsigned long long>(triangle_count));
+  }
+  *bytes = GmBuildScratch(0, triangle_count, build_temp_bytes(triangle_count)).total;
+  return gm_ok();
+}
+
+template <typename V>
+static void launch_tree(const V *vertices, const uint32_t *triangles, uint64_t n,
+                        GmOrigin origin, uint32_t leaf_size, GmBuildScratch &sc,
+                        GmBvhTriangle *tris, uint32_t *indices, cudaStream_t s, int *status) {
+  unsigned reduce_blocks = blocks_for(n, kThreads);
+  if (reduce_blocks > 1024) reduce_blocks = 1024;
+  bounds_kernel<<<reduce_blocks, kThreads, 0, s>>>(vertices, triangles, n, origin, sc.bounds);
+  morton_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
+                                                             sc.bounds, sc.keys[0], sc.values[0]);
+  *status = launch_check("morton_kernel");
+  if (*status != GM_OK) return;
+  *status = sort_pairs<uint32_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, n, 30, s);
+  if (*status != GM_OK) return;
+  gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
+                                                             sc.values[1], tris, indices);
+  *status = launch_check("gather_kernel");
+}
+
+extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_count,
+                                 int vertex_f64, uint64_t triangles, uint64_t triangle_count,
+                                 const double *origin, uint32_t leaf_size, uint64_t scratch,
+                                 uint64_t scratch_bytes, uint64_t tris_out, uint64_t indices_out,
+                                 uint64_t node_count_out, void *stream) {
+  (void)vertex_count;
+  uint64_t n = triangle_count;
+  if (n == 0 || leaf_size == 0 || scratch == 0 || tris_out == 0 || indices_out == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_build_tree: empty mesh or null address");
+  }
+  GmBuildScratch sc(scratch, n, build_temp_bytes(n));
+  if (sc.total > scratch_bytes) return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_build_tree: scratch too small");
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  GmOrigin origin_words = origin_of(origin);
+  /* Minima start at the largest ordered value, maxima at the smallest. */
+  cudaError_t error = cudaMemsetAsync(sc.bounds, 0xFF, 3 * sizeof(uint32_t), s);
+  if (error == cudaSuccess) error = cudaMemsetAsync(sc.bounds + 3, 0, 3 * sizeof(uint32_t), s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
+  auto *tri = reinterpret_cast<const uint32_t *>(triangles);
+  auto *tris = reinterpret_cast<GmBvhTriangle *>(tris_out);
+  auto *indices = reinterpret_cast<uint32_t *>(indices_out);
+  int status = GM_OK;
+  if (vertex_f64) {
+    launch_tree(reinterpret_cast<const double *>(vertices), tri, n, origin_words, leaf_size, sc,
+                tris, indices, s, &status);
+  } else {
+    launch_tree(reinterpret_cast<const float *>(vertices), tri, n, origin_words, leaf_size, sc,
+                tris, indices, s, &status);
+  }
+  if (status != GM_OK) return status;
+  if (n > 1) {
+    karras_kernel<<<blocks_for(n - 1, kThreads), kThreads, 0, s>>>(sc.keys[1], n, leaf_size,
+                                                                   sc.karras, sc.kept);
+    if ((status = launch_check("karras_kernel")) != GM_OK) return status;
+    size_t bytes = sc.sort_bytes;
+    error = cub::DeviceScan::ExclusiveSum(sc.sort_temp, bytes, sc.kept, sc.index,
+                                          static_cast<int64_t>(n - 1), s);
+    if (error != cudaSuccess) return gm_cuda_failure("cub::DeviceScan::ExclusiveSum", error);
+  }
+  count_kernel<<<1, 1, 0, s>>>(sc.kept, sc.index, n, leaf_size,
+                               reinterpret_cast<uint32_t *>(node_count_out));
+  return launch_check("count_kernel");
+}
+
+extern "C" int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t leaf_size,
+                                  uint64_t scratch, uint64_t scratch_bytes, uint64_t nodes_out,
+                                  uint64_t winding_out, uint64_t parents_out, uint64_t node_count,
+                                  uint64_t tris, void *stream) {
+  uint64_t n = triangle_count;
+  if (n == 0 || node_count == 0 || nodes_out == 0 || winding_out == 0 || parents_out == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_build_nodes: empty tree or null address");
+  }
+  GmBuildScratch sc(scratch, n, build_temp_bytes(n));
+  if (sc.total > scratch_bytes) return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_build_nodes: scratch too small");
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  auto *nodes = reinterpret_cast<GmBvhNode *>(nodes_out);
+  auto *parents = reinterpret_cast<int32_t *>(parents_out);
+  emit_kernel<<<blocks_for(n > 1 ? n - 1 : 1, kThreads), kThreads, 0, s>>>(
+      sc.karras, sc.index, n, leaf_size, nodes, parents, sc.pending);
+  int status = launch_check("emit_kernel");
+  if (status != GM_OK) return status;
+  bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
+      nodes, reinterpret_cast<GmBvhWinding *>(winding_out),
+      reinterpret_cast<const GmBvhTriangle *>(tris), parents, sc.pending, node_count);
+  return launch_check("bottom_up_kernel");
+}
+
+extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const double *origin,
+                            const uint64_t *bvh, uint64_t indices, uint64_t parents,
+                            uint64_t pending, void *stream) {
+  uint64_t n = bvh[GM_BVH_TRIANGLE_COUNT], node_count = bvh[GM_BVH_NODE_COUNT];
+  if (n == 0 || node_count == 0 || vertices == 0 || pending == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_refit: empty tree or null address");
+  }
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  auto *tris = reinterpret_cast<GmBvhTriangle *>(bvh[GM_BVH_TRIANGLES]);
+  auto *nodes = reinterpret_cast<GmBvhNode *>(bvh[GM_BVH_NODES]);
+  auto *idx = reinterpret_cast<const uint32_t *>(indices);
+  GmOrigin origin_words = origin_of(origin);
+  if (vertex_f64) {
+    regather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+        reinterpret_cast<const double *>(vertices), idx, n, origin_words, tris);
+  } else {
+    regather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+        reinterpret_cast<const float *>(vertices), idx, n, origin_words, tris);
+  }
+  auto *counters = reinterpret_cast<int32_t *>(pending);
+  pending_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(nodes, node_count, counters);
+  bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
+      nodes, reinterpret_cast<GmBvhWinding *>(bvh[GM_BVH_WINDING]), tris,
+      reinterpret_cast<const int32_t *>(parents), counters, node_count);
+  return launch_check("refit kernels");
+}
+
+extern "C" int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count,
+                                      uint64_t *bytes) {
+  *bytes = GmNormalsScratch(0, triangle_count, vertex_count,
+                            sort_temp_bytes<uint64_t>(3 * triangle_count))
+               .total;
+  return gm_ok();
+}
+
+extern "C" int gm_bvh_normals(int device, uint64_t tris_address, uint64_t indices_address,
+                              uint64_t triangle_count, uint64_t vertex_count, uint64_t scratch,
+                              uint64_t scratch_bytes, uint64_t normals_out, void *stream) {
+  uint64_t n = triangle_count;
+  GmNormalsScratch sc(scratch, n, vertex_count, sort_temp_bytes<uint64_t>(3 * n));
+  if (sc.total > scratch_bytes || normals_out == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_normals: scratch too small or null output");
+  }
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  auto *tris = reinterpret_cast<const GmBvhTriangle *>(tris_address);
+  auto *indices = reinterpret_cast<const uint32_t *>(indices_address);
+  auto *normals = reinterpret_cast<GmBvhPseudoNormals *>(normals_out);
+  cudaError_t error = cudaMemsetAsync(sc.sums, 0, 3 * vertex_count * sizeof(float), s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
+  vertex_normals_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(tris, indices, n, sc.sums);
+  edge_keys_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.keys[0],
+                                                                sc.values[0]);
+  int status = launch_check("vertex_normals_kernel, edge_keys_kernel");
+  if (status != GM_OK) return status;
+  status = sort_pairs<uint64_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, 3 * n, 64, s);
+  if (status != GM_OK) return status;
+  edge_normals_kernel<<<blocks_for(3 * n, kThreads), kThreads, 0, s>>>(sc.keys[1], sc.values[1],
+                                                                       3 * n, tris, normals);
+  vertex_gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.sums, normals);
+  return launch_check("edge_normals_kernel, vertex_gather_kernel");
+}
+
+extern "C" int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) {
+  *bytes = count < GM_QUERY_SORT_MIN ? 0
+                                     : GmQueryScratch(0, count, sort_temp_bytes<uint32_t>(count)).total;
+  return gm_ok();
+}
+
+namespace {
+
+GmBvhView view_of(const uint64_t *bvh) {
+  GmBvhView v;
+  v.nodes = reinterpret_cast<const GmBvhNode *>(bvh[GM_BVH_NODES]);
+  v.tris = reinterpret_cast<const GmBvhTriangle *>(bvh[GM_BVH_TRIANGLES]);
+  v.winding = reinterpret_cast<const GmBvhWinding *>(bvh[GM_BVH_WINDING]);
+  v.normals = reinterpret_cast<const GmBvhPseudoNormals *>(bvh[GM_BVH_NORMALS]);
+  v.node_count = static_cast<uint32_t>(bvh[GM_BVH_NODE_COUNT]);
+  v.triangle_count = static_cast<uint32_t>(bvh[GM_BVH_TRIANGLE_COUNT]);
+  return v;
+}
+
+/* The space-filling-curve order of `count` points, or null when too few to pay. */
+template <typename P>
+int query_order(const GmFrame &frame, const P *points, uint64_t count, uint64_t scratch,
+                uint64_t scratch_bytes, cudaStream_t s, const uint32_t **order) {
+  *order = nullptr;
+  if (count < GM_QUERY_SORT_MIN) return GM_OK;
+  GmQueryScratch sc(scratch, count, sort_temp_bytes<uint32_t>(count));
+  if (scratch == 0 || sc.total > scratch_bytes) {
+    return gm_fail(GM_INVALID_ARGUMENT, "query scratch too small");
+  }
+  query_morton_kernel<<<blocks_for(count, kThreads), kThreads, 0, s>>>(frame, points, count,
+                                                                       sc.keys[0], sc.values[0]);
+  int status = launch_check("query_morton_kernel");
+  if (status != GM_OK) return status;
+  status = sort_pairs<uint32_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, count, 30, s);
+  *order = sc.values[1];
+  return status;
+}
+
+template <typename P>
+int closest(const GmBvhView &bvh, const GmFrame &frame, const P *points, uint64_t count,
+            float limit, int sign_mode, uint64_t distance, uint64_t face, uint64_t point,
+            uint64_t bary, uint64_t scratch, uint64_t scratch_bytes, uint64_t status,
+            cudaStream_t s) {
+  const uint32_t *order;
+  int result = query_order(frame, points, count, scratch, scratch_bytes, s, &order);
+  if (result != GM_OK) return result;
+  closest_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+      bvh, frame, points, count, order, limit, sign_mode, reinterpret_cast<float *>(distance),
+      reinterpret_cast<int32_t *>(face), reinterpret_cast<float *>(point),
+      reinterpret_cast<float *>(bary), reinterpret_cast<uint32_t *>(status));
+  return launch_check("closest_kernel");
+}
+
+template <typename P>
+int rays(const GmBvhView &bvh, const GmFrame &frame, const P *origins, const P *directions,
+         uint64_t count, float t_max, int any_hit, uint64_t t_out, uint64_t face, uint64_t bary,
+         uint64_t scratch, uint64_t scratch_bytes, uint64_t status, cudaStream_t s) {
+  const uint32_t *order;
+  int result = query_order(frame, origins, count, scratch, scratch_bytes, s, &order);
+  if (result != GM_OK) return result;
+  ray_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+      bvh, frame, origins, directions, count, order, t_max, any_hit,
+      reinterpret_cast<float *>(t_out), reinterpret_cast<int32_t *>(face),
+      reinterpret_cast<float *>(bary), reinterpret_cast<uint32_t *>(status));
+  return launch_check("ray_kernel");
+}
+
+}  // namespace
+
+extern "C" int gm_bvh_closest(int device, const uint64_t *bvh, const double *frame_words,
+                              uint64_t points, int points_f64, uint64_t count, float limit,
+                              int sign_mode, uint64_t distance, uint64_t face, uint64_t point,
+                              uint64_t bary, uint64_t scratch, uint64_t scratch_bytes,
+                              uint64_t status, void *stream) {
+  if (count == 0) return gm_ok();
+  if (points == 0 || status == 0) return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_closest: null address");
+  GM_CUDA_SCOPE(device);
+  GmFrame frame;
+  gm_frame_init(frame, frame_words);
+  GmBvhView view = view_of(bvh);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t error = cudaMemsetAsync(reinterpret_cast<void *>(status), 0, sizeof(uint32_t), s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
+  return points_f64 ? closest(view, frame, reinterpret_cast<const double *>(points), count, limit,
+                              sign_mode, distance, face, point, bary, scratch, scratch_bytes,
+                              status, s)
+                    : closest(view, frame, reinterpret_cast<const float *>(points), count, limit,
+                              sign_mode, distance, face, point, bary, scratch, scratch_bytes,
+                              status, s);
+}
+
+extern "C" int gm_bvh_ray(int device, const uint64_t *bvh, const double *frame_words,
+                          uint64_t origins, uint64_t directions, int f64, uint64_t count,
+                          float t_max, int any_hit, uint64_t t_out, uint64_t face, uint64_t bary,
+                          uint64_t scratch, uint64_t scratch_bytes, uint64_t status,
+                          void *stream) {
+  if (count == 0) return gm_ok();
+  if (origins == 0 || directions == 0 || status == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_ray: null address");
+  }
+  GM_CUDA_SCOPE(device);
+  GmFrame frame;
+  gm_frame_init(frame, frame_words);
+  GmBvhView view = view_of(bvh);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaError_t error = cudaMemsetAsync(reinterpret_cast<void *>(status), 0, sizeof(uint32_t), s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
+  return f64 ? rays(view, frame, reinterpret_cast<const double *>(origins),
+                    reinterpret_cast<const double *>(directions), count, t_max, any_hit, t_out,
+                    face, bary, scratch, scratch_bytes, status, s)
+             : rays(view, frame, reinterpret_cast<const float *>(origins),
+                    reinterpret_cast<const float *>(directions), count, t_max, any_hit, t_out,
+                    face, bary, scratch, scratch_bytes, status, s);
+}

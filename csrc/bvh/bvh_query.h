@@ -1,0 +1,281 @@
+/* BVH queries for one point or ray, shared by both builds: closest point, closest or any ray hit,
+ * ray crossings (parity), and the generalised winding number.
+ *
+ * Traversal visits the nearer child first, keeps the farther one on a stack with its distance,
+ * and prunes by the best answer so far. T is float for queries near the mesh and double for those
+ * far from it, where float32 could not tell the nearest triangles apart (bvh_kernels.h). */
+#ifndef GPUMEM_BVH_QUERY_H
+#define GPUMEM_BVH_QUERY_H
+
+#include "bvh_geometry.h"
+
+#if defined(__CUDA_ARCH__)
+GM_HOST_DEVICE inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) {
+  const float4 *p = reinterpret_cast<const float4 *>(nodes + i);
+  float4 w0 = __ldg(p), w1 = __ldg(p + 1), w2 = __ldg(p + 2);
+  int4 w3 = __ldg(reinterpret_cast<const int4 *>(p + 3));
+  GmBvhNode n;
+  n.box[0] = w0.x, n.box[1] = w0.y, n.box[2] = w0.z, n.box[3] = w0.w;
+  n.box[4] = w1.x, n.box[5] = w1.y, n.box[6] = w1.z, n.box[7] = w1.w;
+  n.box[8] = w2.x, n.box[9] = w2.y, n.box[10] = w2.z, n.box[11] = w2.w;
+  n.child[0] = w3.x, n.child[1] = w3.y;
+  n.count[0] = static_cast<uint32_t>(w3.z), n.count[1] = static_cast<uint32_t>(w3.w);
+  return n;
+}
+GM_HOST_DEVICE inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) {
+  const float4 *p = reinterpret_cast<const float4 *>(tris + i);
+  float4 w0 = __ldg(p), w1 = __ldg(p + 1), w2 = __ldg(p + 2);
+  GmBvhTriangle t;
+  t.a[0] = w0.x, t.a[1] = w0.y, t.a[2] = w0.z, t.id = __float_as_int(w0.w);
+  t.b[0] = w1.x, t.b[1] = w1.y, t.b[2] = w1.z, t.unused_b = w1.w;
+  t.c[0] = w2.x, t.c[1] = w2.y, t.c[2] = w2.z, t.unused_c = w2.w;
+  return t;
+}
+#else
+inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) { return nodes[i]; }
+inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) { return tris[i]; }
+#endif
+
+template <typename T>
+struct GmNearest {
+  T distance2;
+  T u, v, w;
+  int32_t triangle; /* position in BVH order, -1 when none lies within the limit */
+  int feature;
+};
+
+/* The closest point of the mesh to x within sqrt(limit2). */
+template <typename T>
+GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+                                              GmVec3<T> x, T limit2, uint32_t *status) {
+  GmNearest<T> best;
+  best.distance2 = limit2;
+  best.triangle = -1;
+  best.u = best.v = best.w = T(0);
+  best.feature = 0;
+  int32_t stack[GM_BVH_STACK];
+  T stack_distance[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+  for (;;) {
+    GmBvhNode node = gm_fetch_node(nodes, current);
+    T d[2] = {gm_box_distance2(x, node.box, node.box + 3),
+              gm_box_distance2(x, node.box + 6, node.box + 9)};
+    /* Leaves are searched at once, nearer first, so that their answer prunes what follows. */
+    int order0 = d[1] < d[0] ? 1 : 0;
+    for (int k = 0; k < 2; k++) {
+      int side = k == 0 ? order0 : 1 - order0;
+      if (node.child[side] >= 0 || !(d[side] < best.distance2)) continue;
+      uint32_t first = static_cast<uint32_t>(~node.child[side]);
+      for (uint32_t t = first; t < first + node.count[side]; t++) {
+        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+        GmClosest<T> c = gm_closest_on_triangle(x, gm_load3<T>(tri.a), gm_load3<T>(tri.b),
+                                                gm_load3<T>(tri.c));
+        if (c.distance2 < best.distance2) {
+          best.distance2 = c.distance2, best.u = c.u, best.v = c.v, best.w = c.w;
+          best.triangle = static_cast<int32_t>(t), best.feature = c.feature;
+        }
+      }
+    }
+    bool go0 = node.child[0] >= 0 && d[0] < best.distance2;
+    bool go1 = node.child[1] >= 0 && d[1] < best.distance2;
+    if (go0 && go1) {
+      int near = d[1] < d[0] ? 1 : 0;
+      if (depth == GM_BVH_STACK) {
+        *status |= GM_QUERY_STACK_OVERFLOW;
+        return best;
+      }
+      stack[depth] = node.child[1 - near];
+      stack_distance[depth++] = d[1 - near];
+      current = node.child[near];
+      continue;
+    }
+    if (go0 || go1) {
+      current = node.child[go0 ? 0 : 1];
+      continue;
+    }
+    for (;;) {
+      if (depth == 0) return best;
+      depth--;
+      if (stack_distance[depth] < best.distance2) break;
+    }
+    current = stack[depth];
+  }
+}
+
+template <typename T>
+struct GmRayResult {
+  T t, u, v;
+  int32_t triangle; /* position in BVH order, -1 on a miss */
+};
+
+template <typename T>
+GM_HOST_DEVICE inline GmVec3<T> gm_inverse(GmVec3<T> d) {
+  /* 1/±0 is ±inf: the slab test then keeps the ray inside the slab only if it starts there. */
+  return gm_vec(T(1) / d.x, T(1) / d.y, T(1) / d.z);
+}
+
+/* The nearest hit of o + t·d for t in [0, t_max], or with any_hit the first one found. */
+template <typename T>
+GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+                                                 GmVec3<T> o, GmVec3<T> d, T t_max, bool any_hit,
+                                                 uint32_t *status) {
+  GmRayResult<T> best;
+  best.t = t_max;
+  best.u = best.v = T(0);
+  best.triangle = -1;
+  GmVec3<T> inv = gm_inverse(d);
+  int32_t stack[GM_BVH_STACK];
+  T stack_t[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+  for (;;) {
+    GmBvhNode node = gm_fetch_node(nodes, current);
+    T te[2] = {gm_ray_box(o, inv, node.box, node.box + 3, best.t),
+               gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t)};
+    int order0 = te[1] < te[0] ? 1 : 0; /* a miss (NaN) sorts either way: it is skipped */
+    for (int k = 0; k < 2; k++) {
+      int side = k == 0 ? order0 : 1 - order0;
+      if (node.child[side] >= 0 || !(te[side] <= best.t)) continue;
+      uint32_t first = static_cast<uint32_t>(~node.child[side]);
+      for (uint32_t t = first; t < first + node.count[side]; t++) {
+        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+        T th, u, v;
+        if (gm_ray_triangle(o, d, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c),
+                            best.t, &th, &u, &v) &&
+            (best.triangle < 0 || th < best.t)) {
+          best.t = th, best.u = u, best.v = v, best.triangle = static_cast<int32_t>(t);
+          if (any_hit) return best;
+        }
+      }
+    }
+    bool go0 = node.child[0] >= 0 && te[0] <= best.t;
+    bool go1 = node.child[1] >= 0 && te[1] <= best.t;
+    if (go0 && go1) {
+      int near = te[1] < te[0] ? 1 : 0;
+      if (depth == GM_BVH_STACK) {
+        *status |= GM_QUERY_STACK_OVERFLOW;
+        return best;
+      }
+      stack[depth] = node.child[1 - near];
+      stack_t[depth++] = te[1 - near];
+      current = node.child[near];
+      continue;
+    }
+    if (go0 || go1) {
+      current = node.child[go0 ? 0 : 1];
+      continue;
+    }
+    for (;;) {
+      if (depth == 0) return best;
+      depth--;
+      if (stack_t[depth] <= best.t) break;
+    }
+    current = stack[depth];
+  }
+}
+
+/* How many triangles the ray o + t·d, t > 0, crosses (every hit counted once). */
+template <typename T>
+GM_HOST_DEVICE inline uint32_t gm_ray_crossings(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+                                                GmVec3<T> o, GmVec3<T> d, uint32_t *status) {
+  GmVec3<T> inv = gm_inverse(d);
+  const T far = T(INFINITY);
+  int32_t stack[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+  uint32_t crossings = 0;
+  for (;;) {
+    GmBvhNode node = gm_fetch_node(nodes, current);
+    bool go[2] = {false, false};
+    for (int side = 0; side < 2; side++) {
+      if (!(gm_ray_box(o, inv, node.box + 6 * side, node.box + 6 * side + 3, far) >= T(0))) continue;
+      if (node.child[side] >= 0) {
+        go[side] = true;
+        continue;
+      }
+      uint32_t first = static_cast<uint32_t>(~node.child[side]);
+      for (uint32_t t = first; t < first + node.count[side]; t++) {
+        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+        T th, u, v;
+        if (gm_ray_triangle(o, d, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c), far,
+                            &th, &u, &v) &&
+            th > T(0)) {
+          crossings++;
+        }
+      }
+    }
+    if (go[0] && go[1]) {
+      if (depth == GM_BVH_STACK) {
+        *status |= GM_QUERY_STACK_OVERFLOW;
+        return crossings;
+      }
+      stack[depth++] = node.child[1];
+      current = node.child[0];
+    } else if (go[0] || go[1]) {
+      current = node.child[go[0] ? 0 : 1];
+    } else {
+      if (depth == 0) return crossings;
+      current = stack[--depth];
+    }
+  }
+}
+
+/* Subtrees farther than this many of their radii use their dipole (Barill et al. 2018, β = 2). */
+#define GM_WINDING_BETA 2.0
+
+/* The generalised winding number at x: ~1 inside a closed outward mesh, ~0 outside, in between
+ * near holes. Exact for near triangles, a dipole for far subtrees. */
+template <typename T>
+GM_HOST_DEVICE inline T gm_winding_number(const GmBvhNode *nodes, const GmBvhWinding *winding,
+                                          const GmBvhTriangle *tris, GmVec3<T> x,
+                                          uint32_t *status) {
+  int32_t stack[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+  T total = T(0);
+  for (;;) {
+    GmBvhNode node = gm_fetch_node(nodes, current);
+    const GmBvhWinding &w = winding[current];
+    bool go[2] = {false, false};
+    for (int side = 0; side < 2; side++) {
+      const float *lo = node.box + 6 * side, *hi = lo + 3;
+      if (node.child[side] < 0) {
+        uint32_t first = static_cast<uint32_t>(~node.child[side]);
+        for (uint32_t t = first; t < first + node.count[side]; t++) {
+          GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+          total += gm_solid_angle(x, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c));
+        }
+        continue;
+      }
+      GmVec3<T> centre = gm_load3<T>(w.centre[side]);
+      GmVec3<T> far_corner = gm_vec(gm_max(T(hi[0]) - centre.x, centre.x - T(lo[0])),
+                                    gm_max(T(hi[1]) - centre.y, centre.y - T(lo[1])),
+                                    gm_max(T(hi[2]) - centre.z, centre.z - T(lo[2])));
+      T radius = gm_norm(far_corner);
+      GmVec3<T> r = centre - x;
+      T distance = gm_norm(r);
+      if (distance > T(GM_WINDING_BETA) * radius) {
+        total += gm_dot(r, gm_load3<T>(w.area[side])) / (distance * distance * distance);
+      } else {
+        go[side] = true;
+      }
+    }
+    if (go[0] && go[1]) {
+      if (depth == GM_BVH_STACK) {
+        *status |= GM_QUERY_STACK_OVERFLOW;
+        break;
+      }
+      stack[depth++] = node.child[1];
+      current = node.child[0];
+    } else if (go[0] || go[1]) {
+      current = node.child[go[0] ? 0 : 1];
+    } else {
+      if (depth == 0) break;
+      current = stack[--depth];
+    }
+  }
+  return total / T(4.0 * 3.14159265358979323846);
+}
+
+#endif

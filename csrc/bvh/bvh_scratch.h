@@ -1,0 +1,106 @@
+/* How a build, a pseudo-normal pass and a query cut their one scratch allocation into arrays. Both
+ * builds use these layouts; `sort_bytes` is the CUDA build's CUB temporary storage (0 on the CPU,
+ * which sorts in place). */
+#ifndef GPUMEM_BVH_SCRATCH_H
+#define GPUMEM_BVH_SCRATCH_H
+
+#include <stdint.h>
+
+#include "bvh_build_steps.h"
+
+/* Carves consecutive 256-byte-aligned arrays out of one range. */
+class GmCarver {
+ public:
+  explicit GmCarver(uint64_t base) : base_(base), offset_(0) {}
+  template <typename E>
+  E *take(uint64_t count) {
+    offset_ = (offset_ + 255) & ~uint64_t(255);
+    E *p = reinterpret_cast<E *>(base_ + offset_);
+    offset_ += count * sizeof(E);
+    return p;
+  }
+  uint64_t used() const { return offset_; }
+
+ private:
+  uint64_t base_, offset_;
+};
+
+struct GmBuildScratch {
+  uint32_t *keys[2], *values[2];
+  GmKarrasNode *karras;
+  uint32_t *kept, *index;
+  int32_t *pending;
+  uint32_t *bounds; /* centroid bounds: 3 ordered-encoded minima, then 3 maxima */
+  void *sort_temp;
+  uint64_t sort_bytes;
+
+  GmBuildScratch(uint64_t base, uint64_t n, uint64_t sort_temp_bytes) {
+    GmCarver carve(base);
+    for (int k = 0; k < 2; k++) keys[k] = carve.take<uint32_t>(n), values[k] = carve.take<uint32_t>(n);
+    karras = carve.take<GmKarrasNode>(n);
+    kept = carve.take<uint32_t>(n);
+    index = carve.take<uint32_t>(n);
+    pending = carve.take<int32_t>(n);
+    bounds = carve.take<uint32_t>(8);
+    sort_temp = carve.take<uint8_t>(sort_temp_bytes);
+    sort_bytes = sort_temp_bytes;
+    total = carve.used();
+  }
+  uint64_t total;
+};
+
+struct GmNormalsScratch {
+  float *sums;
+  uint64_t *keys[2];
+  uint32_t *values[2];
+  void *sort_temp;
+  uint64_t sort_bytes;
+  uint64_t total;
+
+  GmNormalsScratch(uint64_t base, uint64_t triangles, uint64_t vertices, uint64_t sort_temp_bytes) {
+    GmCarver carve(base);
+    sums = carve.take<float>(3 * vertices);
+    for (int k = 0; k < 2; k++) {
+      keys[k] = carve.take<uint64_t>(3 * triangles);
+      values[k] = carve.take<uint32_t>(3 * triangles);
+    }
+    sort_temp = carve.take<uint8_t>(sort_temp_bytes);
+    sort_bytes = sort_temp_bytes;
+    total = carve.used();
+  }
+};
+
+/* Queries at least this many go in space-filling-curve order (measured: bench/RESULTS.md). */
+#define GM_QUERY_SORT_MIN 32768
+
+struct GmQueryScratch {
+  uint32_t *keys[2], *values[2];
+  void *sort_temp;
+  uint64_t sort_bytes;
+  uint64_t total;
+
+  GmQueryScratch(uint64_t base, uint64_t count, uint64_t sort_temp_bytes) {
+    GmCarver carve(base);
+    for (int k = 0; k < 2; k++) {
+      keys[k] = carve.take<uint32_t>(count), values[k] = carve.take<uint32_t>(count);
+    }
+    sort_temp = carve.take<uint8_t>(sort_temp_bytes);
+    sort_bytes = sort_temp_bytes;
+    total = carve.used();
+  }
+};
+
+/* Ordered-integer encoding of floats, so that unsigned min/max (atomics) order them as floats. */
+GM_HOST_DEVICE inline uint32_t gm_order_float(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, 4);
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+GM_HOST_DEVICE inline float gm_unorder_float(uint32_t u) {
+  uint32_t bits = (u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+#endif
