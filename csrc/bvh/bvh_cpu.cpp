@@ -284,11 +284,11 @@ extern "C" int gm_bvh_closest(int /*device*/, const uint64_t *bvh, const double 
   GmBvhView view = view_of(bvh);
   run_queries(count, at<uint32_t>(status), [&](uint64_t i, uint32_t *local) {
     if (points_f64) {
-      gm_closest_element(i, nullptr, view, frame, at<const double>(points), limit, sign_mode,
+      gm_closest_element(i, view, frame, at<const double>(points), limit, sign_mode,
                          at<float>(distance), at<int32_t>(face), at<float>(point), at<float>(bary),
                          local);
     } else {
-      gm_closest_element(i, nullptr, view, frame, at<const float>(points), limit, sign_mode,
+      gm_closest_element(i, view, frame, at<const float>(points), limit, sign_mode,
                          at<float>(distance), at<int32_t>(face), at<float>(point), at<float>(bary),
                          local);
     }
@@ -310,11 +310,11 @@ extern "C" int gm_bvh_ray(int /*device*/, const uint64_t *bvh, const double *fra
   GmBvhView view = view_of(bvh);
   run_queries(count, at<uint32_t>(status), [&](uint64_t i, uint32_t *local) {
     if (f64) {
-      gm_ray_element(i, nullptr, view, frame, at<const double>(origins),
+      gm_ray_element(i, view, frame, at<const double>(origins),
                      at<const double>(directions), t_max, any_hit, at<float>(t_out),
                      at<int32_t>(face), at<float>(bary), local);
     } else {
-      gm_ray_element(i, nullptr, view, frame, at<const float>(origins),
+      gm_ray_element(i, view, frame, at<const float>(origins),
                      at<const float>(directions), t_max, any_hit, at<float>(t_out),
                      at<int32_t>(face), at<float>(bary), local);
     }

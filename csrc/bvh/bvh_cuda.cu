@@ -178,28 +178,183 @@ __global__ void query_morton_kernel(GmFrame frame, const P *points, uint64_t cou
   GM_FOR_EACH(i, count) gm_query_morton(i, frame, points, keys, values);
 }
 
+/* Nodes a query may visit in the first pass before it is handed to a warp of its own. */
+constexpr int kFirstPassBudget = 256;
+
+__device__ void defer(uint32_t *deferred, uint32_t *deferred_count, uint64_t i) {
+  deferred[atomicAdd(deferred_count, 1u)] = static_cast<uint32_t>(i);
+}
+
+/* First pass, a thread per query, float only: queries far from the mesh or past the node budget
+ * are deferred to closest_deferred_kernel. */
 template <typename P>
 __global__ void __launch_bounds__(kQueryThreads)
-    closest_kernel(GmBvhView bvh, GmFrame frame, const P *points, uint64_t count,
-                   const uint32_t *order, float limit, int sign_mode, float *distance,
-                   int32_t *face, float *point, float *bary, uint32_t *status) {
+    closest_first_kernel(GmBvhView bvh, GmFrame frame, const P *points, uint64_t count,
+                         const uint32_t *order, float limit, int sign_mode, float *distance,
+                         int32_t *face, float *point, float *bary, uint32_t *deferred,
+                         uint32_t *deferred_count, uint32_t *status) {
   uint32_t local = 0;
-  GM_FOR_EACH(i, count) {
-    gm_closest_element(i, order, bvh, frame, points, limit, sign_mode, distance, face, point,
-                       bary, &local);
+  GM_FOR_EACH(t, count) {
+    uint64_t i = order ? order[t] : t;
+    GmVec3<double> x = gm_read_point(points, i, frame);
+    if (!gm_finite(x)) {
+      gm_write_miss(i, distance, face, point, bary, NAN);
+      continue;
+    }
+    if (!gm_is_far(x, frame)) {
+      GmNearest<float> near = gm_nearest(bvh.nodes, bvh.tris, gm_narrow<float>(x), limit * limit,
+                                         kFirstPassBudget, &local);
+      if (!near.exhausted) {
+        gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
+        continue;
+      }
+    }
+    defer(deferred, deferred_count, i);
+  }
+  if (local) atomicOr(status, local);
+}
+
+__device__ uint64_t pack_entry(int32_t node, float distance2) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(node)) |
+         (static_cast<uint64_t>(__float_as_uint(distance2)) << 32);
+}
+
+/* The nearest triangle to x, found by the 32 lanes of a warp together: each pass takes up to 32
+ * entries off a shared stack (the most recent, so it stays shallow), tests them and pushes the
+ * children worth visiting. For the queries one thread would take the mesh's whole size to answer
+ * (points deep inside a sphere are near all of it). */
+__device__ GmNearest<float> warp_nearest(const GmBvhView &bvh, GmVec3<float> x, float limit2,
+                                         uint64_t *stack, unsigned lane, uint32_t *status) {
+  const unsigned all = 0xFFFFFFFFu;
+  GmNearest<float> best = gm_no_nearest(limit2);
+  float bound = limit2;
+  int size = 1;
+  if (lane == 0) stack[0] = pack_entry(0, 0.0f);
+  __syncwarp();
+  while (size > 0) {
+    int take = size < 32 ? size : 32;
+    int base = size - take;
+    bool have = static_cast<int>(lane) < take;
+    uint64_t entry = have ? stack[base + lane] : 0;
+    __syncwarp();
+    int32_t push[2] = {0, 0};
+    float push_distance[2] = {INFINITY, INFINITY};
+    if (have && __uint_as_float(static_cast<uint32_t>(entry >> 32)) < bound) {
+      GmBvhNode node = gm_fetch_node(bvh.nodes, static_cast<int32_t>(entry & 0xFFFFFFFFu));
+      float d[2] = {gm_box_distance2(x, node.box, node.box + 3),
+                    gm_box_distance2(x, node.box + 6, node.box + 9)};
+      for (int side = 0; side < 2; side++) {
+        if (node.child[side] < 0 && d[side] < best.distance2) {
+          gm_nearest_in_leaf(bvh.tris, node.child[side], node.count[side], x, best);
+        }
+      }
+      /* The farther child first, so that the nearer one is taken first. */
+      int near = d[1] < d[0] ? 1 : 0;
+      for (int k = 0; k < 2; k++) {
+        int side = k == 0 ? 1 - near : near;
+        if (node.child[side] >= 0) push[k] = node.child[side], push_distance[k] = d[side];
+      }
+    }
+    float m = best.distance2;
+    for (int offset = 16; offset > 0; offset /= 2) m = fminf(m, __shfl_xor_sync(all, m, offset));
+    bound = m;
+    if (base + 64 > GM_WARP_STACK) {
+      *status |= GM_QUERY_STACK_OVERFLOW;
+      break;
+    }
+    int pushed = 0;
+    for (int k = 0; k < 2; k++) {
+      bool keep = push_distance[k] < bound;
+      unsigned mask = __ballot_sync(all, keep);
+      if (keep) stack[base + pushed + __popc(mask & ((1u << lane) - 1u))] = pack_entry(push[k], push_distance[k]);
+      pushed += __popc(mask);
+    }
+    size = base + pushed;
+    __syncwarp();
+  }
+  /* The answer is the lowest lane holding the smallest distance. */
+  unsigned holders = __ballot_sync(all, best.triangle >= 0 && best.distance2 == bound);
+  if (holders == 0) return gm_no_nearest(limit2);
+  int owner = __ffs(holders) - 1;
+  GmNearest<float> r;
+  r.distance2 = __shfl_sync(all, best.distance2, owner);
+  r.u = __shfl_sync(all, best.u, owner);
+  r.v = __shfl_sync(all, best.v, owner);
+  r.w = __shfl_sync(all, best.w, owner);
+  r.triangle = __shfl_sync(all, best.triangle, owner);
+  r.feature = __shfl_sync(all, best.feature, owner);
+  r.exhausted = false;
+  return r;
+}
+
+/* Second pass, a warp per deferred query: far ones in double on one lane, the others together. */
+template <typename P>
+__global__ void __launch_bounds__(kQueryThreads)
+    closest_deferred_kernel(GmBvhView bvh, GmFrame frame, const P *points, float limit,
+                            int sign_mode, float *distance, int32_t *face, float *point,
+                            float *bary, const uint32_t *deferred, const uint32_t *deferred_count,
+                            uint64_t *warp_stacks, uint32_t *status) {
+  const unsigned lane = threadIdx.x & 31u;
+  const uint64_t warp = (blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x) / 32;
+  const uint64_t warps = static_cast<uint64_t>(gridDim.x) * blockDim.x / 32;
+  uint64_t *stack = warp_stacks + warp * GM_WARP_STACK;
+  uint32_t local = 0;
+  const uint32_t n = *deferred_count;
+  for (uint64_t k = warp; k < n; k += warps) {
+    uint64_t i = deferred[k];
+    GmVec3<double> x = gm_read_point(points, i, frame);
+    if (gm_is_far(x, frame)) {
+      if (lane == 0) {
+        double limit2 = static_cast<double>(limit) * static_cast<double>(limit);
+        GmNearest<double> near = gm_nearest(bvh.nodes, bvh.tris, x, limit2, -1, &local);
+        gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
+      }
+    } else {
+      GmNearest<float> near =
+          warp_nearest(bvh, gm_narrow<float>(x), limit * limit, stack, lane, &local);
+      if (lane == 0) {
+        gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
+      }
+    }
+    __syncwarp();
   }
   if (local) atomicOr(status, local);
 }
 
 template <typename P>
 __global__ void __launch_bounds__(kQueryThreads)
-    ray_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
-               uint64_t count, const uint32_t *order, float t_max, int any_hit, float *t_out,
-               int32_t *face, float *bary, uint32_t *status) {
+    ray_first_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
+                     uint64_t count, const uint32_t *order, float t_max, int any_hit,
+                     float *t_out, int32_t *face, float *bary, uint32_t *deferred,
+                     uint32_t *deferred_count, uint32_t *status) {
   uint32_t local = 0;
-  GM_FOR_EACH(i, count) {
-    gm_ray_element(i, order, bvh, frame, origins, directions, t_max, any_hit, t_out, face, bary,
-                   &local);
+  GM_FOR_EACH(t, count) {
+    uint64_t i = order ? order[t] : t;
+    GmVec3<double> o = gm_read_point(origins, i, frame);
+    GmVec3<double> d = gm_read_direction(directions, i);
+    if (!gm_finite(o) || !gm_finite(d)) {
+      gm_write_ray_miss(i, t_out, face, bary, NAN);
+    } else if (gm_is_far(o, frame)) {
+      defer(deferred, deferred_count, i);
+    } else {
+      gm_ray_query<float>(i, bvh, o, d, t_max, any_hit, t_out, face, bary, &local);
+    }
+  }
+  if (local) atomicOr(status, local);
+}
+
+/* Rays from far away, in double precision. */
+template <typename P>
+__global__ void __launch_bounds__(kQueryThreads)
+    ray_deferred_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
+                        float t_max, int any_hit, float *t_out, int32_t *face, float *bary,
+                        const uint32_t *deferred, const uint32_t *deferred_count,
+                        uint32_t *status) {
+  uint32_t local = 0;
+  GM_FOR_EACH(k, *deferred_count) {
+    uint64_t i = deferred[k];
+    gm_ray_query<double>(i, bvh, gm_read_point(origins, i, frame), gm_read_direction(directions, i),
+                         t_max, any_hit, t_out, face, bary, &local);
   }
   if (local) atomicOr(status, local);
 }
@@ -430,8 +585,8 @@ extern "C" int gm_bvh_normals(int device, uint64_t tris_address, uint64_t indice
 }
 
 extern "C" int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) {
-  *bytes = count < GM_QUERY_SORT_MIN ? 0
-                                     : GmQueryScratch(0, count, sort_temp_bytes<uint32_t>(count)).total;
+  bool sorted = count >= GM_QUERY_SORT_MIN;
+  *bytes = GmQueryScratch(0, count, sorted, sorted ? sort_temp_bytes<uint32_t>(count) : 0).total;
   return gm_ok();
 }
 
@@ -448,23 +603,32 @@ GmBvhView view_of(const uint64_t *bvh) {
   return v;
 }
 
-/* The space-filling-curve order of `count` points, or null when too few to pay. */
+/* The query scratch of `count` queries, its deferred count zeroed and, when there are enough to
+ * pay, their space-filling-curve order in *order (else null). */
 template <typename P>
-int query_order(const GmFrame &frame, const P *points, uint64_t count, uint64_t scratch,
-                uint64_t scratch_bytes, cudaStream_t s, const uint32_t **order) {
+int prepare_queries(const GmFrame &frame, const P *points, uint64_t count, uint64_t scratch,
+                    uint64_t scratch_bytes, cudaStream_t s, GmQueryScratch *sc,
+                    const uint32_t **order) {
+  bool sorted = count >= GM_QUERY_SORT_MIN;
+  *sc = GmQueryScratch(scratch, count, sorted, sorted ? sort_temp_bytes<uint32_t>(count) : 0);
   *order = nullptr;
-  if (count < GM_QUERY_SORT_MIN) return GM_OK;
-  GmQueryScratch sc(scratch, count, sort_temp_bytes<uint32_t>(count));
-  if (scratch == 0 || sc.total > scratch_bytes) {
+  if (scratch == 0 || sc->total > scratch_bytes) {
     return gm_fail(GM_INVALID_ARGUMENT, "query scratch too small");
   }
+  cudaError_t error = cudaMemsetAsync(sc->deferred_count, 0, sizeof(uint32_t), s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
+  if (!sorted) return GM_OK;
   query_morton_kernel<<<blocks_for(count, kThreads), kThreads, 0, s>>>(frame, points, count,
-                                                                       sc.keys[0], sc.values[0]);
+                                                                       sc->keys[0], sc->values[0]);
   int status = launch_check("query_morton_kernel");
   if (status != GM_OK) return status;
-  status = sort_pairs<uint32_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, count, 30, s);
-  *order = sc.values[1];
+  status = sort_pairs<uint32_t>(sc->sort_temp, sc->sort_bytes, sc->keys, sc->values, count, 30, s);
+  *order = sc->values[1];
   return status;
+}
+
+unsigned deferred_blocks(uint64_t count) {
+  return static_cast<unsigned>(gm_deferred_warps(count) * 32 / kQueryThreads);
 }
 
 template <typename P>
@@ -472,28 +636,42 @@ int closest(const GmBvhView &bvh, const GmFrame &frame, const P *points, uint64_
             float limit, int sign_mode, uint64_t distance, uint64_t face, uint64_t point,
             uint64_t bary, uint64_t scratch, uint64_t scratch_bytes, uint64_t status,
             cudaStream_t s) {
+  GmQueryScratch sc(0, 0, false, 0);
   const uint32_t *order;
-  int result = query_order(frame, points, count, scratch, scratch_bytes, s, &order);
+  int result = prepare_queries(frame, points, count, scratch, scratch_bytes, s, &sc, &order);
   if (result != GM_OK) return result;
-  closest_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
-      bvh, frame, points, count, order, limit, sign_mode, reinterpret_cast<float *>(distance),
-      reinterpret_cast<int32_t *>(face), reinterpret_cast<float *>(point),
-      reinterpret_cast<float *>(bary), reinterpret_cast<uint32_t *>(status));
-  return launch_check("closest_kernel");
+  auto *d = reinterpret_cast<float *>(distance);
+  auto *f = reinterpret_cast<int32_t *>(face);
+  auto *p = reinterpret_cast<float *>(point);
+  auto *b = reinterpret_cast<float *>(bary);
+  auto *st = reinterpret_cast<uint32_t *>(status);
+  closest_first_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+      bvh, frame, points, count, order, limit, sign_mode, d, f, p, b, sc.deferred,
+      sc.deferred_count, st);
+  closest_deferred_kernel<<<deferred_blocks(count), kQueryThreads, 0, s>>>(
+      bvh, frame, points, limit, sign_mode, d, f, p, b, sc.deferred, sc.deferred_count,
+      sc.warp_stacks, st);
+  return launch_check("closest kernels");
 }
 
 template <typename P>
 int rays(const GmBvhView &bvh, const GmFrame &frame, const P *origins, const P *directions,
          uint64_t count, float t_max, int any_hit, uint64_t t_out, uint64_t face, uint64_t bary,
          uint64_t scratch, uint64_t scratch_bytes, uint64_t status, cudaStream_t s) {
+  GmQueryScratch sc(0, 0, false, 0);
   const uint32_t *order;
-  int result = query_order(frame, origins, count, scratch, scratch_bytes, s, &order);
+  int result = prepare_queries(frame, origins, count, scratch, scratch_bytes, s, &sc, &order);
   if (result != GM_OK) return result;
-  ray_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
-      bvh, frame, origins, directions, count, order, t_max, any_hit,
-      reinterpret_cast<float *>(t_out), reinterpret_cast<int32_t *>(face),
-      reinterpret_cast<float *>(bary), reinterpret_cast<uint32_t *>(status));
-  return launch_check("ray_kernel");
+  auto *t = reinterpret_cast<float *>(t_out);
+  auto *f = reinterpret_cast<int32_t *>(face);
+  auto *b = reinterpret_cast<float *>(bary);
+  auto *st = reinterpret_cast<uint32_t *>(status);
+  ray_first_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+      bvh, frame, origins, directions, count, order, t_max, any_hit, t, f, b, sc.deferred,
+      sc.deferred_count, st);
+  ray_deferred_kernel<<<deferred_blocks(count), kQueryThreads, 0, s>>>(
+      bvh, frame, origins, directions, t_max, any_hit, t, f, b, sc.deferred, sc.deferred_count, st);
+  return launch_check("ray kernels");
 }
 
 }  // namespace

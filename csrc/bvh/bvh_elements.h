@@ -56,6 +56,18 @@ GM_HOST_DEVICE inline bool gm_is_far(GmVec3<double> x, const GmFrame &f) {
   return gm_box_distance2(x, f.lo, f.hi) > f.far * f.far;
 }
 
+/* The answer of a query with no triangle in range (`distance`: Infinity) or with a non-finite
+ * point (NaN). */
+GM_HOST_DEVICE inline void gm_write_miss(uint64_t i, float *distance, int32_t *face, float *point,
+                                         float *bary, float value) {
+  if (distance) distance[i] = value;
+  if (face) face[i] = -1;
+  for (int k = 0; k < 3; k++) {
+    if (point) point[3 * i + k] = NAN;
+    if (bary) bary[3 * i + k] = NAN;
+  }
+}
+
 /* The three directions parity votes with: irrational enough to miss edges and vertices of
  * axis-aligned and regular meshes. */
 GM_HOST_DEVICE inline GmVec3<double> gm_parity_direction(int k) {
@@ -96,23 +108,15 @@ GM_HOST_DEVICE inline double gm_sign(const GmBvhView &bvh, GmVec3<T> x, const Gm
   return odd >= 2 ? -1.0 : 1.0;
 }
 
-/* Query i of a closest-point (sign_mode GM_SIGN_NONE) or signed-distance call. Outputs may be
- * null; `order` (or null) says which query thread i answers (space-filling-curve order). */
+/* Writes query i's answer from its nearest triangle (signed by `sign_mode`); outputs may be
+ * null. */
 template <typename T>
-GM_HOST_DEVICE inline void gm_closest_query(uint64_t i, const GmBvhView &bvh, const GmFrame &f,
-                                            GmVec3<double> x, float limit,
+GM_HOST_DEVICE inline void gm_closest_write(uint64_t i, const GmBvhView &bvh, const GmFrame &f,
+                                            GmVec3<double> x, const GmNearest<T> &near,
                                             int sign_mode, float *distance, int32_t *face,
                                             float *point, float *bary, uint32_t *status) {
-  T limit2 = static_cast<T>(limit) * static_cast<T>(limit);
-  GmVec3<T> xt = gm_narrow<T>(x);
-  GmNearest<T> near = gm_nearest(bvh.nodes, bvh.tris, xt, limit2, status);
   if (near.triangle < 0) {
-    if (distance) distance[i] = INFINITY;
-    if (face) face[i] = -1;
-    for (int k = 0; k < 3; k++) {
-      if (point) point[3 * i + k] = NAN;
-      if (bary) bary[3 * i + k] = NAN;
-    }
+    gm_write_miss(i, distance, face, point, bary, INFINITY);
     return;
   }
   GmBvhTriangle tri = gm_fetch_triangle(bvh.tris, static_cast<uint32_t>(near.triangle));
@@ -121,7 +125,7 @@ GM_HOST_DEVICE inline void gm_closest_query(uint64_t i, const GmBvhView &bvh, co
                      gm_load3<double>(tri.b) * static_cast<double>(near.v) +
                      gm_load3<double>(tri.c) * static_cast<double>(near.w);
   double d = gm_norm(x - q);
-  if (sign_mode != GM_SIGN_NONE) d *= gm_sign(bvh, xt, near, tri, sign_mode, status);
+  if (sign_mode != GM_SIGN_NONE) d *= gm_sign(bvh, gm_narrow<T>(x), near, tri, sign_mode, status);
   if (distance) distance[i] = static_cast<float>(d);
   if (face) face[i] = tri.id;
   if (point) {
@@ -136,30 +140,37 @@ GM_HOST_DEVICE inline void gm_closest_query(uint64_t i, const GmBvhView &bvh, co
   }
 }
 
+/* The whole of closest-point query i, in float near the mesh and double far from it. */
 template <typename P>
-GM_HOST_DEVICE inline void gm_closest_element(uint64_t thread, const uint32_t *order,
-                                              const GmBvhView &bvh, const GmFrame &f,
+GM_HOST_DEVICE inline void gm_closest_element(uint64_t i, const GmBvhView &bvh, const GmFrame &f,
                                               const P *points, float limit, int sign_mode,
                                               float *distance, int32_t *face, float *point,
                                               float *bary, uint32_t *status) {
-  uint64_t i = order ? order[thread] : thread;
   GmVec3<double> x = gm_read_point(points, i, f);
   if (!gm_finite(x)) {
-    if (distance) distance[i] = NAN;
-    if (face) face[i] = -1;
-    for (int k = 0; k < 3; k++) {
-      if (point) point[3 * i + k] = NAN;
-      if (bary) bary[3 * i + k] = NAN;
-    }
-    return;
-  }
-  if (gm_is_far(x, f)) {
-    gm_closest_query<double>(i, bvh, f, x, limit, sign_mode, distance, face, point, bary,
-                             status);
+    gm_write_miss(i, distance, face, point, bary, NAN);
+  } else if (gm_is_far(x, f)) {
+    double limit2 = static_cast<double>(limit) * static_cast<double>(limit);
+    GmNearest<double> near = gm_nearest(bvh.nodes, bvh.tris, x, limit2, -1, status);
+    gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   } else {
-    gm_closest_query<float>(i, bvh, f, x, limit, sign_mode, distance, face, point, bary,
-                            status);
+    float limit2 = limit * limit;
+    GmNearest<float> near = gm_nearest(bvh.nodes, bvh.tris, gm_narrow<float>(x), limit2, -1, status);
+    gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   }
+}
+
+GM_HOST_DEVICE inline void gm_write_ray_miss(uint64_t i, float *t_out, int32_t *face, float *bary,
+                                             float value) {
+  if (t_out) t_out[i] = value;
+  if (face) face[i] = -1;
+  if (bary) bary[3 * i] = bary[3 * i + 1] = bary[3 * i + 2] = NAN;
+}
+
+template <typename P>
+GM_HOST_DEVICE inline GmVec3<double> gm_read_direction(const P *directions, uint64_t i) {
+  return gm_vec(static_cast<double>(directions[3 * i]), static_cast<double>(directions[3 * i + 1]),
+                static_cast<double>(directions[3 * i + 2]));
 }
 
 template <typename T>
@@ -169,9 +180,7 @@ GM_HOST_DEVICE inline void gm_ray_query(uint64_t i, const GmBvhView &bvh, GmVec3
   GmRayResult<T> r = gm_ray_cast(bvh.nodes, bvh.tris, gm_narrow<T>(o), gm_narrow<T>(d),
                                  static_cast<T>(t_max), any_hit != 0, status);
   if (r.triangle < 0) {
-    if (t_out) t_out[i] = INFINITY;
-    if (face) face[i] = -1;
-    if (bary) bary[3 * i] = bary[3 * i + 1] = bary[3 * i + 2] = NAN;
+    gm_write_ray_miss(i, t_out, face, bary, INFINITY);
     return;
   }
   if (t_out) t_out[i] = static_cast<float>(r.t);
@@ -183,24 +192,17 @@ GM_HOST_DEVICE inline void gm_ray_query(uint64_t i, const GmBvhView &bvh, GmVec3
   }
 }
 
+/* The whole of ray query i, in float near the mesh and double far from it. */
 template <typename P>
-GM_HOST_DEVICE inline void gm_ray_element(uint64_t thread, const uint32_t *order,
-                                          const GmBvhView &bvh, const GmFrame &f,
+GM_HOST_DEVICE inline void gm_ray_element(uint64_t i, const GmBvhView &bvh, const GmFrame &f,
                                           const P *origins, const P *directions, float t_max,
                                           int any_hit, float *t_out, int32_t *face, float *bary,
                                           uint32_t *status) {
-  uint64_t i = order ? order[thread] : thread;
   GmVec3<double> o = gm_read_point(origins, i, f);
-  GmVec3<double> d = gm_vec(static_cast<double>(directions[3 * i]),
-                            static_cast<double>(directions[3 * i + 1]),
-                            static_cast<double>(directions[3 * i + 2]));
+  GmVec3<double> d = gm_read_direction(directions, i);
   if (!gm_finite(o) || !gm_finite(d)) {
-    if (t_out) t_out[i] = NAN;
-    if (face) face[i] = -1;
-    if (bary) bary[3 * i] = bary[3 * i + 1] = bary[3 * i + 2] = NAN;
-    return;
-  }
-  if (gm_is_far(o, f)) {
+    gm_write_ray_miss(i, t_out, face, bary, NAN);
+  } else if (gm_is_far(o, f)) {
     gm_ray_query<double>(i, bvh, o, d, t_max, any_hit, t_out, face, bary, status);
   } else {
     gm_ray_query<float>(i, bvh, o, d, t_max, any_hit, t_out, face, bary, status);

@@ -42,22 +42,52 @@ struct GmNearest {
   T u, v, w;
   int32_t triangle; /* position in BVH order, -1 when none lies within the limit */
   int feature;
+  bool exhausted;   /* gave up after `budget` nodes (the answer is not final) */
 };
 
-/* The closest point of the mesh to x within sqrt(limit2). */
 template <typename T>
-GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBvhTriangle *tris,
-                                              GmVec3<T> x, T limit2, uint32_t *status) {
+GM_HOST_DEVICE inline GmNearest<T> gm_no_nearest(T limit2) {
   GmNearest<T> best;
   best.distance2 = limit2;
   best.triangle = -1;
   best.u = best.v = best.w = T(0);
   best.feature = 0;
+  best.exhausted = false;
+  return best;
+}
+
+/* Tests leaf `child` of a node (count triangles from ~child) against x, keeping the nearest. */
+template <typename T>
+GM_HOST_DEVICE inline void gm_nearest_in_leaf(const GmBvhTriangle *tris, int32_t child,
+                                              uint32_t count, GmVec3<T> x, GmNearest<T> &best) {
+  uint32_t first = static_cast<uint32_t>(~child);
+  for (uint32_t t = first; t < first + count; t++) {
+    GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+    GmClosest<T> c =
+        gm_closest_on_triangle(x, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c));
+    if (c.distance2 < best.distance2) {
+      best.distance2 = c.distance2, best.u = c.u, best.v = c.v, best.w = c.w;
+      best.triangle = static_cast<int32_t>(t), best.feature = c.feature;
+    }
+  }
+}
+
+/* The closest point of the mesh to x within sqrt(limit2), visiting at most `budget` nodes (a
+ * negative budget: no limit); past it, the result says `exhausted`. */
+template <typename T>
+GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+                                              GmVec3<T> x, T limit2, int budget,
+                                              uint32_t *status) {
+  GmNearest<T> best = gm_no_nearest(limit2);
   int32_t stack[GM_BVH_STACK];
   T stack_distance[GM_BVH_STACK];
   int depth = 0;
   int32_t current = 0;
   for (;;) {
+    if (budget-- == 0) {
+      best.exhausted = true;
+      return best;
+    }
     GmBvhNode node = gm_fetch_node(nodes, current);
     T d[2] = {gm_box_distance2(x, node.box, node.box + 3),
               gm_box_distance2(x, node.box + 6, node.box + 9)};
@@ -66,16 +96,7 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBv
     for (int k = 0; k < 2; k++) {
       int side = k == 0 ? order0 : 1 - order0;
       if (node.child[side] >= 0 || !(d[side] < best.distance2)) continue;
-      uint32_t first = static_cast<uint32_t>(~node.child[side]);
-      for (uint32_t t = first; t < first + node.count[side]; t++) {
-        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
-        GmClosest<T> c = gm_closest_on_triangle(x, gm_load3<T>(tri.a), gm_load3<T>(tri.b),
-                                                gm_load3<T>(tri.c));
-        if (c.distance2 < best.distance2) {
-          best.distance2 = c.distance2, best.u = c.u, best.v = c.v, best.w = c.w;
-          best.triangle = static_cast<int32_t>(t), best.feature = c.feature;
-        }
-      }
+      gm_nearest_in_leaf(tris, node.child[side], node.count[side], x, best);
     }
     bool go0 = node.child[0] >= 0 && d[0] < best.distance2;
     bool go1 = node.child[1] >= 0 && d[1] < best.distance2;

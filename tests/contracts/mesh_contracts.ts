@@ -129,6 +129,20 @@ export function registerMeshContracts(
         // float32 output: its rounding (6e-8 relative) is all the error there is.
         assert.ok(Math.abs(result.distance[i] - expected) <= 1.2e-7 * expected, `far point ${i}`);
       }
+      // Rays from 1e6 away toward the mesh hit where float64 says.
+      const origins = far.slice(0, 600), directions = new Float64Array(600);
+      for (let i = 0; i < 200; i++) {
+        for (let k = 0; k < 3; k++) directions[3 * i + k] = near[3 * i + k] - origins[3 * i + k];
+      }
+      const hits = await bvh.rayCast(origins, directions);
+      const rayReferenceT = rayReference(mesh, origins, directions);
+      for (let i = 0; i < 200; i++) {
+        if (rayReferenceT[i] === Infinity) continue;
+        assert.ok(
+          hits.faceId[i] >= 0 && Math.abs(hits.t[i] - rayReferenceT[i]) < 1e-6,
+          `far ray ${i}`,
+        );
+      }
     }));
 
   test("maxDistance: faces beyond it are -1 with distance Infinity, nearer ones found", (device) =>
