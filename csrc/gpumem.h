@@ -67,7 +67,7 @@ int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t
  * array of GM_BVH_WORDS uint64_t. Work is ordered on `stream` on the CUDA build and done on
  * return on the CPU build. A build is: gm_bvh_build_tree (bounds, Morton codes, sort, triangles
  * in BVH order, hierarchy; writes the node count as a uint32_t at node_count_out), then, with
- * that many nodes allocated, gm_bvh_build_nodes (nodes, parents, boxes, winding dipoles). */
+ * that many nodes allocated, gm_bvh_build_nodes (nodes, parents, boxes, winding dipoles, slabs). */
 
 /* Counts out-of-range indices and non-finite coordinates into `report` (GM_VALIDATE_WORDS
  * uint64_t). */
@@ -82,7 +82,8 @@ int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_count, int 
                       void *stream);
 int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t leaf_size, uint64_t scratch,
                        uint64_t scratch_bytes, uint64_t nodes_out, uint64_t winding_out,
-                       uint64_t parents_out, uint64_t node_count, uint64_t tris, void *stream);
+                       uint64_t parents_out, uint64_t node_count, uint64_t tris,
+                       void *stream);
 /* New vertex positions for the same triangles: triangles regathered, boxes and dipoles redone
  * bottom-up. `pending`: node_count int32_t of scratch. */
 int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const double *origin,

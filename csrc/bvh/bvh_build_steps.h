@@ -146,12 +146,15 @@ GM_HOST_DEVICE inline void gm_step_emit(int64_t i, const GmKarrasNode *karras,
     if (c & GM_LEAF_BIT) {
       node.child[side] = ~static_cast<int32_t>(c & ~GM_LEAF_BIT);
       node.count[side] = 1;
+      node.slab.size[side] = 1;
     } else if (!karras[c].kept) {
       node.child[side] = ~static_cast<int32_t>(karras[c].first);
       node.count[side] = karras[c].last - karras[c].first + 1;
+      node.slab.size[side] = node.count[side];
     } else {
       node.child[side] = static_cast<int32_t>(index[c]);
       node.count[side] = 0;
+      node.slab.size[side] = karras[c].last - karras[c].first + 1;
       waits++;
     }
   }
@@ -165,6 +168,8 @@ GM_HOST_DEVICE inline void gm_emit_single_leaf(uint32_t triangle_count, GmBvhNod
                                                int32_t *parents, int32_t *pending) {
   GmBvhNode node;
   memset(&node, 0, sizeof node);
+  node.slab.size[0] = triangle_count;
+  node.slab.size[1] = 0;
   node.child[0] = ~0;
   node.count[0] = triangle_count;
   node.child[1] = ~0;
@@ -352,6 +357,104 @@ GM_HOST_DEVICE inline bool gm_bad_index(uint32_t index, uint64_t vertex_count) {
 template <typename V>
 GM_HOST_DEVICE inline bool gm_bad_value(V value) {
   return !isfinite(static_cast<double>(value));
+}
+
+#if defined(__CUDA_ARCH__)
+GM_HOST_DEVICE inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
+  if (v < *(volatile uint32_t *)p) atomicMin(p, v);
+}
+GM_HOST_DEVICE inline void gm_atomic_max_u32(uint32_t *p, uint32_t v) {
+  if (v > *(volatile uint32_t *)p) atomicMax(p, v);
+}
+#else
+inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
+  uint32_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (v < seen && !__atomic_compare_exchange_n(p, &seen, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+inline void gm_atomic_max_u32(uint32_t *p, uint32_t v) {
+  uint32_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (v > seen && !__atomic_compare_exchange_n(p, &seen, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+}
+#endif
+
+/* Ordered-integer encoding of floats, so that unsigned min/max (atomics) order them as floats. */
+GM_HOST_DEVICE inline uint32_t gm_order_float(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, 4);
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+GM_HOST_DEVICE inline float gm_unorder_float(uint32_t u) {
+  uint32_t bits = (u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+/* Slab pass 1, node j: each child's axis (its area vector, normalised) and an empty interval, its
+ * ends held as ordered integers while triangles widen them. */
+GM_HOST_DEVICE inline void gm_step_slab_init(uint64_t j, const GmBvhWinding *winding,
+                                             GmBvhNode *nodes) {
+  GmBvhSlab &slab = nodes[j].slab;
+  for (int side = 0; side < 2; side++) {
+    GmVec3<float> a = gm_load3<float>(winding[j].area[side]);
+    float length = gm_norm(a);
+    GmVec3<float> axis = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);
+    slab.axis[side][0] = axis.x, slab.axis[side][1] = axis.y, slab.axis[side][2] = axis.z;
+    uint32_t lo = 0xFFFFFFFFu, hi = 0u;
+    memcpy(&slab.lo[side], &lo, 4);
+    memcpy(&slab.hi[side], &hi, 4);
+  }
+}
+
+/* Slab pass 2, node j: each triangle of its leaves widens the interval of every ancestor child
+ * holding it, up to the first with more than GM_SLAB_MAX_TRIANGLES (those stay unbounded). */
+GM_HOST_DEVICE inline void gm_step_slab_widen(uint64_t j, GmBvhNode *nodes,
+                                              const int32_t *parents, const GmBvhTriangle *tris) {
+  for (int leaf = 0; leaf < 2; leaf++) {
+    if (nodes[j].child[leaf] >= 0) continue;
+    uint32_t first = static_cast<uint32_t>(~nodes[j].child[leaf]);
+    for (uint32_t t = first; t < first + nodes[j].count[leaf]; t++) {
+      const GmBvhTriangle &tri = tris[t];
+      GmVec3<float> v[3] = {gm_load3<float>(tri.a), gm_load3<float>(tri.b), gm_load3<float>(tri.c)};
+      int32_t node = static_cast<int32_t>(j);
+      int side = leaf;
+      while (nodes[node].slab.size[side] <= GM_SLAB_MAX_TRIANGLES) {
+        GmBvhSlab &slab = nodes[node].slab;
+        GmVec3<float> axis = gm_load3<float>(slab.axis[side]);
+        float lo = gm_dot(axis, v[0]), hi = lo;
+        for (int k = 1; k < 3; k++) {
+          float d = gm_dot(axis, v[k]);
+          lo = gm_min(lo, d), hi = gm_max(hi, d);
+        }
+        gm_atomic_min_u32(reinterpret_cast<uint32_t *>(&slab.lo[side]), gm_order_float(lo));
+        gm_atomic_max_u32(reinterpret_cast<uint32_t *>(&slab.hi[side]), gm_order_float(hi));
+        int32_t parent = parents[node];
+        if (parent < 0) break;
+        side = nodes[parent].child[0] == node ? 0 : 1;
+        node = parent;
+      }
+    }
+  }
+}
+
+/* Slab pass 3, node j: the intervals back to floats, widened by a few float32 steps (a query's
+ * own rounding of axis·x must not make the bound cut into a triangle); unbounded where too big. */
+GM_HOST_DEVICE inline void gm_step_slab_finish(uint64_t j, GmBvhNode *nodes) {
+  GmBvhSlab &slab = nodes[j].slab;
+  for (int side = 0; side < 2; side++) {
+    uint32_t lo_bits, hi_bits;
+    memcpy(&lo_bits, &slab.lo[side], 4);
+    memcpy(&hi_bits, &slab.hi[side], 4);
+    if (slab.size[side] > GM_SLAB_MAX_TRIANGLES || slab.size[side] == 0) {
+      slab.lo[side] = -INFINITY, slab.hi[side] = INFINITY;
+      continue;
+    }
+    float lo = gm_unorder_float(lo_bits), hi = gm_unorder_float(hi_bits);
+    float slack = 4.0f * 1.1920929e-7f * gm_max(gm_max(fabsf(lo), fabsf(hi)), 1e-30f);
+    slab.lo[side] = lo - slack, slab.hi[side] = hi + slack;
+  }
 }
 
 #endif

@@ -107,11 +107,15 @@ void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const 
   *node_count = kept;
 }
 
+/* Boxes and dipoles bottom-up, then the slabs (three passes). */
 void bottom_up(GmBvhNode *nodes, GmBvhWinding *winding, const GmBvhTriangle *tris,
                const int32_t *parents, int32_t *pending, uint64_t node_count) {
   gm_parallel_for(node_count, [&](uint64_t j) {
     gm_step_bottom_up(static_cast<int32_t>(j), nodes, winding, tris, parents, pending);
   });
+  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_init(j, winding, nodes); });
+  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_widen(j, nodes, parents, tris); });
+  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_finish(j, nodes); });
 }
 
 GmBvhView view_of(const uint64_t *bvh) {

@@ -29,6 +29,11 @@ __global__ void validate_init_kernel(unsigned long long *report) {
 }
 constexpr unsigned kQueryThreads = 128;
 
+int launch_check(const char *what) {
+  cudaError_t error = cudaGetLastError();
+  return error == cudaSuccess ? GM_OK : gm_cuda_failure(what, error);
+}
+
 unsigned blocks_for(uint64_t n, unsigned threads) {
   uint64_t b = (n + threads - 1) / threads;
   return static_cast<unsigned>(b < 1 ? 1 : (b > 0x7FFFFFFFu ? 0x7FFFFFFFu : b));
@@ -137,6 +142,30 @@ __global__ void emit_kernel(const GmKarrasNode *karras, const uint32_t *index, u
   GM_FOR_EACH(i, n - 1) gm_step_emit(static_cast<int64_t>(i), karras, index, nodes, parents, pending);
 }
 
+__global__ void slab_init_kernel(const GmBvhWinding *winding, uint64_t node_count,
+                                 GmBvhNode *nodes) {
+  GM_FOR_EACH(j, node_count) gm_step_slab_init(j, winding, nodes);
+}
+
+__global__ void slab_widen_kernel(GmBvhNode *nodes, const int32_t *parents,
+                                  const GmBvhTriangle *tris, uint64_t node_count) {
+  GM_FOR_EACH(j, node_count) gm_step_slab_widen(j, nodes, parents, tris);
+}
+
+__global__ void slab_finish_kernel(uint64_t node_count, GmBvhNode *nodes) {
+  GM_FOR_EACH(j, node_count) gm_step_slab_finish(j, nodes);
+}
+
+/* The three slab passes, after the boxes and dipoles are done. */
+int launch_slabs(GmBvhNode *nodes, const GmBvhWinding *winding, const int32_t *parents,
+                 const GmBvhTriangle *tris, uint64_t node_count, cudaStream_t s) {
+  unsigned blocks = blocks_for(node_count, kThreads);
+  slab_init_kernel<<<blocks, kThreads, 0, s>>>(winding, node_count, nodes);
+  slab_widen_kernel<<<blocks, kThreads, 0, s>>>(nodes, parents, tris, node_count);
+  slab_finish_kernel<<<blocks, kThreads, 0, s>>>(node_count, nodes);
+  return launch_check("slab kernels");
+}
+
 __global__ void pending_kernel(const GmBvhNode *nodes, uint64_t node_count, int32_t *pending) {
   GM_FOR_EACH(j, node_count) gm_step_pending(j, nodes, pending);
 }
@@ -179,7 +208,7 @@ __global__ void query_morton_kernel(GmFrame frame, const P *points, uint64_t cou
 }
 
 /* Nodes a query may visit in the first pass before it is handed to a warp of its own. */
-constexpr int kFirstPassBudget = 256;
+constexpr int kFirstPassBudget = 1024;
 
 __device__ void defer(uint32_t *deferred, uint32_t *deferred_count, uint64_t i) {
   deferred[atomicAdd(deferred_count, 1u)] = static_cast<uint32_t>(i);
@@ -240,9 +269,10 @@ __device__ GmNearest<float> warp_nearest(const GmBvhView &bvh, GmVec3<float> x, 
     int32_t push[2] = {0, 0};
     float push_distance[2] = {INFINITY, INFINITY};
     if (have && __uint_as_float(static_cast<uint32_t>(entry >> 32)) < bound) {
-      GmBvhNode node = gm_fetch_node(bvh.nodes, static_cast<int32_t>(entry & 0xFFFFFFFFu));
-      float d[2] = {gm_box_distance2(x, node.box, node.box + 3),
-                    gm_box_distance2(x, node.box + 6, node.box + 9)};
+      int32_t index = static_cast<int32_t>(entry & 0xFFFFFFFFu);
+      GmBvhNode node = gm_fetch_node(bvh.nodes, index);
+      float d[2];
+      gm_child_bounds(x, node, d);
       for (int side = 0; side < 2; side++) {
         if (node.child[side] < 0 && d[side] < best.distance2) {
           gm_nearest_in_leaf(bvh.tris, node.child[side], node.count[side], x, best);
@@ -382,10 +412,6 @@ uint64_t build_temp_bytes(uint64_t n) {
   return sort > scan ? sort : scan;
 }
 
-int launch_check(const char *what) {
-  cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? GM_OK : gm_cuda_failure(what, error);
-}
 
 /* Sorts (keys[0], values[0]) into (keys[1], values[1]) on `stream`; begin_bit..end_bit of the key. */
 template <typename Key>
@@ -510,14 +536,16 @@ extern "C" int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t 
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   auto *nodes = reinterpret_cast<GmBvhNode *>(nodes_out);
   auto *parents = reinterpret_cast<int32_t *>(parents_out);
+  auto *winding = reinterpret_cast<GmBvhWinding *>(winding_out);
+  auto *triangles = reinterpret_cast<const GmBvhTriangle *>(tris);
   emit_kernel<<<blocks_for(n > 1 ? n - 1 : 1, kThreads), kThreads, 0, s>>>(
       sc.karras, sc.index, n, leaf_size, nodes, parents, sc.pending);
   int status = launch_check("emit_kernel");
   if (status != GM_OK) return status;
   bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
-      nodes, reinterpret_cast<GmBvhWinding *>(winding_out),
-      reinterpret_cast<const GmBvhTriangle *>(tris), parents, sc.pending, node_count);
-  return launch_check("bottom_up_kernel");
+      nodes, winding, triangles, parents, sc.pending, node_count);
+  if ((status = launch_check("bottom_up_kernel")) != GM_OK) return status;
+  return launch_slabs(nodes, winding, parents, triangles, node_count, s);
 }
 
 extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const double *origin,
@@ -542,10 +570,13 @@ extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const
   }
   auto *counters = reinterpret_cast<int32_t *>(pending);
   pending_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(nodes, node_count, counters);
+  auto *winding = reinterpret_cast<GmBvhWinding *>(bvh[GM_BVH_WINDING]);
   bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
-      nodes, reinterpret_cast<GmBvhWinding *>(bvh[GM_BVH_WINDING]), tris,
-      reinterpret_cast<const int32_t *>(parents), counters, node_count);
-  return launch_check("refit kernels");
+      nodes, winding, tris, reinterpret_cast<const int32_t *>(parents), counters, node_count);
+  int status = launch_check("refit kernels");
+  if (status != GM_OK) return status;
+  return launch_slabs(nodes, winding, reinterpret_cast<const int32_t *>(parents), tris, node_count,
+                      s);
 }
 
 extern "C" int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count,

@@ -3,7 +3,7 @@
  * Coordinates are stored relative to the BVH's origin (a point of the mesh, kept in float64 on the
  * host), so that a mesh at x = 1e5 keeps float32's full precision near its surface.
  *
- * A binary tree whose nodes hold both children's boxes (one 64-byte fetch tests two children). A
+ * A binary tree whose nodes hold both children's boxes (one fetch tests two children). A
  * child is either another node or a leaf: a run of `count` triangles, in BVH order, from `first`. */
 #ifndef GPUMEM_BVH_LAYOUT_H
 #define GPUMEM_BVH_LAYOUT_H
@@ -12,12 +12,27 @@
 
 #include "../axpy.h" /* GM_HOST_DEVICE */
 
-/* One node: 64 bytes, four 16-byte words. */
+/* A tighter bound than each child's box, for curved surfaces: the slab lo <= axis·x <= hi holding
+ * the child's triangles, along their mean normal (a cap of a sphere is a thin slab but a fat box).
+ * Exact for children of at most GM_SLAB_MAX_TRIANGLES triangles; above, the slab is unbounded. */
+struct alignas(16) GmBvhSlab {
+  float axis[2][3];
+  float lo[2], hi[2];
+  uint32_t size[2]; /* triangles under each child */
+};
+
+#define GM_SLAB_MAX_TRIANGLES 16384
+
+/* One node: 128 bytes, eight 16-byte words, fetched together: the children's boxes and references
+ * (what rays read), then their slabs (what distance queries read too). */
 struct alignas(16) GmBvhNode {
   float box[12];      /* child 0: lo xyz, hi xyz; child 1: lo xyz, hi xyz */
   int32_t child[2];   /* >= 0: node index; < 0: a leaf whose first triangle is ~child */
   uint32_t count[2];  /* triangles in a leaf child; 0 for a node child */
+  GmBvhSlab slab;
+  float unused[4];
 };
+static_assert(sizeof(GmBvhNode) == 128, "ffi/kernels.ts and mesh_bvh.ts count 128-byte nodes");
 
 /* One triangle in BVH order: 48 bytes, three 16-byte words; `id` is its index in the input. */
 struct alignas(16) GmBvhTriangle {
@@ -44,6 +59,7 @@ struct GmBvhPseudoNormals {
   float edge[3][3];
   float vertex[3][3];
 };
+
 
 /* The descriptor the query entry points take (uint64_t words, ffi/kernels.ts writes it). */
 enum gm_bvh_word {

@@ -10,7 +10,8 @@
 #include "bvh_geometry.h"
 
 #if defined(__CUDA_ARCH__)
-GM_HOST_DEVICE inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) {
+/* A node's boxes and references (its first four words): what rays read. */
+GM_HOST_DEVICE inline GmBvhNode gm_fetch_boxes(const GmBvhNode *nodes, int32_t i) {
   const float4 *p = reinterpret_cast<const float4 *>(nodes + i);
   float4 w0 = __ldg(p), w1 = __ldg(p + 1), w2 = __ldg(p + 2);
   int4 w3 = __ldg(reinterpret_cast<const int4 *>(p + 3));
@@ -20,6 +21,17 @@ GM_HOST_DEVICE inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i)
   n.box[8] = w2.x, n.box[9] = w2.y, n.box[10] = w2.z, n.box[11] = w2.w;
   n.child[0] = w3.x, n.child[1] = w3.y;
   n.count[0] = static_cast<uint32_t>(w3.z), n.count[1] = static_cast<uint32_t>(w3.w);
+  return n;
+}
+/* A whole node, slabs included: what distance queries read. */
+GM_HOST_DEVICE inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) {
+  GmBvhNode n = gm_fetch_boxes(nodes, i);
+  const float4 *p = reinterpret_cast<const float4 *>(nodes + i) + 4;
+  float4 w0 = __ldg(p), w1 = __ldg(p + 1), w2 = __ldg(p + 2);
+  GmBvhSlab &s = n.slab;
+  s.axis[0][0] = w0.x, s.axis[0][1] = w0.y, s.axis[0][2] = w0.z, s.axis[1][0] = w0.w;
+  s.axis[1][1] = w1.x, s.axis[1][2] = w1.y, s.lo[0] = w1.z, s.lo[1] = w1.w;
+  s.hi[0] = w2.x, s.hi[1] = w2.y, s.size[0] = __float_as_uint(w2.z), s.size[1] = __float_as_uint(w2.w);
   return n;
 }
 GM_HOST_DEVICE inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) {
@@ -33,8 +45,31 @@ GM_HOST_DEVICE inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris,
 }
 #else
 inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) { return nodes[i]; }
+inline GmBvhNode gm_fetch_boxes(const GmBvhNode *nodes, int32_t i) { return nodes[i]; }
 inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) { return tris[i]; }
 #endif
+
+/* Squared distance from x to child `side`'s slab (0 inside it; unbounded slabs are never away). */
+template <typename T>
+GM_HOST_DEVICE inline T gm_slab_distance2(GmVec3<T> x, const GmBvhSlab &s, int side) {
+#ifdef GM_NO_SLABS
+  return T(0);
+#endif
+  T p = gm_dot(gm_load3<T>(s.axis[side]), x);
+  T d = gm_max(gm_max(T(s.lo[side]) - p, p - T(s.hi[side])), T(0));
+  return d * d;
+}
+
+/* A lower bound on the squared distance from x to anything under each child of a node: the
+ * farther of its box and its slab. */
+template <typename T>
+GM_HOST_DEVICE inline void gm_child_bounds(GmVec3<T> x, const GmBvhNode &node, T *d) {
+  const GmBvhSlab &slab = node.slab;
+  for (int side = 0; side < 2; side++) {
+    d[side] = gm_max(gm_box_distance2(x, node.box + 6 * side, node.box + 6 * side + 3),
+                     gm_slab_distance2(x, slab, side));
+  }
+}
 
 template <typename T>
 struct GmNearest {
@@ -89,8 +124,8 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBv
       return best;
     }
     GmBvhNode node = gm_fetch_node(nodes, current);
-    T d[2] = {gm_box_distance2(x, node.box, node.box + 3),
-              gm_box_distance2(x, node.box + 6, node.box + 9)};
+    T d[2];
+    gm_child_bounds(x, node, d);
     /* Leaves are searched at once, nearer first, so that their answer prunes what follows. */
     int order0 = d[1] < d[0] ? 1 : 0;
     for (int k = 0; k < 2; k++) {
@@ -151,7 +186,7 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
   int depth = 0;
   int32_t current = 0;
   for (;;) {
-    GmBvhNode node = gm_fetch_node(nodes, current);
+    GmBvhNode node = gm_fetch_boxes(nodes, current);
     T te[2] = {gm_ray_box(o, inv, node.box, node.box + 3, best.t),
                gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t)};
     int order0 = te[1] < te[0] ? 1 : 0; /* a miss (NaN) sorts either way: it is skipped */
@@ -207,7 +242,7 @@ GM_HOST_DEVICE inline uint32_t gm_ray_crossings(const GmBvhNode *nodes, const Gm
   int32_t current = 0;
   uint32_t crossings = 0;
   for (;;) {
-    GmBvhNode node = gm_fetch_node(nodes, current);
+    GmBvhNode node = gm_fetch_boxes(nodes, current);
     bool go[2] = {false, false};
     for (int side = 0; side < 2; side++) {
       if (!(gm_ray_box(o, inv, node.box + 6 * side, node.box + 6 * side + 3, far) >= T(0))) continue;
@@ -256,7 +291,7 @@ GM_HOST_DEVICE inline T gm_winding_number(const GmBvhNode *nodes, const GmBvhWin
   int32_t current = 0;
   T total = T(0);
   for (;;) {
-    GmBvhNode node = gm_fetch_node(nodes, current);
+    GmBvhNode node = gm_fetch_boxes(nodes, current);
     const GmBvhWinding &w = winding[current];
     bool go[2] = {false, false};
     for (int side = 0; side < 2; side++) {

@@ -107,17 +107,4 @@ struct GmQueryScratch {
   }
 };
 
-/* Ordered-integer encoding of floats, so that unsigned min/max (atomics) order them as floats. */
-GM_HOST_DEVICE inline uint32_t gm_order_float(float f) {
-  uint32_t bits;
-  memcpy(&bits, &f, 4);
-  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-}
-GM_HOST_DEVICE inline float gm_unorder_float(uint32_t u) {
-  uint32_t bits = (u & 0x80000000u) ? (u & 0x7FFFFFFFu) : ~u;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
 #endif

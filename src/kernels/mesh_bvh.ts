@@ -10,6 +10,7 @@ import { BufferBatch } from "../buffers/buffer_batch.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
+import { kernelStream } from "./kernel_stream.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
@@ -43,7 +44,7 @@ import {
 export interface MeshBvhOptions {
   /** The device to build on and hold the BVH (default: the inputs' device, else the default). */
   device?: MemoryDevice;
-  /** The stream its work is ordered on (default: a stream of its own). */
+  /** The stream its work is ordered on (default: the device's kernel stream, shared). */
   stream?: Stream;
   /** Label prefix of its allocations (default "bvh"): `bvh.nodes`, `bvh.triangles`, ... */
   label?: string;
@@ -53,14 +54,21 @@ export interface MeshBvhOptions {
 
 /** Bytes of the layouts in csrc/bvh/bvh_layout.h. */
 export const BVH_LAYOUT = {
-  node: 64,
+  node: 128,
   triangle: 48,
   winding: 64,
   pseudoNormals: 72,
 } as const;
 
 /** Words of the BVH descriptor (enum gm_bvh_word in csrc/bvh/bvh_layout.h). */
-const WORD = { nodes: 0, triangles: 1, winding: 2, normals: 3, nodeCount: 4, triangleCount: 5 };
+const WORD = {
+  nodes: 0,
+  triangles: 1,
+  winding: 2,
+  normals: 3,
+  nodeCount: 4,
+  triangleCount: 5,
+};
 
 /** The device memory of a built BVH. */
 interface BvhMemory {
@@ -111,14 +119,12 @@ export class MeshBvh {
   readonly frame: Float64Array;
   readonly #memory: BvhMemory;
   readonly #words: BigUint64Array;
-  readonly #ownsStream: boolean;
   #normalsBuilding: Promise<void> | null = null;
   #freed = false;
 
   private constructor(
     device: MemoryDevice,
     stream: Stream,
-    ownsStream: boolean,
     label: string,
     counts: { triangles: number; vertices: number; nodes: number; leafSize: number },
     frame: Float64Array,
@@ -126,7 +132,6 @@ export class MeshBvh {
   ) {
     this.device = device;
     this.stream = stream;
-    this.#ownsStream = ownsStream;
     this.label = label;
     this.triangleCount = counts.triangles;
     this.vertexCount = counts.vertices;
@@ -181,29 +186,11 @@ export class MeshBvh {
     checkSameSide(v, t);
     if (t.count === 0) throw new InvalidArgumentError("triangles", "at least one triangle", 0);
     kernelLibrary(device.kind); // KernelLibraryUnavailableError before anything is allocated
-    const ownsStream = options.stream === undefined;
-    const stream = options.stream ?? new Stream(device);
-    try {
-      await validateTriples(device, v, t, stream);
-      const built = await buildMemory(device, stream, label, v, t, leafSize);
-      return new MeshBvh(
-        device,
-        stream,
-        ownsStream,
-        label,
-        {
-          triangles: t.count,
-          vertices: v.count,
-          nodes: built.nodeCount,
-          leafSize,
-        },
-        built.frame,
-        built.memory,
-      );
-    } catch (error) {
-      if (ownsStream) stream.close();
-      throw error;
-    }
+    const stream = options.stream ?? kernelStream(device);
+    await validateTriples(device, v, t, stream);
+    const built = await buildMemory(device, stream, label, v, t, leafSize);
+    const counts = { triangles: t.count, vertices: v.count, nodes: built.nodeCount, leafSize };
+    return new MeshBvh(device, stream, label, counts, built.frame, built.memory);
   }
 
   /** Bytes of device memory it holds (nodes, triangles, dipoles, parents, indices, normals). */
@@ -211,7 +198,8 @@ export class MeshBvh {
     if (this.#freed) return 0;
     const m = this.#memory;
     return m.nodes.byteLength + m.triangles.byteLength + m.winding.byteLength +
-      m.parents.byteLength + m.indices.byteLength + (m.normals?.byteLength ?? 0);
+      m.parents.byteLength + m.indices.byteLength +
+      (m.normals?.byteLength ?? 0);
   }
 
   /** Whether free() was called. */
@@ -336,10 +324,11 @@ export class MeshBvh {
     if (this.#freed) return;
     this.#freed = true;
     const m = this.#memory;
-    for (const buffer of [m.nodes, m.triangles, m.winding, m.parents, m.indices, m.normals]) {
+    for (
+      const buffer of [m.nodes, m.triangles, m.winding, m.parents, m.indices, m.normals]
+    ) {
       buffer?.free();
     }
-    if (this.#ownsStream) this.stream.close();
   }
 
   /** Same as {@linkcode MeshBvh.free}. */
