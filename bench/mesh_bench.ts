@@ -7,6 +7,9 @@
  *
  *   deno run -A bench/mesh_bench.ts MESH_DIR [out.json]
  *
+ * MESH_LEAF=n builds with leafSize n (default 4); MESH_QUICK=1 times 1M unsigned distances,
+ * pseudo-normal signs and rays only.
+ *
  * MESH_DIR holds NAME.vertices.f32 and NAME.triangles.u32 files (bench/mesh_data.py writes them
  * from the kit's synth.py); without it, icospheres made here stand in.
  */
@@ -101,6 +104,9 @@ function freeAll(result: Record<string, DeviceBuffer>): void {
   for (const b of Object.values(result)) b.free();
 }
 
+const leafSize = Number(Deno.env.get("MESH_LEAF") ?? 4);
+const quick = Deno.env.get("MESH_QUICK") === "1";
+
 async function benchMesh(device: MemoryDevice, mesh: MeshData) {
   const rng = new Seeded(1234);
   const triangles = mesh.triangles.length / 3;
@@ -108,30 +114,46 @@ async function benchMesh(device: MemoryDevice, mesh: MeshData) {
   let peak = 0;
   const buildMs = await median(5, async () => {
     const before = pool.stats().allocatedBytes.current;
-    using _bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device });
+    using _bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device, leafSize });
     peak = Math.max(peak, pool.stats().allocatedBytes.peak - before);
   });
-  using bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device });
+  // The same build from device memory: the upload and host checks left out.
+  using deviceVertices = DeviceBuffer.fromHost(mesh.vertices, { device });
+  using deviceTriangles = DeviceBuffer.fromHost(mesh.triangles, { device });
+  const buildDeviceMs = await median(5, async () => {
+    using _bvh = await MeshBvh.build(
+      deviceVertices.typed(Float32Array),
+      deviceTriangles.typed(Uint32Array),
+      { device, leafSize },
+    );
+  });
+  using bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device, leafSize });
   const lo = [0, 1, 2].map((k) => bvh.bounds[k]), hi = [0, 1, 2].map((k) => bvh.bounds[3 + k]);
   const row: Record<string, number | string> = {
     mesh: mesh.name,
     triangles,
     nodes: bvh.nodeCount,
+    leaf_size: leafSize,
     build_ms: buildMs,
+    build_from_device_ms: buildDeviceMs,
     bytes_per_triangle: bvh.byteLength / triangles,
     bvh_bytes: bvh.byteLength,
   };
   using p1 = DeviceBuffer.fromHost(boxPoints(rng, lo, hi, 1_000_000), { device });
-  using p10 = DeviceBuffer.fromHost(boxPoints(rng, lo, hi, 10_000_000), { device });
+  using p10 = DeviceBuffer.fromHost(boxPoints(rng, lo, hi, quick ? 3 : 10_000_000), { device });
   const { o, d } = sphereRays(rng, lo, hi, 1_000_000);
   using ro = DeviceBuffer.fromHost(o, { device });
   using rd = DeviceBuffer.fromHost(d, { device });
   const v1 = p1.typed(Float32Array), v10 = p10.typed(Float32Array);
   const udf1 = await median(5, async () => freeAll(await bvh.closestPoints(v1)));
-  const udf10 = await median(3, async () => freeAll(await bvh.closestPoints(v10)));
   row.udf_1M_per_s = 1e6 / (udf1 / 1e3);
-  row.udf_10M_per_s = 1e7 / (udf10 / 1e3);
-  for (const sign of ["pseudonormal", "winding", "parity"] as const) {
+  if (!quick) {
+    const udf10 = await median(3, async () => freeAll(await bvh.closestPoints(v10)));
+    row.udf_10M_per_s = 1e7 / (udf10 / 1e3);
+  }
+  for (
+    const sign of quick ? ["pseudonormal"] as const : ["pseudonormal", "winding", "parity"] as const
+  ) {
     const ms = await median(5, async () => freeAll(await bvh.signedDistance(v1, { sign })));
     row[`sdf_${sign}_1M_per_s`] = 1e6 / (ms / 1e3);
   }
@@ -170,12 +192,12 @@ console.log(
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.mesh} | ${r.triangles} | ${(r.build_ms as number).toFixed(2)} | ${
-      (r.bytes_per_triangle as number).toFixed(0)
-    } | ${m(r.udf_1M_per_s)} | ${m(r.udf_10M_per_s)} | ${m(r.sdf_pseudonormal_1M_per_s)} | ${
-      m(r.sdf_winding_1M_per_s)
-    } | ${m(r.sdf_parity_1M_per_s)} | ${m(r.rays_1M_per_s)} | ${
-      (r.ray_hit_rate as number).toFixed(2)
-    } |`,
+    `| ${r.mesh} | ${r.triangles} | ${(r.build_ms as number).toFixed(2)} (${
+      (r.build_from_device_ms as number).toFixed(2)
+    }) | ${(r.bytes_per_triangle as number).toFixed(0)} | ${m(r.udf_1M_per_s)} | ${
+      m(r.udf_10M_per_s)
+    } | ${m(r.sdf_pseudonormal_1M_per_s)} | ${m(r.sdf_winding_1M_per_s)} | ${
+      m(r.sdf_parity_1M_per_s)
+    } | ${m(r.rays_1M_per_s)} | ${(r.ray_hit_rate as number).toFixed(2)} |`,
   );
 }

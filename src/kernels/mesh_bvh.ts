@@ -11,6 +11,7 @@ import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
 import { kernelStream } from "./kernel_stream.ts";
+import { uploadForKernel } from "./kernel_upload.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
@@ -187,7 +188,6 @@ export class MeshBvh {
     if (t.count === 0) throw new InvalidArgumentError("triangles", "at least one triangle", 0);
     kernelLibrary(device.kind); // KernelLibraryUnavailableError before anything is allocated
     const stream = options.stream ?? kernelStream(device);
-    await validateTriples(device, v, t, stream);
     const built = await buildMemory(device, stream, label, v, t, leafSize);
     const counts = { triangles: t.count, vertices: v.count, nodes: built.nodeCount, leafSize };
     return new MeshBvh(device, stream, label, counts, built.frame, built.memory);
@@ -289,8 +289,11 @@ export class MeshBvh {
     await validateTriples(this.device, v, null, this.stream);
     await this.#normalsBuilding?.catch(() => {});
     using scratch = new BufferBatch({ device: this.device, stream: this.stream });
-    const vertexAddress = v.view?.ptr ??
-      uploaded(scratch, v.host!, `${this.label}.refit.vertices`);
+    const moved = v.view === null
+      ? upload(scratch, v.host!, `${this.label}.refit.vertices`)
+      : { address: v.view.ptr, done: Promise.resolve() };
+    await moved.done;
+    const vertexAddress = moved.address;
     const pending = scratch.allocate(this.nodeCount * 4, { label: `${this.label}.refit.scratch` });
     const origin = this.frame.subarray(0, 3);
     await callKernel(
@@ -401,11 +404,14 @@ function viewDevice(value: unknown): MemoryDevice | undefined {
   return bytes?.device;
 }
 
-/** Uploads `host` into a new buffer of `batch`; returns its address. */
-function uploaded(batch: BufferBatch, host: ArrayBufferView, label: string): bigint {
+/** A new buffer of `batch` holding `host`, and the upload filling it. */
+function upload(
+  batch: BufferBatch,
+  host: ArrayBufferView,
+  label: string,
+): { address: bigint; done: Promise<void> } {
   const buffer = batch.allocate(host.byteLength, { label });
-  buffer.copyFromHost(host as Uint8Array);
-  return buffer.ptr;
+  return { address: buffer.ptr, done: uploadForKernel(buffer, host) };
 }
 
 /** The root node's two child boxes (relative to the origin): lo xyz, hi xyz of their union. */
@@ -444,7 +450,10 @@ function originOf(v: Triples, t: Triples): Float64Array {
   return origin;
 }
 
-/** The two build passes, with every temporary in one batch that frees itself. */
+/**
+ * Checks the mesh, then the two build passes, with every temporary in one batch that frees
+ * itself. Host arrays upload while the host checks them; no kernel runs before both are done.
+ */
 async function buildMemory(
   device: MemoryDevice,
   stream: Stream,
@@ -459,8 +468,19 @@ async function buildMemory(
   const origin = originOf(v, t);
   using batch = new BufferBatch({ device, stream });
   try {
-    const vertices = v.view?.ptr ?? uploaded(batch, v.host!, `${label}.build.vertices`);
-    const triangles = t.view?.ptr ?? uploaded(batch, t.host!, `${label}.build.triangles`);
+    const onDevice = (view: Triples["view"]) => ({ address: view!.ptr, done: Promise.resolve() });
+    const v64 = v.host === null
+      ? onDevice(v.view)
+      : upload(batch, v.host, `${label}.build.vertices`);
+    const t32 = t.host === null
+      ? onDevice(t.view)
+      : upload(batch, t.host, `${label}.build.triangles`);
+    const checked = validateTriples(device, v, t, stream);
+    // Every promise settles before the batch can free what they write into.
+    const settled = await Promise.allSettled([checked, v64.done, t32.done]);
+    for (const result of settled) if (result.status === "rejected") throw result.reason;
+    const vertices = v64.address;
+    const triangles = t32.address;
     const scratch = batch.allocate(Number(scratchBytes[0]), { label: `${label}.build.scratch` });
     const count = batch.allocate(4, { label: `${label}.build.scratch` });
     const tris = batch.allocate(t.count * BVH_LAYOUT.triangle, { label: `${label}.triangles` });
