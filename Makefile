@@ -25,9 +25,11 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-pthread,-Wall -cudart static $(CUD
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
 # Tests also read ../shared/traces (the recorded allocation traces) and the bunny beside the
-# peers, and take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path).
+# peers, take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path), and
+# run the examples with Deno itself, writing into build/.
 TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY \
-              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data \
+              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD) \
+              --allow-write=$(BUILD) --allow-run=$(DENO) \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean
@@ -35,7 +37,7 @@ TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY 
 all: build
 
 demo: build $(DENO)
-	$(DENO) run $(PERMISSIONS) src/cli/demo.ts
+	$(DENO) run $(PERMISSIONS) --allow-read=../shared/peers/mesh_knn/data src/cli/demo.ts
 
 # Static checks first, then the tests (tests/gpu show as ignored, with the reason, without a GPU).
 test: build $(DENO) check
@@ -47,7 +49,7 @@ test: build $(DENO) check
 check: $(DENO)
 	$(DENO) fmt --check
 	$(DENO) lint
-	$(DENO) check mod.ts src/ ffi/ tests/ bench/
+	$(DENO) check mod.ts src/ ffi/ tests/ bench/ examples/
 	$(DENO) doc --lint mod.ts
 	$(DENO) publish --dry-run --allow-dirty --quiet
 

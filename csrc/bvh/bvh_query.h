@@ -107,6 +107,46 @@ GM_HOST_DEVICE inline void gm_nearest_in_leaf(const GmBvhTriangle *tris, int32_t
   }
 }
 
+/* The stack of a nearest-first traversal: nodes left for later with the key (distance, or ray
+ * parameter) they were found at, so that they can be skipped once something nearer is known. */
+template <typename T>
+struct GmTraversal {
+  int32_t node[GM_BVH_STACK];
+  T key[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+
+  /* After visiting `current` (children with keys key[0], key[1]; go[s]: child s is a node worth
+   * visiting): moves to the nearer child and keeps the farther, or to the nearest node left that
+   * `keep` still wants. False once nothing is left, or when the stack is full (*status says). */
+  template <typename Keep>
+  GM_HOST_DEVICE bool advance(const GmBvhNode &n, const T *keys, const bool *go, Keep keep,
+                              uint32_t *status) {
+    if (go[0] && go[1]) {
+      int near = keys[1] < keys[0] ? 1 : 0;
+      if (depth == GM_BVH_STACK) {
+        *status |= GM_QUERY_STACK_OVERFLOW;
+        return false;
+      }
+      node[depth] = n.child[1 - near];
+      key[depth++] = keys[1 - near];
+      current = n.child[near];
+      return true;
+    }
+    if (go[0] || go[1]) {
+      current = n.child[go[0] ? 0 : 1];
+      return true;
+    }
+    for (;;) {
+      if (depth == 0) return false;
+      depth--;
+      if (keep(key[depth])) break;
+    }
+    current = node[depth];
+    return true;
+  }
+};
+
 /* The closest point of the mesh to x within sqrt(limit2), visiting at most `budget` nodes (a
  * negative budget: no limit); past it, the result says `exhausted`. */
 template <typename T>
@@ -114,16 +154,13 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBv
                                               GmVec3<T> x, T limit2, int budget,
                                               uint32_t *status) {
   GmNearest<T> best = gm_no_nearest(limit2);
-  int32_t stack[GM_BVH_STACK];
-  T stack_distance[GM_BVH_STACK];
-  int depth = 0;
-  int32_t current = 0;
-  for (;;) {
+  GmTraversal<T> walk;
+  do {
     if (budget-- == 0) {
       best.exhausted = true;
       return best;
     }
-    GmBvhNode node = gm_fetch_node(nodes, current);
+    GmBvhNode node = gm_fetch_node(nodes, walk.current);
     T d[2];
     gm_child_bounds(x, node, d);
     /* Leaves are searched at once, nearer first, so that their answer prunes what follows. */
@@ -133,30 +170,11 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBv
       if (node.child[side] >= 0 || !(d[side] < best.distance2)) continue;
       gm_nearest_in_leaf(tris, node.child[side], node.count[side], x, best);
     }
-    bool go0 = node.child[0] >= 0 && d[0] < best.distance2;
-    bool go1 = node.child[1] >= 0 && d[1] < best.distance2;
-    if (go0 && go1) {
-      int near = d[1] < d[0] ? 1 : 0;
-      if (depth == GM_BVH_STACK) {
-        *status |= GM_QUERY_STACK_OVERFLOW;
-        return best;
-      }
-      stack[depth] = node.child[1 - near];
-      stack_distance[depth++] = d[1 - near];
-      current = node.child[near];
-      continue;
-    }
-    if (go0 || go1) {
-      current = node.child[go0 ? 0 : 1];
-      continue;
-    }
-    for (;;) {
-      if (depth == 0) return best;
-      depth--;
-      if (stack_distance[depth] < best.distance2) break;
-    }
-    current = stack[depth];
-  }
+    bool go[2] = {node.child[0] >= 0 && d[0] < best.distance2,
+                  node.child[1] >= 0 && d[1] < best.distance2};
+    if (!walk.advance(node, d, go, [&](T key) { return key < best.distance2; }, status)) break;
+  } while (true);
+  return best;
 }
 
 template <typename T>
@@ -181,12 +199,9 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
   best.u = best.v = T(0);
   best.triangle = -1;
   GmVec3<T> inv = gm_inverse(d);
-  int32_t stack[GM_BVH_STACK];
-  T stack_t[GM_BVH_STACK];
-  int depth = 0;
-  int32_t current = 0;
-  for (;;) {
-    GmBvhNode node = gm_fetch_boxes(nodes, current);
+  GmTraversal<T> walk;
+  do {
+    GmBvhNode node = gm_fetch_boxes(nodes, walk.current);
     T te[2] = {gm_ray_box(o, inv, node.box, node.box + 3, best.t),
                gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t)};
     int order0 = te[1] < te[0] ? 1 : 0; /* a miss (NaN) sorts either way: it is skipped */
@@ -205,30 +220,10 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
         }
       }
     }
-    bool go0 = node.child[0] >= 0 && te[0] <= best.t;
-    bool go1 = node.child[1] >= 0 && te[1] <= best.t;
-    if (go0 && go1) {
-      int near = te[1] < te[0] ? 1 : 0;
-      if (depth == GM_BVH_STACK) {
-        *status |= GM_QUERY_STACK_OVERFLOW;
-        return best;
-      }
-      stack[depth] = node.child[1 - near];
-      stack_t[depth++] = te[1 - near];
-      current = node.child[near];
-      continue;
-    }
-    if (go0 || go1) {
-      current = node.child[go0 ? 0 : 1];
-      continue;
-    }
-    for (;;) {
-      if (depth == 0) return best;
-      depth--;
-      if (stack_t[depth] <= best.t) break;
-    }
-    current = stack[depth];
-  }
+    bool go[2] = {node.child[0] >= 0 && te[0] <= best.t, node.child[1] >= 0 && te[1] <= best.t};
+    if (!walk.advance(node, te, go, [&](T key) { return key <= best.t; }, status)) break;
+  } while (true);
+  return best;
 }
 
 /* How many triangles the ray o + t·d, t > 0, crosses (every hit counted once). */
