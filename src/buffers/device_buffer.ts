@@ -299,12 +299,14 @@ export class DeviceBuffer {
 
   /** Queues a copy of `source` into this buffer at `offset` on `stream`; resolves when done. */
   copyFromAsync(source: DeviceBuffer, stream: Stream, offset = 0): Promise<void> {
+    this.#streamHandle(stream); // a missing or foreign stream is rejected before the copy
     this.#copyFrom(source, offset, stream);
     return streamDone(stream);
   }
 
   /** Queues a fill on `stream`; resolves when done. */
   fillAsync(value: number, stream: Stream, offset = 0, length?: number): Promise<void> {
+    this.#streamHandle(stream); // a missing or foreign stream is rejected before the fill
     this.#fill(value, offset, length, stream);
     return streamDone(stream);
   }
@@ -453,7 +455,7 @@ export class DeviceBuffer {
   }
 
   #streamHandle(stream: Stream): Deno.PointerValue {
-    if (stream?.device !== this.device) {
+    if (!(stream instanceof Stream) || stream.device !== this.device) {
       throw new InvalidArgumentError("stream", `a Stream on ${this.device.id}`, stream);
     }
     return stream.handle;

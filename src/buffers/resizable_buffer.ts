@@ -179,6 +179,7 @@ class CopiedStorage implements Storage {
   readonly #stream: Stream | undefined;
   readonly #label: string | undefined;
   #block: DeviceBuffer | null = null;
+  #empty: DeviceBuffer | null = null;
 
   constructor(pool: MemoryPool, stream: Stream | undefined, label: string | undefined) {
     this.#pool = pool;
@@ -203,12 +204,15 @@ class CopiedStorage implements Storage {
   }
 
   view(offset: number, length: number): DeviceBuffer {
-    return this.#block!.view(offset, length);
+    // An empty buffer has no block: its views are of a zero-byte buffer, which holds no memory.
+    this.#empty ??= DeviceBuffer.allocate(0, { resource: this.#pool, label: this.#label });
+    return (this.#block ?? this.#empty).view(offset, length);
   }
 
   free(): void {
     this.#block?.free();
     this.#block = null;
+    this.#empty?.free();
   }
 
   /** A new block of `bytes` with the first `keep` bytes copied; the old one freed after. */

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { flushTrackerNurseries, type MemoryTracker } from "./memory_tracker.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { flushTrackerNurseries, MemoryTracker } from "./memory_tracker.ts";
 
 let active: MemoryTracker | null = null;
 
@@ -13,8 +14,14 @@ export function activeTracker(): MemoryTracker | null {
   return active;
 }
 
-/** Makes `tracker` the one allocations are reported to (null: none); returns the previous one. */
+/**
+ * Makes `tracker` the one allocations are reported to (null: none); returns the previous one.
+ * InvalidArgumentError for anything else (a stand-in object would fail later, in a microtask).
+ */
 export function setActiveTracker(tracker: MemoryTracker | null): MemoryTracker | null {
+  if (tracker !== null && !(tracker instanceof MemoryTracker)) {
+    throw new InvalidArgumentError("tracker", "a MemoryTracker or null", tracker);
+  }
   // New buffers not yet counted belong to the tracker active when they were made.
   flushTrackerNurseries();
   const previous = active;

@@ -8,6 +8,7 @@
 
 import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Trace, TraceEvent } from "../replay/trace.ts";
+import { checkByteCount } from "../validate.ts";
 
 /** What the tracker records of each allocation. */
 export interface TrackedAllocation {
@@ -250,10 +251,21 @@ export class MemoryTracker {
    */
   startEventLog(capacity = 65536): void {
     checkCapacity(capacity);
+    // The arrays first: if they cannot be had, the tracker is left as it was.
+    let events: Float64Array<ArrayBuffer>, times: Float64Array<ArrayBuffer>;
+    try {
+      events = new Float64Array(4 * capacity);
+      times = new Float64Array(this.#timestamps ? capacity : 0);
+    } catch (error) {
+      throw new GpumemError(
+        `an event log of ${capacity} events (${formatBytes(32 * capacity)}) could not be allocated`,
+        { cause: error },
+      );
+    }
     this.#capacity = capacity;
     this.#updateDetailed();
-    this.#events = new Float64Array(4 * capacity);
-    this.#times = new Float64Array(this.#timestamps ? capacity : 0);
+    this.#events = events;
+    this.#times = times;
     this.#written = 0;
     this.#slot = 0;
   }
@@ -281,6 +293,16 @@ export class MemoryTracker {
 
   /** Records an allocation; returns the record to pass to {@linkcode MemoryTracker.recordFree}. */
   recordAllocation(bytes: number, device: string, label?: string, stream = 0): TrackedAllocation {
+    checkByteCount(bytes, "bytes");
+    if (typeof device !== "string" || device.length === 0) {
+      throw new InvalidArgumentError("device", 'a device id such as "cuda:0"', device);
+    }
+    if (label !== undefined && typeof label !== "string") {
+      throw new InvalidArgumentError("label", "a string", label);
+    }
+    if (!Number.isSafeInteger(stream) || stream < 0) {
+      throw new InvalidArgumentError("stream", "a non-negative integer", stream);
+    }
     const record = new StandaloneRecord(bytes, device, label, stream);
     this.track(record, device, label);
     return record;
@@ -585,9 +607,16 @@ function defaultLeakWarning(name: string): (report: MemoryReport) => void {
     console.warn(`gpumem: scope "${name}" ended with memory still live:\n${report.text}`);
 }
 
+/** Most events a log keeps: 2^26 (2 GiB of events). */
+const MAX_EVENT_CAPACITY = 2 ** 26;
+
 function checkCapacity(capacity: number): void {
-  if (!Number.isSafeInteger(capacity) || capacity < 0) {
-    throw new InvalidArgumentError("eventCapacity", "a non-negative integer", capacity);
+  if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > MAX_EVENT_CAPACITY) {
+    throw new InvalidArgumentError(
+      "eventCapacity",
+      `an integer from 0 to ${MAX_EVENT_CAPACITY}`,
+      capacity,
+    );
   }
 }
 

@@ -156,10 +156,15 @@ export class HostBuffer {
     this.#allocation.recordStream(stream);
   }
 
-  /** Gives the memory back to its pool and detaches every view. Idempotent. */
+  /**
+   * Gives the memory back to its pool and detaches every view. Idempotent. Memory the user
+   * detached already (`bytes.buffer.transfer()`) goes back all the same: the ArrayBuffer it moved
+   * to must not be used after free().
+   */
   free(): void {
     if (this.#allocation.disposed) return;
-    this.#memory.transfer(0); // detaches this ArrayBuffer and every view over it
+    // Detaches this ArrayBuffer and every view over it (unless the user detached it first).
+    if (!this.#memory.detached) this.#memory.transfer(0);
     this.#allocation.free();
   }
 

@@ -269,7 +269,13 @@ export class TransferPipeline {
    */
   async #run<T>(prepare: () => () => Promise<T>): Promise<T> {
     if (this.stream.closed) throw new GpumemError(`TransferPipeline(${this.device.id}) was closed`);
-    const work = prepare();
+    let work: () => Promise<T>;
+    try {
+      work = prepare();
+    } catch (error) {
+      this.#stats.failed++; // rejected input is a failed transfer too
+      throw error;
+    }
     this.#running++;
     const previous = this.#queue;
     const result = previous.then(work);

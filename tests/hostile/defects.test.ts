@@ -1,0 +1,130 @@
+/**
+ * Defects a hostile user found (issue 14), each with the test that failed before its fix: bad
+ * input is a typed error before any work is done, and the library's state is as it was.
+ */
+
+import assert from "node:assert/strict";
+import {
+  activeTracker,
+  cpuDevice,
+  DeviceBuffer,
+  getMemoryManager,
+  HostBuffer,
+  InvalidArgumentError,
+  kernelLibrary,
+  MemoryTracker,
+  ResizableBuffer,
+  setActiveTracker,
+  TransferPipeline,
+} from "../../mod.ts";
+
+// Opened once for the process, outside any test: the resource sanitizer checks what tests open.
+kernelLibrary("cpu");
+
+/** Runs `call` and returns what it threw or rejected with (undefined when it did neither). */
+async function failure(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+Deno.test("hostile: HostBuffer.free() after the user detached its memory gives the block back", () => {
+  const pinned = getMemoryManager().pinnedPool(cpuDevice);
+  const before = pinned.stats().allocatedBytes.current;
+  const host = HostBuffer.allocate(4096, { device: cpuDevice });
+  (host.bytes.buffer as ArrayBuffer).transfer(); // the user moves the bytes elsewhere
+  host.free(); // was: TypeError, and the block never went back
+  host.free();
+  assert.equal(pinned.stats().allocatedBytes.current, before);
+});
+
+Deno.test("hostile: setActiveTracker takes a MemoryTracker or null, nothing else", () => {
+  const active = activeTracker();
+  for (const bad of [{}, 1, "tracker", { report() {} }]) {
+    assert.throws(() => setActiveTracker(bad as never), InvalidArgumentError);
+    assert.equal(activeTracker(), active);
+  }
+});
+
+Deno.test("hostile: fillAsync and copyFromAsync without a stream reject before doing the work", async () => {
+  using target = DeviceBuffer.fromHost(new Uint8Array(64).fill(7), { device: cpuDevice });
+  using source = DeviceBuffer.fromHost(new Uint8Array(64).fill(9), { device: cpuDevice });
+  for (const stream of [undefined, null, {}, 3]) {
+    assert.ok(
+      await failure(() => target.fillAsync(1, stream as never)) instanceof InvalidArgumentError,
+    );
+    assert.ok(
+      await failure(() => target.copyFromAsync(source, stream as never)) instanceof
+        InvalidArgumentError,
+    );
+  }
+  assert.deepEqual(target.copyToHost(), new Uint8Array(64).fill(7)); // untouched
+});
+
+Deno.test("hostile: recordAllocation rejects byte counts, devices, labels and streams that are not", () => {
+  const tracker = new MemoryTracker();
+  const record = tracker.recordAllocation(100, "cpu", "kept");
+  const bad: [unknown, unknown, unknown, unknown][] = [
+    [NaN, "cpu", "kept", 0],
+    ["12", "cpu", "kept", 0],
+    [-1, "cpu", "kept", 0],
+    [1.5, "cpu", "kept", 0],
+    [Infinity, "cpu", "kept", 0],
+    [8, "", "kept", 0],
+    [8, 7, "kept", 0],
+    [8, "cpu", 5, 0],
+    [8, "cpu", "kept", -1],
+    [8, "cpu", "kept", NaN],
+  ];
+  for (const [bytes, device, label, stream] of bad) {
+    assert.throws(
+      () =>
+        tracker.recordAllocation(bytes as never, device as never, label as never, stream as never),
+      InvalidArgumentError,
+      `${String(bytes)} ${String(device)} ${String(label)} ${String(stream)}`,
+    );
+  }
+  const row = tracker.report().rows.find((r) => r.label === "kept");
+  assert.equal(row?.bytes, 100); // was NaN, or the string "10012"
+  assert.equal(row?.count, 1);
+  tracker.recordFree(record);
+  tracker.assertNoLeaks();
+});
+
+Deno.test("hostile: startEventLog with a capacity it cannot hold is a typed error; nothing changes", () => {
+  const tracker = new MemoryTracker();
+  for (const capacity of [2 ** 40, 2 ** 27, -1, 0.5, NaN]) {
+    assert.throws(() => tracker.startEventLog(capacity), InvalidArgumentError);
+  }
+  assert.equal(tracker.recordsAtAllocation, false); // was: counting events it never stored
+  assert.equal(tracker.eventCount, 0);
+  tracker.startEventLog(16);
+  const record = tracker.recordAllocation(8, "cpu");
+  tracker.recordFree(record);
+  assert.equal(tracker.eventCount, 2);
+});
+
+Deno.test("hostile: an empty copy-strategy ResizableBuffer has an empty view, not a TypeError", () => {
+  using buffer = ResizableBuffer.create(0, { device: cpuDevice, strategy: "copy" });
+  const view = buffer.view();
+  assert.equal(view.byteLength, 0);
+  assert.throws(() => buffer.view(0, 1), InvalidArgumentError);
+  buffer.resize(16);
+  assert.equal(buffer.view().byteLength, 16);
+});
+
+Deno.test("hostile: the pipeline counts rejected input among its failed transfers", async () => {
+  using pipeline = new TransferPipeline({ device: cpuDevice });
+  using target = DeviceBuffer.allocate(16, { device: cpuDevice });
+  const cases: (() => unknown)[] = [
+    () => pipeline.upload(target, new Uint8Array(32)), // past the end
+    () => pipeline.upload("buffer" as never, new Uint8Array(4)),
+    () => pipeline.download(target, {} as never),
+  ];
+  for (const call of cases) assert.ok(await failure(call) instanceof InvalidArgumentError);
+  assert.equal(pipeline.stats().failed, cases.length);
+  assert.equal(pipeline.stats().transfers, 0);
+});
