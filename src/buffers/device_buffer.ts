@@ -40,6 +40,7 @@ import {
 import { activeTracker } from "../tracking/active_tracker.ts";
 import { type LabelEntry, MemoryTracker, type TrackerNode } from "../tracking/memory_tracker.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
+import { workUsing } from "./in_flight.ts";
 
 /** Options for {@linkcode DeviceBuffer.allocate}. */
 export interface AllocateOptions {
@@ -338,7 +339,14 @@ export class DeviceBuffer {
       return;
     }
     if (this.#freed) return;
-    this.#freed = true;
+    this.#freed = true; // every view dies now; the memory goes back once nothing uses it
+    const busy = workUsing(this);
+    if (busy === undefined) this.#release();
+    else busy.then(() => this.#release());
+  }
+
+  /** Gives a freed owner's memory back (and stops counting it). */
+  #release(): void {
     const record = this.#record;
     if (record !== null) {
       unwatchRecord(record);

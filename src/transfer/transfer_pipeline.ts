@@ -8,6 +8,7 @@
  */
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
+import { holdDuring } from "../buffers/in_flight.ts";
 import { Event } from "../cuda/event.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
 import { defaultDevice } from "../device/select.ts";
@@ -195,11 +196,14 @@ export class TransferPipeline {
    * buffer) reject before any driver call.
    */
   upload(target: DeviceBuffer, source: HostArray, offset = 0): Promise<void> {
-    return this.#run(() => {
-      const bytes = bytesOf(checkStableHostArray(source, "source"));
-      this.#checkBuffer(target, "target", offset, bytes.byteLength);
-      return () => this.#transfer(target, offset, bytes, true);
-    });
+    return this.#holding(
+      target,
+      this.#run(() => {
+        const bytes = bytesOf(checkStableHostArray(source, "source"));
+        this.#checkBuffer(target, "target", offset, bytes.byteLength);
+        return () => this.#transfer(target, offset, bytes, true);
+      }),
+    );
   }
 
   /**
@@ -207,14 +211,28 @@ export class TransferPipeline {
    * `target` once every byte has landed there.
    */
   download<T extends HostArray>(source: DeviceBuffer, target: T, offset = 0): Promise<T> {
-    return this.#run(() => {
-      const bytes = bytesOf(checkStableHostArray(target, "target"));
-      this.#checkBuffer(source, "source", offset, bytes.byteLength);
-      return async () => {
-        await this.#transfer(source, offset, bytes, false);
-        return target;
-      };
-    });
+    return this.#holding(
+      source,
+      this.#run(() => {
+        const bytes = bytesOf(checkStableHostArray(target, "target"));
+        this.#checkBuffer(source, "source", offset, bytes.byteLength);
+        return async () => {
+          await this.#transfer(source, offset, bytes, false);
+          return target;
+        };
+      }),
+    );
+  }
+
+  /**
+   * `work`, with `buffer`'s memory held until it settles: a free while the transfer runs waits
+   * for it (one freed before the transfer's turn rejects it with DisposedError instead).
+   */
+  #holding<T>(buffer: DeviceBuffer, work: Promise<T>): Promise<T> {
+    if (buffer instanceof DeviceBuffer && !buffer.disposed) {
+      holdDuring(buffer.owner ?? buffer, work);
+    }
+    return work;
   }
 
   /**
@@ -329,6 +347,7 @@ export class TransferPipeline {
   }
 
   /** Moves `host` to (or from) `buffer` at `offset`: straight when it can, else staged. */
+  /** Moves `host` to or from `buffer` at `offset`; DisposedError if it was freed before its turn. */
   async #transfer(
     buffer: DeviceBuffer,
     offset: number,

@@ -128,3 +128,25 @@ Deno.test("hostile: the pipeline counts rejected input among its failed transfer
   assert.equal(pipeline.stats().failed, cases.length);
   assert.equal(pipeline.stats().transfers, 0);
 });
+
+Deno.test("hostile: freeing a buffer while a staged transfer writes it defers its reuse until done", async () => {
+  const pool = getMemoryManager().pool(cpuDevice);
+  const before = pool.stats().allocatedBytes.current;
+  using pipeline = new TransferPipeline({ device: cpuDevice, offThreadFrom: 0 });
+  const bytes = 64 << 20;
+  const source = new Uint8Array(bytes).fill(0xab);
+  const target = DeviceBuffer.allocate(bytes, { device: cpuDevice });
+  const upload = pipeline.upload(target, source); // native threads write while JS runs on
+  await new Promise((resolve) => setTimeout(resolve, 0)); // its turn has come: it is running
+  target.free();
+  // A fresh buffer of the same size must not be the memory the threads are writing.
+  using fresh = DeviceBuffer.allocate(bytes, { device: cpuDevice });
+  fresh.fill(0);
+  pool.trim(0); // was: SIGSEGV once the freed block's range was unmapped under the threads
+  await upload;
+  const seen = fresh.copyToHost();
+  assert.equal(seen.indexOf(0xab), -1, "the transfer wrote into the next owner's memory");
+  fresh.free();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(pool.stats().allocatedBytes.current, before); // the freed block came back after
+});
