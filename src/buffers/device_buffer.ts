@@ -18,7 +18,12 @@ import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
-import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
+import {
+  isAddressesOnly,
+  isBlockResource,
+  type MemoryResource,
+  type ResourceBlock,
+} from "../memory/resource.ts";
 import {
   bytesOf,
   checkByteCount,
@@ -505,6 +510,13 @@ function resolveResource(options: AllocateOptions): MemoryResource {
     throw new InvalidArgumentError("label", "a string", label);
   }
   const given = options.resource;
+  if (given !== undefined && isAddressesOnly(given)) {
+    throw new InvalidArgumentError(
+      "resource",
+      "a resource backed by memory (this one hands out addresses only, for accounting)",
+      given.name,
+    );
+  }
   const device = options.device ?? given?.device ?? defaultDevice();
   const resource = given ?? defaultResource(device);
   if (resource.device !== device) {

@@ -277,6 +277,9 @@ export class ResizableBuffer {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultResource(device);
+    if (pool.addressesOnly) {
+      throw new InvalidArgumentError("pool", "a pool backed by memory", pool.name);
+    }
     if (!(pool instanceof MemoryPool) || pool.device !== device) {
       throw new InvalidArgumentError("pool", `a MemoryPool on ${device.id}`, pool);
     }

@@ -89,7 +89,8 @@ function poolOf(
   limitEnv: string,
 ): MemoryPool {
   let pool = map.get(device);
-  if (pool === undefined) {
+  // A closed default pool (closing gives all its memory back) is replaced, not kept refusing.
+  if (pool === undefined || pool.closed) {
     const limit = readEnv(limitEnv);
     pool = new MemoryPool(upstream(), { name, ...(limit === undefined ? {} : { limit }) });
     map.set(device, pool);

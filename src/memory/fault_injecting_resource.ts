@@ -80,6 +80,10 @@ export class FaultSchedule {
 export class FaultInjectingResource implements MemoryResource {
   /** The wrapped resource. */
   readonly upstream: MemoryResource;
+  /** Whether its upstream's addresses hold no memory (then neither do its own). */
+  get addressesOnly(): boolean {
+    return this.upstream.addressesOnly === true;
+  }
   /** The upstream's device. */
   readonly device: MemoryDevice;
   /** `faults(<upstream>)`. */

@@ -16,6 +16,11 @@ export interface MemoryResource {
   /** A short name for messages and statistics, e.g. `cuMemAlloc(cuda:0)`. */
   readonly name: string;
   /**
+   * True when its addresses are not backed by memory (address space for accounting and trace
+   * replay, such as VirtualResource, and anything over it): buffers refuse such a resource.
+   */
+  readonly addressesOnly?: boolean;
+  /**
    * Returns the address of `bytes` new bytes (0n for 0 bytes). `stream` orders the allocation
    * for stream-ordered resources; others ignore it. Throws OutOfMemoryError when the memory
    * cannot be had, InvalidArgumentError for a bad size.
@@ -56,4 +61,9 @@ export interface BlockResource extends MemoryResource {
 /** Whether `resource` has the block fast path. */
 export function isBlockResource(resource: MemoryResource): resource is BlockResource {
   return typeof (resource as Partial<BlockResource>).allocateBlock === "function";
+}
+
+/** Whether `resource` hands out addresses that nothing may read or write. */
+export function isAddressesOnly(resource: MemoryResource): boolean {
+  return resource.addressesOnly === true;
 }

@@ -34,6 +34,8 @@ export class VirtualResource extends AddressSpaceResource {
   readonly device: CpuDevice = cpuDevice;
   /** `virtual`. */
   readonly name = "virtual";
+  /** Always true: these addresses hold no memory. */
+  readonly addressesOnly = true;
   /** 2 MiB, as on a GPU. */
   readonly granularity: number = GRANULARITY;
   /** 1 TiB of address space per grown segment. */

@@ -562,7 +562,12 @@ export class MemoryTracker {
       if (this.#sampleCountdown-- > 0) return undefined;
       this.#sampleCountdown = sites.sample - 1;
     }
-    return siteOf(new Error().stack ?? "");
+    // gpumem's own frames can pass V8's default of 10 (a ResizableBuffer's first growth does).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 64;
+    const stack = new Error().stack ?? "";
+    Error.stackTraceLimit = limit;
+    return siteOf(stack);
   }
 }
 
@@ -635,7 +640,12 @@ function checkSites(value: SiteCapture): SiteCapture {
 function siteOf(stack: string): string | undefined {
   for (const line of stack.split("\n").slice(1)) {
     const frame = line.trim().replace(/^at /, "");
-    if (!/\/src\/(tracking|buffers|memory|manager)\//.test(frame)) return frame;
+    if (!OWN_SOURCES.some((own) => frame.includes(own))) return frame;
   }
   return undefined;
 }
+
+/** gpumem's own source folders, by URL (a user's own src/memory/ is not gpumem's). */
+const OWN_SOURCES: readonly string[] = ["src/", "ffi/", "mod.ts"].map((path) =>
+  new URL(`../../${path}`, import.meta.url).href
+);

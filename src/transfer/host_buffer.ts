@@ -58,6 +58,9 @@ export class HostBuffer {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultPinnedPool(device);
+    if (pool.addressesOnly) {
+      throw new InvalidArgumentError("pool", "a pool backed by host memory", pool.name);
+    }
     if (pool.device !== device) {
       throw new InvalidArgumentError("pool", `a pinned pool of ${device.id}`, pool.name);
     }

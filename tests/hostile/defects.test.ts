@@ -6,16 +6,20 @@
 import assert from "node:assert/strict";
 import {
   activeTracker,
+  BufferBatch,
   cpuDevice,
   DeviceBuffer,
   getMemoryManager,
   HostBuffer,
   InvalidArgumentError,
   kernelLibrary,
+  MemoryPool,
   MemoryTracker,
+  MeshBvh,
   ResizableBuffer,
   setActiveTracker,
   TransferPipeline,
+  VirtualResource,
 } from "../../mod.ts";
 
 // Opened once for the process, outside any test: the resource sanitizer checks what tests open.
@@ -149,4 +153,67 @@ Deno.test("hostile: freeing a buffer while a staged transfer writes it defers it
   fresh.free();
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(pool.stats().allocatedBytes.current, before); // the freed block came back after
+});
+
+Deno.test("hostile: a pool over VirtualResource (addresses only) gives no buffer that could be used", () => {
+  const pool = new MemoryPool(new VirtualResource());
+  const attempts: [string, () => unknown][] = [
+    ["DeviceBuffer.allocate", () => DeviceBuffer.allocate(64, { resource: pool })],
+    ["DeviceBuffer.fromHost", () => DeviceBuffer.fromHost(new Uint8Array(8), { resource: pool })],
+    [
+      "DeviceBuffer from the resource itself",
+      () => DeviceBuffer.allocate(64, { resource: new VirtualResource() }),
+    ],
+    ["HostBuffer.allocate", () => HostBuffer.allocate(64, { device: cpuDevice, pool })],
+    ["ResizableBuffer.create", () => ResizableBuffer.create(64, { device: cpuDevice, pool })],
+    ["TransferPipeline", () => new TransferPipeline({ device: cpuDevice, pool })],
+  ];
+  for (const [name, attempt] of attempts) assert.throws(attempt, InvalidArgumentError, name);
+  assert.equal(pool.stats().allocatedBytes.current, 0);
+  // Accounting still works: the pool itself hands out blocks of address space.
+  const block = pool.allocateBlock(1 << 30);
+  pool.deallocateBlock(block);
+  pool.close();
+});
+
+Deno.test("hostile: closing the manager's default pool gives its memory back; the next allocation gets a new one", () => {
+  const manager = getMemoryManager();
+  const old = manager.pool(cpuDevice);
+  DeviceBuffer.allocate(1024, { device: cpuDevice }).free();
+  old.close(); // was: every later default allocation failed
+  assert.equal(old.closed, true);
+  using buffer = DeviceBuffer.allocate(1024, { device: cpuDevice });
+  assert.notEqual(manager.pool(cpuDevice), old);
+  assert.equal(buffer.resource, manager.pool(cpuDevice));
+});
+
+Deno.test("hostile: every allocating entry records the user's line as its site, not gpumem's", async () => {
+  const tracker = new MemoryTracker({ sites: "on" });
+  const previous = setActiveTracker(tracker);
+  try {
+    const made: { free(): void }[] = [
+      DeviceBuffer.allocate(64, { device: cpuDevice, label: "site.allocate" }),
+      DeviceBuffer.fromHost(new Uint8Array(8), { device: cpuDevice, label: "site.fromHost" }),
+      HostBuffer.allocate(64, { device: cpuDevice, label: "site.host" }), // was: into transfer/
+      ResizableBuffer.create(64, { device: cpuDevice, strategy: "copy", label: "site.copy" }),
+      ResizableBuffer.create(64, { device: cpuDevice, label: "site.resizable" }),
+    ];
+    const batch = new BufferBatch({ device: cpuDevice, label: "site.batch" });
+    batch.allocate(64);
+    made.push(batch);
+    const bvh = await MeshBvh.build(
+      new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]),
+      new Uint32Array([0, 1, 2]),
+      { device: cpuDevice },
+    );
+    made.push(bvh);
+    const live = tracker.live();
+    assert.ok(live.length >= made.length, `${live.length} live`);
+    for (const allocation of live) {
+      assert.match(allocation.site ?? "", /tests\/hostile\/defects\.test\.ts/, allocation.label);
+    }
+    for (const m of made) m.free();
+  } finally {
+    setActiveTracker(previous);
+  }
 });

@@ -116,6 +116,10 @@ interface Growth {
 export class MemoryPool implements BlockResource {
   /** The resource segments come from. */
   readonly upstream: MemoryResource;
+  /** Whether its upstream's addresses hold no memory (then neither do its own). */
+  get addressesOnly(): boolean {
+    return this.upstream.addressesOnly === true;
+  }
   /** The upstream's device. */
   readonly device: MemoryDevice;
   /** A name for messages. */
@@ -433,6 +437,11 @@ export class MemoryPool implements BlockResource {
       }
     }
     return live.sort((a, b) => b.size - a.size);
+  }
+
+  /** Whether close() has run (a closed pool takes no allocations). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**

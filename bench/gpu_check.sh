@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# A short check on a GPU host: build, every GPU test (tests/gpu), then the mesh benchmark's quick
+# set on the kit's meshes when the kit is at .gpu/mesh_knn. Logs under $OUT; a summary last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-build/gpu-host}
+mkdir -p "$out"
+export NO_COLOR=1 GPUMEM_BUNNY=.gpu/mesh_knn/data/bunny.npz
+make build > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+timeout "${TEST_S:-150}" deno test --allow-ffi --allow-env --allow-read --allow-sys --allow-write --allow-run \
+  --v8-flags=--expose-gc tests/gpu/ > "$out/test.log" 2>&1
+test=$?
+bench=skipped
+if [ -d .gpu/mesh_knn ] && [ "${BENCH:-1}" = 1 ]; then
+  python3 bench/mesh_data.py .gpu/mesh_knn /tmp/meshes > /dev/null 2>&1
+  MESH_QUICK=1 timeout 60 deno run -A bench/mesh_bench.ts /tmp/meshes "$out/mesh_quick.json" > "$out/mesh_quick.txt" 2>&1
+  bench=$?
+fi
+grep -B2 -A15 "^ ERRORS" "$out/test.log" | head -40
+tail -7 "$out/mesh_quick.txt" 2>/dev/null
+echo "== exit codes: test=$test bench=$bench"
+grep -E "^(ok|FAILED) \|" "$out/test.log"
