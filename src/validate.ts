@@ -132,3 +132,25 @@ export function bytesOf(view: HostArray): Uint8Array {
 function isDetached(buffer: ArrayBufferLike): boolean {
   return "detached" in buffer && (buffer as ArrayBuffer).detached === true;
 }
+
+/** An options object (undefined: `{}`); InvalidArgumentError for anything else. */
+export function checkOptions<T extends object>(value: T | undefined, argument = "options"): T {
+  if (value === undefined) return {} as T;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidArgumentError(argument, "an options object", value);
+  }
+  return value;
+}
+
+/** A device: a CUDA Device or the cpu device (checked by shape, so no import cycle). */
+export function checkDevice<T>(value: T, argument = "device"): T {
+  const device = value as { kind?: unknown; activate?: unknown; id?: unknown } | null;
+  if (
+    typeof device !== "object" || device === null ||
+    (device.kind !== "cpu" && device.kind !== "cuda") || typeof device.activate !== "function" ||
+    typeof device.id !== "string"
+  ) {
+    throw new InvalidArgumentError(argument, "a Device or the cpu device", value);
+  }
+  return value;
+}

@@ -34,6 +34,7 @@ import {
   bytesOf,
   checkByteCount,
   checkHostArray,
+  checkOptions,
   checkPositiveByteCount,
   checkRange,
   type HostArray,
@@ -301,11 +302,12 @@ export class ResizableBuffer {
     const chosen: ResizeStrategy = strategy === "auto" ? (canMap ? "vmm" : "copy") : strategy;
     const maxBytes = options.maxBytes ?? (chosen === "vmm" ? device.memInfo().total : Infinity);
     if (maxBytes !== Infinity) checkPositiveByteCount(maxBytes, "maxBytes");
-    const factor = options.growth?.factor ?? 2;
+    const growth = checkOptions(options.growth, "growth");
+    const factor = growth.factor ?? 2;
     if (typeof factor !== "number" || !(factor >= 1) || !Number.isFinite(factor)) {
       throw new InvalidArgumentError("growth.factor", "a finite number ≥ 1", factor);
     }
-    const minStep = checkByteCount(options.growth?.minStepBytes ?? 2 * MiB, "growth.minStepBytes");
+    const minStep = checkByteCount(growth.minStepBytes ?? 2 * MiB, "growth.minStepBytes");
     if (length > maxBytes) {
       throw new CapacityError(`ResizableBuffer(${label ?? device.id})`, length, maxBytes);
     }

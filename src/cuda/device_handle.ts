@@ -10,6 +10,7 @@ import { CUresult } from "../../ffi/cuda.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError } from "../errors.ts";
 import { check, cudaDriver, cudaErrorOf } from "./driver.ts";
+import { checkDevice } from "../validate.ts";
 
 /** Base of {@linkcode Stream} and {@linkcode Event}: one owned driver handle on one device. */
 export abstract class DeviceHandle {
@@ -20,7 +21,7 @@ export abstract class DeviceHandle {
 
   /** Makes the handle with `create` (CUDA devices only; the cpu device has none). */
   protected constructor(device: MemoryDevice, create: (out: BigUint64Array) => void) {
-    this.device = device;
+    this.device = checkDevice(device);
     if (device.kind === "cuda") {
       device.activate();
       const out = new BigUint64Array(1);

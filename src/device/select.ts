@@ -55,6 +55,9 @@ export function cudaAvailability(): CudaAvailability {
  * for anything else, and whatever Device.get throws for a CUDA device that is not there.
  */
 export function deviceByName(name: string): MemoryDevice {
+  if (typeof name !== "string") {
+    throw new InvalidArgumentError("device", '"cpu", "cuda", "cuda:N" or "N"', name);
+  }
   const text = name.trim().toLowerCase();
   if (text === "cpu") return cpuDevice;
   const match = /^(?:cuda(?::(\d+))?|(\d+))$/.exec(text);

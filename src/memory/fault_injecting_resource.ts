@@ -32,6 +32,9 @@ export class FaultSchedule {
 
   /** A schedule from `options`; InvalidArgumentError for a bad one. */
   constructor(options: FaultOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("options", "an options object", options);
+    }
     const { failEvery = 0, failRate = 0, seed = 1 } = options;
     if (!Number.isSafeInteger(failEvery) || failEvery < 0) {
       throw new InvalidArgumentError("failEvery", "a non-negative integer", failEvery);

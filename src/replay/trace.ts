@@ -7,7 +7,7 @@
 
 import { cpuDevice } from "../device/cpu_device.ts";
 import { Stream } from "../cuda/stream.ts";
-import { GpumemError } from "../errors.ts";
+import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Block } from "../memory/pool/block.ts";
 import { MemoryPool, type MemoryPoolOptions } from "../memory/pool/memory_pool.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
@@ -83,6 +83,7 @@ export function replayTrace(
   options: MemoryPoolOptions = {},
   repeats = 3,
 ): ReplayResult {
+  checkTrace(trace);
   let best = Infinity;
   let result: Omit<ReplayResult, "nsPerOp"> | undefined;
   for (let run = 0; run < repeats; run++) {
@@ -120,4 +121,20 @@ export function replayTrace(
     for (const stream of streams.values()) stream?.close();
   }
   return { ...result!, nsPerOp: best };
+}
+
+/** Rejects what is no trace: events must be ["a" | "f", id, bytes, stream] rows. */
+function checkTrace(trace: Trace): void {
+  const events = (trace as Partial<Trace> | null)?.events;
+  if (!Array.isArray(events)) {
+    throw new InvalidArgumentError("trace", "a Trace with an events array", trace);
+  }
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as unknown[];
+    const ok = Array.isArray(e) && (e[0] === "a" || e[0] === "f") && Number.isSafeInteger(e[1]) &&
+      Number.isSafeInteger(e[2]) && (e[2] as number) >= 0 && Number.isSafeInteger(e[3]);
+    if (!ok) {
+      throw new InvalidArgumentError(`trace.events[${i}]`, '["a" | "f", id, bytes, stream]', e);
+    }
+  }
 }

@@ -8,7 +8,7 @@
 
 import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Trace, TraceEvent } from "../replay/trace.ts";
-import { checkByteCount } from "../validate.ts";
+import { checkByteCount, checkOptions } from "../validate.ts";
 
 /** What the tracker records of each allocation. */
 export interface TrackedAllocation {
@@ -237,6 +237,10 @@ export class MemoryTracker {
 
   /** A tracker; see {@linkcode MemoryTrackerOptions}. */
   constructor(options: MemoryTrackerOptions = {}) {
+    checkOptions(options);
+    if (options.timestamps !== undefined && typeof options.timestamps !== "boolean") {
+      throw new InvalidArgumentError("options.timestamps", "a boolean", options.timestamps);
+    }
     this.#sites = checkSites(options.sites ?? "off");
     this.#timestamps = options.timestamps === true;
     this.#updateDetailed();
@@ -502,6 +506,10 @@ export class MemoryTracker {
     name: string,
     onLeak: (report: MemoryReport) => void = defaultLeakWarning(name),
   ): TrackerScope {
+    if (typeof name !== "string") throw new InvalidArgumentError("name", "a string", name);
+    if (typeof onLeak !== "function") {
+      throw new InvalidArgumentError("onLeak", "a function", onLeak);
+    }
     return new TrackerScope(this, name, this.nextId, onLeak);
   }
 

@@ -21,7 +21,12 @@ import { Event } from "../../cuda/event.ts";
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
-import { checkByteCount, checkPositiveByteCount } from "../../validate.ts";
+import {
+  checkByteCount,
+  checkDevice,
+  checkOptions,
+  checkPositiveByteCount,
+} from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
@@ -155,6 +160,11 @@ export class MemoryPool implements BlockResource {
 
   /** A pool over `upstream`. */
   constructor(upstream: MemoryResource, options: MemoryPoolOptions = {}) {
+    checkResource(upstream, "upstream");
+    checkOptions(options);
+    if (options.name !== undefined && typeof options.name !== "string") {
+      throw new InvalidArgumentError("options.name", "a string", options.name);
+    }
     this.upstream = upstream;
     this.device = upstream.device;
     this.name = options.name ?? `pool(${upstream.name})`;
@@ -1002,4 +1012,16 @@ function describeLive(blocks: readonly Block[], limit = 5): string[] {
     )
       .join("; "),
   ];
+}
+
+/** Rejects what is no MemoryResource: a device, a name, allocate and deallocate. */
+function checkResource(resource: MemoryResource, argument: string): void {
+  const r = resource as Partial<MemoryResource> | null;
+  if (
+    typeof r !== "object" || r === null || typeof r.allocate !== "function" ||
+    typeof r.deallocate !== "function" || typeof r.name !== "string"
+  ) {
+    throw new InvalidArgumentError(argument, "a MemoryResource", resource);
+  }
+  checkDevice(r.device, `${argument}.device`);
 }
