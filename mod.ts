@@ -28,6 +28,7 @@ export {
   LibraryUnavailableError,
   type OutOfMemoryDetails,
   OutOfMemoryError,
+  TransferError,
 } from "./src/errors.ts";
 export type { HostArray, HostArrayConstructor } from "./src/validate.ts";
 export type { LoadAttempt } from "./ffi/loader.ts";

@@ -131,6 +131,30 @@ export class InvalidArgumentError extends GpumemError {
   }
 }
 
+/** A transfer between host and device failed; `injected` when a test made it fail on purpose. */
+export class TransferError extends GpumemError {
+  /** "to device" or "to host". */
+  readonly direction: "to device" | "to host";
+  /** Bytes of the piece that failed. */
+  readonly bytes: number;
+  /** Whether a fault schedule failed it on purpose (TransferPipeline's `faults` option). */
+  readonly injected: boolean;
+
+  /** Creates the error for a failed piece of `bytes` bytes moving `direction`. */
+  constructor(
+    direction: "to device" | "to host",
+    bytes: number,
+    injected: boolean,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`a transfer ${direction} failed at a piece of ${formatBytes(bytes)}: ${detail}`, options);
+    this.direction = direction;
+    this.bytes = bytes;
+    this.injected = injected;
+  }
+}
+
 /** Something was used after it was freed, closed or disposed. */
 export class DisposedError extends GpumemError {
   /** What was used, e.g. `DeviceBuffer(cuda:0, 1.00 MiB)`. */

@@ -10,6 +10,7 @@ import {
   GpumemError,
   InvalidArgumentError,
   OutOfMemoryError,
+  TransferError,
 } from "../mod.ts";
 
 Deno.test("formatBytes is readable at every scale", () => {
@@ -18,6 +19,19 @@ Deno.test("formatBytes is readable at every scale", () => {
   assert.equal(formatBytes(1536), "1.50 KiB");
   assert.equal(formatBytes(80 * 2 ** 30), "80.00 GiB");
   assert.equal(formatBytes(NaN), "unknown");
+});
+
+Deno.test("a transfer error says which way, how much, and whether it was injected", () => {
+  const error = new TransferError("to host", 2 ** 20, true, "injected failure 1 (attempt 5)");
+  assert.ok(error instanceof GpumemError);
+  assert.equal(error.name, "TransferError");
+  assert.equal(error.direction, "to host");
+  assert.equal(error.bytes, 2 ** 20);
+  assert.equal(error.injected, true);
+  assert.match(
+    error.message,
+    /transfer to host failed at a piece of 1\.00 MiB: injected failure 1/,
+  );
 });
 
 Deno.test("errors share a base class, keep their names and causes", () => {

@@ -13,7 +13,7 @@
 import { Stream, streamDone } from "../cuda/stream.ts";
 import { copyPeer } from "../cuda/byte_ops.ts";
 import type { Device } from "../cuda/device.ts";
-import { pinnedOwnerOf } from "../transfer/pinned_owner.ts";
+import { pinnedOwnerOf } from "./pinned_owner.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";

@@ -12,7 +12,7 @@ import type { Stream } from "../cuda/stream.ts";
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { checkByteCount } from "../validate.ts";
 import { LiveAllocations } from "./live_allocations.ts";
-import { checkDriverAllocation } from "./out_of_memory.ts";
+import { checkDriverAllocation } from "../cuda/driver_allocation.ts";
 import type { MemoryResource } from "./resource.ts";
 
 const u64Out = new BigUint64Array(1);

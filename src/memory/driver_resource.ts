@@ -9,7 +9,8 @@ import type { Device } from "../cuda/device.ts";
 import { check } from "../cuda/driver.ts";
 import { checkByteCount } from "../validate.ts";
 import { LiveAllocations } from "./live_allocations.ts";
-import { checkDriverAllocation, type MemorySource } from "./out_of_memory.ts";
+import { checkDriverAllocation } from "../cuda/driver_allocation.ts";
+import type { MemorySource } from "./out_of_memory.ts";
 import type { MemoryResource } from "./resource.ts";
 
 const addressOut = new BigUint64Array(1);

@@ -1,11 +1,11 @@
 /**
  * Builds OutOfMemoryError with the device's free and total memory read right after the failure.
+ * Knows nothing of CUDA (the driver's own check is src/cuda/driver_allocation.ts), so host
+ * resources do not depend on the driver.
  *
  * @module
  */
 
-import { CUresult } from "../../ffi/cuda.ts";
-import { check, cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
 import type { MemInfo } from "../device/types.ts";
 import { OutOfMemoryError } from "../errors.ts";
 
@@ -36,20 +36,4 @@ export function outOfMemoryError(
     extra,
     cause === undefined ? undefined : { cause },
   );
-}
-
-/**
- * Checks a driver allocation call's result: OutOfMemoryError (its cause the CudaError) when the
- * driver is out of memory, CudaError for any other failure.
- */
-export function checkDriverAllocation(
-  result: number,
-  call: string,
-  device: MemorySource,
-  requestedBytes: number,
-): void {
-  if (result === CUresult.ERROR_OUT_OF_MEMORY) {
-    throw outOfMemoryError(device, requestedBytes, cudaErrorOf(cudaDriver().symbols, call, result));
-  }
-  check(result, call);
 }

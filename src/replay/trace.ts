@@ -11,35 +11,9 @@ import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Block } from "../memory/pool/block.ts";
 import { MemoryPool, type MemoryPoolOptions } from "../memory/pool/memory_pool.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
+import type { Trace } from "../tracking/trace_format.ts";
 
-/** One event: allocate `size` bytes as `id`, or free `id` (size 0), on a stream handle. */
-export type TraceEvent = ["a" | "f", number, number, number];
-
-/** PyTorch's own figures for a trace. */
-export interface TorchFigures {
-  /** torch.cuda.max_memory_allocated(). */
-  max_allocated: number;
-  /** torch.cuda.max_memory_reserved(). */
-  max_reserved: number;
-  /** Wall seconds of the training run. */
-  seconds: number;
-  /** PYTORCH_CUDA_ALLOC_CONF used. */
-  alloc_conf: string;
-}
-
-/** A whole trace. */
-export interface Trace {
-  /** What ran. */
-  workload: string;
-  /** The events, in order. */
-  events: TraceEvent[];
-  /** The largest sum of live sizes over the trace. */
-  peak_live: number;
-  /** PyTorch's figures with its default allocator. */
-  torch?: TorchFigures;
-  /** PyTorch's figures with expandable segments. */
-  torch_expandable?: TorchFigures;
-}
+export type { TorchFigures, Trace, TraceEvent } from "../tracking/trace_format.ts";
 
 /** Reads a trace file (`.json` or gzip'd `.json.gz`). Needs read permission for the path. */
 export async function readTrace(path: string): Promise<Trace> {

@@ -7,7 +7,7 @@
  */
 
 import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
-import type { Trace, TraceEvent } from "../replay/trace.ts";
+import type { Trace, TraceEvent } from "./trace_format.ts";
 import { checkByteCount, checkOptions } from "../validate.ts";
 
 /** What the tracker records of each allocation. */

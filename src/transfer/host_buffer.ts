@@ -11,7 +11,7 @@ import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultPinnedPool } from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
-import { markPinned, pinnedOwnerOf } from "./pinned_owner.ts";
+import { markPinned, pinnedOwnerOf } from "../buffers/pinned_owner.ts";
 import {
   bytesOf,
   checkByteCount,

@@ -13,9 +13,9 @@ import { Event } from "../cuda/event.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { GpumemError, InvalidArgumentError } from "../errors.ts";
+import { GpumemError, InvalidArgumentError, TransferError } from "../errors.ts";
 import { defaultPinnedPool } from "../memory/default_resources.ts";
-import { type FaultOptions, FaultSchedule } from "../memory/fault_injecting_resource.ts";
+import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
   bytesOf,
@@ -26,7 +26,7 @@ import {
   type HostArray,
 } from "../validate.ts";
 import { registrationCovering } from "./host_registration.ts";
-import { pinnedOwnerOf } from "./pinned_owner.ts";
+import { pinnedOwnerOf } from "../buffers/pinned_owner.ts";
 import { InjectedPieceFailure, Stager } from "./stager.ts";
 
 /** Options for {@linkcode TransferPipeline}. */
@@ -341,7 +341,7 @@ export class TransferPipeline {
 
   /** One copy straight between `host` (pinned or registered) and the device; resolves when done. */
   async #copyDirect(device: bigint, host: Uint8Array, toDevice: boolean): Promise<void> {
-    this.#injectFault(host.byteLength);
+    this.#injectFault(host.byteLength, toDevice);
     if (toDevice) this.device.ops.hostToDevice(device, host, this.stream.handle);
     else this.device.ops.deviceToHost(host, device, this.stream.handle);
     pinnedOwnerOf(host)?.recordStream(this.stream);
@@ -376,7 +376,7 @@ export class TransferPipeline {
     const piece = Math.min(this.chunkBytes, Math.ceil(total / PAGE) * PAGE);
     const first = Math.min(FIRST_PIECE, piece);
     const plan = stager.plan(total, first, piece);
-    const faults = this.#plannedFaults(plan.pieces, piece);
+    const faults = this.#plannedFaults(plan.pieces, piece, toDevice);
     const staging = DeviceBuffer.allocate(plan.slots * plan.slotBytes, {
       resource: this.#pool,
       label: "transfer.staging",
@@ -412,13 +412,14 @@ export class TransferPipeline {
   #plannedFaults(
     pieces: number,
     piece: number,
+    toDevice: boolean,
   ): { marks: Uint8Array | null; errors: Map<number, unknown> } {
     const errors = new Map<number, unknown>();
     if (this.#faults === null) return { marks: null, errors };
     const marks = new Uint8Array(pieces);
     for (let index = 0; index < pieces; index++) {
       try {
-        this.#injectFault(piece);
+        this.#injectFault(piece, toDevice);
       } catch (error) {
         marks[index] = 1;
         errors.set(index, error);
@@ -467,7 +468,15 @@ export class TransferPipeline {
     }
   }
 
-  #injectFault(bytes: number): void {
-    this.#faults?.attempt(bytes, this.device, "TransferPipeline (injected chunk failure)");
+  /** TransferError when the fault schedule (the `faults` option) says this piece fails. */
+  #injectFault(bytes: number, toDevice: boolean): void {
+    if (this.#faults?.fails() !== true) return;
+    const f = this.#faults;
+    throw new TransferError(
+      toDevice ? "to device" : "to host",
+      bytes,
+      true,
+      `injected failure ${f.injected} (attempt ${f.attempts}) on ${this.device.id}`,
+    );
   }
 }

@@ -17,7 +17,7 @@ import type { Device } from "../../cuda/device.ts";
 import { check, cudaDriver } from "../../cuda/driver.ts";
 import { listenForPeerAccess, peerAccessorsOf } from "../../cuda/peer_access.ts";
 import { GpumemError } from "../../errors.ts";
-import { checkDriverAllocation } from "../out_of_memory.ts";
+import { checkDriverAllocation } from "../../cuda/driver_allocation.ts";
 import { AddressSpaceResource, checkRangeBytes } from "./address_space_resource.ts";
 
 /** Options for {@linkcode CudaVirtualMemoryResource}. */
