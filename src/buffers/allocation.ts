@@ -9,7 +9,8 @@
 
 import type { Stream } from "../cuda/stream.ts";
 import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
-import { MemoryTracker, type TrackerNode } from "../tracking/memory_tracker.ts";
+import { MemoryTracker } from "../tracking/memory_tracker.ts";
+import type { TrackerNode } from "../tracking/tracker_node.ts";
 
 /** One live allocation of an owning buffer, and its tracker node (`byteLength`: its size). */
 export interface AllocationRecord extends TrackerNode {

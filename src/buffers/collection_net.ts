@@ -18,7 +18,7 @@
 import { formatBytes } from "../errors.ts";
 import { type AllocationRecord, releaseRecord } from "./allocation.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
-import { registerTrackerNursery } from "../tracking/memory_tracker.ts";
+import { registerTrackerNursery } from "../tracking/nursery.ts";
 
 /** What is known of a buffer that was collected without free(). */
 export interface CollectedBuffer {

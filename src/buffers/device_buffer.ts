@@ -43,7 +43,8 @@ import {
   watchNewOwner,
 } from "./collection_net.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
-import { type LabelEntry, MemoryTracker, type TrackerNode } from "../tracking/memory_tracker.ts";
+import { MemoryTracker } from "../tracking/memory_tracker.ts";
+import type { LabelEntry, TrackerNode } from "../tracking/tracker_node.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
 import { workUsing } from "./in_flight.ts";
 

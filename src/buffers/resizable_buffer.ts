@@ -29,7 +29,8 @@ import type { GrowableRange } from "../memory/pool/growable_range.ts";
 import { MemoryPool } from "../memory/pool/memory_pool.ts";
 import type { MemoryResource } from "../memory/resource.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
-import type { MemoryTracker, TrackedAllocation } from "../tracking/memory_tracker.ts";
+import type { MemoryTracker } from "../tracking/memory_tracker.ts";
+import type { TrackedAllocation } from "../tracking/tracker_node.ts";
 import {
   bytesOf,
   checkByteCount,

@@ -5,7 +5,8 @@
  */
 
 import { InvalidArgumentError } from "../errors.ts";
-import { flushTrackerNurseries, MemoryTracker } from "./memory_tracker.ts";
+import { MemoryTracker } from "./memory_tracker.ts";
+import { flushTrackerNurseries } from "./nursery.ts";
 
 let active: MemoryTracker | null = null;
 

@@ -1,35 +1,33 @@
 /**
- * MemoryTracker: live allocations by label (always on once installed, cheap), allocation sites
- * (opt-in, or sampled), scopes, reports people can act on, and an event log exportable as a
- * replayable trace.
+ * MemoryTracker: live allocations by label (always on once installed, cheap), and what it records
+ * beyond counting when asked: sites (sites.ts), timestamps, an event log (event_log.ts). Its
+ * protocol with buffers is tracker_node.ts; reports, scopes and nurseries have files of their own.
  *
  * @module
  */
 
-import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
-import type { Trace, TraceEvent } from "./trace_format.ts";
+import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { checkByteCount, checkOptions } from "../validate.ts";
+import { checkCapacity, EventLog } from "./event_log.ts";
+import { flushTrackerNurseries } from "./nursery.ts";
+import { buildReport, type MemoryReport } from "./report.ts";
+import { type SiteCapture, SiteSampler } from "./sites.ts";
+import type { Trace } from "./trace_format.ts";
+import {
+  describeNode,
+  type LabelEntry,
+  StandaloneRecord,
+  type TrackedAllocation,
+  type TrackerNode,
+  UNLABELLED,
+} from "./tracker_node.ts";
+import { defaultLeakWarning, TrackerScope } from "./tracker_scope.ts";
 
-/** What the tracker records of each allocation. */
-export interface TrackedAllocation {
-  /** Sequence number, unique in the process. */
-  readonly id: number;
-  /** Bytes requested. */
-  readonly bytes: number;
-  /** Device id, e.g. `cuda:0`. */
-  readonly device: string;
-  /** Label, or "(unlabelled)". */
-  readonly label: string;
-  /** Where it was allocated (a stack line), when site capture took it. */
-  readonly site: string | undefined;
-  /** performance.now() at allocation when the tracker takes timestamps, else NaN. */
-  readonly time: number;
-  /** A number naming the stream (0: none or the legacy default stream). */
-  readonly stream: number;
-}
-
-/** How much the tracker records of where allocations come from. */
-export type SiteCapture = "off" | "on" | { sample: number };
+export { registerTrackerNursery } from "./nursery.ts";
+export type { MemoryReport, ReportRow } from "./report.ts";
+export type { SiteCapture } from "./sites.ts";
+export type { LabelEntry, TrackedAllocation, TrackerNode } from "./tracker_node.ts";
+export { TrackerScope } from "./tracker_scope.ts";
 
 /** Options for {@linkcode MemoryTracker}. */
 export interface MemoryTrackerOptions {
@@ -51,142 +49,8 @@ export interface MemoryTrackerOptions {
   timestamps?: boolean;
 }
 
-/** Live allocations and bytes under one label on one device (shared by their nodes). */
-export interface LabelEntry {
-  /** The label. */
-  readonly label: string;
-  /** The device id. */
-  readonly device: string;
-  /** Live allocations. */
-  count: number;
-  /** Live bytes. */
-  bytes: number;
-  /** The tracker that counts them (so a node's entry is all a free needs). */
-  readonly tracker: MemoryTracker;
-}
-
-/**
- * What the tracker keeps of an allocation. DeviceBuffer's allocation record carries these fields
- * itself, so tracking a buffer allocates no object; label and device live once in the shared
- * entry, so tracking writes few fields.
- */
-export interface TrackerNode {
-  /** Bytes requested. */
-  readonly byteLength: number;
-  /** Sequence number. */
-  trackId: number;
-  /** Allocation site, when captured. */
-  trackSite: string | undefined;
-  /** performance.now() at allocation, when the tracker takes timestamps (else not read). */
-  trackTime: number;
-  /** Stream number for the event log. */
-  trackStream: number;
-  /** Its label's entry while it is live in a tracker; null otherwise. */
-  trackEntry: LabelEntry | null;
-}
-
 /** The tracker's node array is compacted no sooner than at this length. */
 const COMPACT_MIN = 1024;
-
-/** Flushes of the nurseries holding new buffers (see registerTrackerNursery). */
-const nurseries: (() => void)[] = [];
-
-/**
- * Registers a nursery: something that holds new allocations and, when flushed, has the active
- * tracker count the ones still live (DeviceBuffer's collection net: see
- * {@linkcode MemoryTracker.recordsAtAllocation}). Every read of a tracker flushes first, and so
- * does every change of the active tracker or of what it records, so no read misses a node.
- */
-export function registerTrackerNursery(flush: () => void): void {
-  nurseries.push(flush);
-}
-
-/** Flushes every registered nursery (see {@linkcode registerTrackerNursery}). */
-export function flushTrackerNurseries(): void {
-  for (const flush of nurseries) flush();
-}
-
-/** The record {@linkcode MemoryTracker.recordAllocation} hands out. */
-class StandaloneRecord implements TrackerNode, TrackedAllocation {
-  readonly byteLength: number;
-  readonly device: string;
-  readonly label: string;
-  trackId = -1;
-  trackSite: string | undefined = undefined;
-  trackTime = NaN;
-  trackStream: number;
-  trackEntry: LabelEntry | null = null;
-
-  constructor(bytes: number, device: string, label: string | undefined, stream: number) {
-    this.byteLength = bytes;
-    this.device = device;
-    this.label = label ?? UNLABELLED;
-    this.trackStream = stream;
-  }
-
-  get id(): number {
-    return this.trackId;
-  }
-  get bytes(): number {
-    return this.byteLength;
-  }
-  get site(): string | undefined {
-    return this.trackSite;
-  }
-  get time(): number {
-    return this.trackTime;
-  }
-  get stream(): number {
-    return this.trackStream;
-  }
-}
-
-/**
- * A plain TrackedAllocation of a live node (for live() and report filters); its trackTime is
- * read only when the tracker takes timestamps (nodes start with 0 there: a NaN would make V8 box
- * the field in every buffer).
- */
-function describeNode(
-  node: TrackerNode,
-  entry: LabelEntry,
-  timestamps: boolean,
-): TrackedAllocation {
-  return {
-    id: node.trackId,
-    bytes: node.byteLength,
-    device: entry.device,
-    label: entry.label,
-    site: node.trackSite,
-    time: timestamps ? node.trackTime : NaN,
-    stream: node.trackStream,
-  };
-}
-
-/** One row of a report: what is live under one label (and site). */
-export interface ReportRow {
-  /** The label. */
-  label: string;
-  /** The site, when captured. */
-  site: string | undefined;
-  /** Live allocations. */
-  count: number;
-  /** Live bytes. */
-  bytes: number;
-}
-
-/** A report: rows largest first, and a readable table. */
-export interface MemoryReport {
-  /** Live allocations in all. */
-  count: number;
-  /** Live bytes in all. */
-  bytes: number;
-  /** Grouped by label and site, largest first. */
-  rows: ReportRow[];
-  /** The same as an aligned text table. */
-  text: string;
-}
-
-const UNLABELLED = "(unlabelled)";
 
 /**
  * Tracks allocations reported to it (DeviceBuffer reports every allocation and free to the
@@ -220,20 +84,12 @@ export class MemoryTracker {
   #lastLabel: string | undefined = undefined;
   #lastDevice = "";
   #lastEntry: LabelEntry | null = null;
-  #sites: SiteCapture;
+  #sites: SiteSampler;
   /** Whether anything beyond counting is recorded per allocation (sites, timestamps, a log). */
   #detailed = false;
-  #sampleCountdown = 0;
   #nextId = 0;
-  // The event log: a ring of [op, id, size, stream] as in shared/traces, with times and labels.
-  #capacity = 0;
-  /** [op (0 allocate, 1 free), id, size, stream] per event, a ring of #capacity events. */
-  #events = new Float64Array(0);
-  /** performance.now() per event, when the tracker takes timestamps. */
-  #times = new Float64Array(0);
-  #written = 0;
-  /** Where the next event goes in the ring. */
-  #slot = 0;
+  /** The event log, while one runs. */
+  #log: EventLog | null = null;
 
   /** A tracker; see {@linkcode MemoryTrackerOptions}. */
   constructor(options: MemoryTrackerOptions = {}) {
@@ -241,7 +97,7 @@ export class MemoryTracker {
     if (options.timestamps !== undefined && typeof options.timestamps !== "boolean") {
       throw new InvalidArgumentError("options.timestamps", "a boolean", options.timestamps);
     }
-    this.#sites = checkSites(options.sites ?? "off");
+    this.#sites = new SiteSampler(options.sites ?? "off");
     this.#timestamps = options.timestamps === true;
     this.#updateDetailed();
     if (options.eventCapacity !== undefined && options.eventCapacity !== 0) {
@@ -254,44 +110,25 @@ export class MemoryTracker {
    * log is dropped), for {@linkcode MemoryTracker.exportTrace}.
    */
   startEventLog(capacity = 65536): void {
-    checkCapacity(capacity);
-    // The arrays first: if they cannot be had, the tracker is left as it was.
-    let events: Float64Array<ArrayBuffer>, times: Float64Array<ArrayBuffer>;
-    try {
-      events = new Float64Array(4 * capacity);
-      times = new Float64Array(this.#timestamps ? capacity : 0);
-    } catch (error) {
-      throw new GpumemError(
-        `an event log of ${capacity} events (${formatBytes(32 * capacity)}) could not be allocated`,
-        { cause: error },
-      );
-    }
-    this.#capacity = capacity;
+    const log = new EventLog(capacity, this.#timestamps); // first: if it fails, nothing changed
+    this.#log = log;
     this.#updateDetailed();
-    this.#events = events;
-    this.#times = times;
-    this.#written = 0;
-    this.#slot = 0;
   }
 
   /** Stops and drops the event log. */
   stopEventLog(): void {
-    this.#capacity = 0;
+    this.#log = null;
     this.#updateDetailed();
-    this.#events = new Float64Array(0);
-    this.#times = new Float64Array(0);
-    this.#written = 0;
-    this.#slot = 0;
   }
 
   /** How sites are captured now. */
   get sites(): SiteCapture {
-    return this.#sites;
+    return this.#sites.mode;
   }
 
   /** Changes site capture. */
   set sites(value: SiteCapture) {
-    this.#sites = checkSites(value);
+    this.#sites = new SiteSampler(value);
     this.#updateDetailed();
   }
 
@@ -361,7 +198,7 @@ export class MemoryTracker {
   }
 
   #updateDetailed(): void {
-    const detailed = this.#sites !== "off" || this.#timestamps || this.#capacity !== 0;
+    const detailed = this.#sites.mode !== "off" || this.#timestamps || this.#log !== null;
     if (detailed === this.#detailed) return;
     // Nodes waiting in a nursery were allocated under the old setting: count them under it.
     flushTrackerNurseries();
@@ -370,11 +207,9 @@ export class MemoryTracker {
 
   /** Sites, timestamps and the event log of an allocation: opt-in, so off the counting path. */
   #recordDetails(node: TrackerNode): void {
-    if (this.#sites !== "off") node.trackSite = this.#captureSite();
+    if (this.#sites.mode !== "off") node.trackSite = this.#sites.capture();
     if (this.#timestamps) node.trackTime = performance.now();
-    if (this.#capacity !== 0) {
-      this.#log(0, node.trackId, node.byteLength, node.trackStream, node.trackTime);
-    }
+    this.#log?.log(0, node.trackId, node.byteLength, node.trackStream, node.trackTime);
   }
 
   /** Records `node` as freed (a node not live here is ignored). */
@@ -393,14 +228,9 @@ export class MemoryTracker {
     entry.count--;
     entry.bytes -= node.byteLength;
     const tracker = entry.tracker;
-    if (tracker.#capacity !== 0) {
-      tracker.#log(
-        1,
-        node.trackId,
-        0,
-        node.trackStream,
-        tracker.#timestamps ? performance.now() : NaN,
-      );
+    const log = tracker.#log;
+    if (log !== null) {
+      log.log(1, node.trackId, 0, node.trackStream, tracker.#timestamps ? performance.now() : NaN);
     }
   }
 
@@ -462,34 +292,14 @@ export class MemoryTracker {
 
   /** What is live, grouped by label and site, largest first; `filter` picks allocations. */
   report(filter: (allocation: TrackedAllocation) => boolean = () => true): MemoryReport {
-    const groups = new Map<string, ReportRow>();
-    let count = 0;
-    let bytes = 0;
     flushTrackerNurseries();
     this.#compact();
+    const picked: TrackedAllocation[] = [];
     for (const node of this.#nodes) {
       const allocation = describeNode(node, node.trackEntry!, this.#timestamps);
-      if (!filter(allocation)) continue;
-      count++;
-      bytes += allocation.bytes;
-      const key = `${allocation.label}\u0000${allocation.site ?? ""}`;
-      const row = groups.get(key) ??
-        { label: allocation.label, site: allocation.site, count: 0, bytes: 0 };
-      row.count++;
-      row.bytes += allocation.bytes;
-      groups.set(key, row);
+      if (filter(allocation)) picked.push(allocation);
     }
-    const rows = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
-    const lines = [
-      `${count} live allocations, ${formatBytes(bytes)}`,
-      ...rows.map((row) =>
-        `  ${formatBytes(row.bytes).padStart(11)}  ${
-          String(row.count).padStart(6)
-        } × ${row.label}` +
-        (row.site ? `  at ${row.site}` : "")
-      ),
-    ];
-    return { count, bytes, rows, text: lines.join("\n") };
+    return buildReport(picked);
   }
 
   /** Throws GpumemError with the report when anything matching `filter` is still live. */
@@ -515,33 +325,12 @@ export class MemoryTracker {
 
   /** The event log as a trace in the format of shared/traces (replayable with replayTrace). */
   exportTrace(workload = "gpumem"): Trace {
-    const kept = Math.min(this.#written, this.#capacity);
-    const oldest = this.#written - kept;
-    const events: TraceEvent[] = [];
-    let live = 0;
-    let peak = 0;
-    const sizes = new Map<number, number>();
-    for (let n = oldest; n < this.#written; n++) {
-      const at = 4 * (n % this.#capacity); // cold path: the division is fine here
-      const [op, id, size, stream] = this.#events.subarray(at, at + 4);
-      if (op === 0) {
-        events.push(["a", id, size, stream]);
-        sizes.set(id, size);
-        live += size;
-        peak = Math.max(peak, live);
-      } else if (sizes.has(id)) {
-        // Frees of allocations older than the ring's window are left out with them.
-        events.push(["f", id, 0, stream]);
-        live -= sizes.get(id)!;
-        sizes.delete(id);
-      }
-    }
-    return { workload, events, peak_live: peak };
+    return this.#log?.trace(workload) ?? { workload, events: [], peak_live: 0 };
   }
 
   /** Events recorded since the log started (it keeps the latest `eventCapacity`). */
   get eventCount(): number {
-    return this.#written;
+    return this.#log?.count ?? 0;
   }
 
   /** Sequence number the next allocation will get (scopes use it). */
@@ -550,110 +339,4 @@ export class MemoryTracker {
     flushTrackerNurseries();
     return this.#nextId;
   }
-
-  #log(op: number, id: number, size: number, stream: number, time: number): void {
-    const slot = this.#slot;
-    this.#slot = slot + 1 === this.#capacity ? 0 : slot + 1;
-    this.#written++;
-    const at = 4 * slot;
-    const events = this.#events;
-    events[at] = op;
-    events[at + 1] = id;
-    events[at + 2] = size;
-    events[at + 3] = stream;
-    if (this.#timestamps) this.#times[slot] = time;
-  }
-
-  #captureSite(): string | undefined {
-    const sites = this.#sites;
-    if (sites !== "on" && sites !== "off") {
-      if (this.#sampleCountdown-- > 0) return undefined;
-      this.#sampleCountdown = sites.sample - 1;
-    }
-    // gpumem's own frames can pass V8's default of 10 (a ResizableBuffer's first growth does).
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 64;
-    const stack = new Error().stack ?? "";
-    Error.stackTraceLimit = limit;
-    return siteOf(stack);
-  }
 }
-
-/** The allocations of one stretch of a program; see {@linkcode MemoryTracker.scope}. */
-export class TrackerScope {
-  /** The scope's name. */
-  readonly name: string;
-  readonly #tracker: MemoryTracker;
-  readonly #firstId: number;
-  readonly #onLeak: (report: MemoryReport) => void;
-  #ended = false;
-
-  /** Use {@linkcode MemoryTracker.scope}. */
-  constructor(
-    tracker: MemoryTracker,
-    name: string,
-    firstId: number,
-    onLeak: (report: MemoryReport) => void,
-  ) {
-    this.#tracker = tracker;
-    this.name = name;
-    this.#firstId = firstId;
-    this.#onLeak = onLeak;
-  }
-
-  /** What was allocated in the scope (so far) and is still live. */
-  leaks(): MemoryReport {
-    return this.#tracker.report((allocation) => allocation.id >= this.#firstId);
-  }
-
-  /** Ends the scope: reports what it allocated that is still live. Idempotent. */
-  [Symbol.dispose](): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    const report = this.leaks();
-    if (report.count > 0) this.#onLeak(report);
-  }
-}
-
-function defaultLeakWarning(name: string): (report: MemoryReport) => void {
-  return (report) =>
-    console.warn(`gpumem: scope "${name}" ended with memory still live:\n${report.text}`);
-}
-
-/** Most events a log keeps: 2^26 (2 GiB of events). */
-const MAX_EVENT_CAPACITY = 2 ** 26;
-
-function checkCapacity(capacity: number): void {
-  if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > MAX_EVENT_CAPACITY) {
-    throw new InvalidArgumentError(
-      "eventCapacity",
-      `an integer from 0 to ${MAX_EVENT_CAPACITY}`,
-      capacity,
-    );
-  }
-}
-
-function checkSites(value: SiteCapture): SiteCapture {
-  if (value === "off" || value === "on") return value;
-  if (
-    typeof value === "object" && value !== null && Number.isSafeInteger(value.sample) &&
-    value.sample >= 1
-  ) {
-    return { sample: value.sample };
-  }
-  throw new InvalidArgumentError("sites", '"off", "on" or { sample: N ≥ 1 }', value);
-}
-
-/** The first stack frame outside gpumem's own source: the user's line. */
-function siteOf(stack: string): string | undefined {
-  for (const line of stack.split("\n").slice(1)) {
-    const frame = line.trim().replace(/^at /, "");
-    if (!OWN_SOURCES.some((own) => frame.includes(own))) return frame;
-  }
-  return undefined;
-}
-
-/** gpumem's own source folders, by URL (a user's own src/memory/ is not gpumem's). */
-const OWN_SOURCES: readonly string[] = ["src/", "ffi/", "mod.ts"].map((path) =>
-  new URL(`../../${path}`, import.meta.url).href
-);
