@@ -44,14 +44,18 @@ export interface BvhMemory {
   normals: DeviceBuffer | null;
 }
 
-/** A new buffer of `batch` holding `host`, and the upload filling it. */
-export function upload(
+/**
+ * The device address of `triples`: a device view's own, or a new buffer of `batch` (labelled
+ * `label`) that a host array uploads into; `done` resolves once the bytes are there.
+ */
+export function onDevice(
   batch: BufferBatch,
-  host: ArrayBufferView,
+  triples: Triples,
   label: string,
 ): { address: bigint; done: Promise<void> } {
-  const buffer = batch.allocate(host.byteLength, { label });
-  return { address: buffer.ptr, done: uploadForKernel(buffer, host) };
+  if (triples.host === null) return { address: triples.view!.ptr, done: Promise.resolve() };
+  const buffer = batch.allocate(triples.host.byteLength, { label });
+  return { address: buffer.ptr, done: uploadForKernel(buffer, triples.host) };
 }
 
 /** The root node's two child boxes (relative to the origin): lo xyz, hi xyz of their union. */
@@ -108,19 +112,12 @@ export async function buildMemory(
   const origin = originOf(v, t);
   using batch = new BufferBatch({ device, stream });
   try {
-    const onDevice = (view: Triples["view"]) => ({ address: view!.ptr, done: Promise.resolve() });
-    const v64 = v.host === null
-      ? onDevice(v.view)
-      : upload(batch, v.host, `${label}.build.vertices`);
-    const t32 = t.host === null
-      ? onDevice(t.view)
-      : upload(batch, t.host, `${label}.build.triangles`);
+    const vertices = onDevice(batch, v, `${label}.build.vertices`);
+    const triangles = onDevice(batch, t, `${label}.build.triangles`);
     const checked = validateTriples(device, v, t, stream);
     // Every promise settles before the batch can free what they write into.
-    const settled = await Promise.allSettled([checked, v64.done, t32.done]);
+    const settled = await Promise.allSettled([checked, vertices.done, triangles.done]);
     for (const result of settled) if (result.status === "rejected") throw result.reason;
-    const vertices = v64.address;
-    const triangles = t32.address;
     const scratch = batch.allocate(Number(scratchBytes[0]), { label: `${label}.build.scratch` });
     const count = batch.allocate(4, { label: `${label}.build.scratch` });
     const tris = batch.allocate(t.count * BVH_LAYOUT.triangle, { label: `${label}.triangles` });
@@ -129,10 +126,10 @@ export async function buildMemory(
       device,
       "gm_bvh_build_tree",
       device.ordinal,
-      vertices,
+      vertices.address,
       BigInt(v.count),
       v.f64 ? 1 : 0,
-      triangles,
+      triangles.address,
       BigInt(t.count),
       origin,
       leafSize,

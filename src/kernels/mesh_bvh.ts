@@ -15,9 +15,9 @@ import {
   buildMemory,
   BVH_LAYOUT,
   type BvhMemory,
+  onDevice,
   readRoot,
   setFrameBounds,
-  upload,
   WORD,
 } from "./mesh_build.ts";
 import { defaultDevice } from "../device/select.ts";
@@ -93,8 +93,6 @@ export class MeshBvh {
   readonly nodeCount: number;
   /** Most triangles in a leaf. */
   readonly leafSize: number;
-  /** The mesh's bounds in world coordinates: min xyz, then max xyz. */
-  readonly bounds: Float64Array;
   /** What the kernels read: origin xyz, then bounds relative to it (GM_FRAME_WORDS doubles). */
   readonly frame: Float64Array;
   readonly #memory: BvhMemory;
@@ -118,11 +116,6 @@ export class MeshBvh {
     this.nodeCount = counts.nodes;
     this.leafSize = counts.leafSize;
     this.frame = frame;
-    this.bounds = new Float64Array(6);
-    for (let k = 0; k < 3; k++) {
-      this.bounds[k] = frame[k] + frame[3 + k];
-      this.bounds[3 + k] = frame[k] + frame[6 + k];
-    }
     this.#memory = memory;
     this.#words = new BigUint64Array(6);
     this.#words[WORD.nodes] = memory.nodes.ptr;
@@ -179,6 +172,19 @@ export class MeshBvh {
     return m.nodes.byteLength + m.triangles.byteLength + m.winding.byteLength +
       m.parents.byteLength + m.indices.byteLength +
       (m.normals?.byteLength ?? 0);
+  }
+
+  /** The mesh's bounds in world coordinates (from the frame): min xyz, then max xyz. */
+  get bounds(): Float64Array {
+    const f = this.frame;
+    return Float64Array.of(
+      f[0] + f[3],
+      f[1] + f[4],
+      f[2] + f[5],
+      f[0] + f[6],
+      f[1] + f[7],
+      f[2] + f[8],
+    );
   }
 
   /** Whether free() was called. */
@@ -268,9 +274,7 @@ export class MeshBvh {
     await validateTriples(this.device, v, null, this.stream);
     await this.#normalsBuilding?.catch(() => {});
     using scratch = new BufferBatch({ device: this.device, stream: this.stream });
-    const moved = v.view === null
-      ? upload(scratch, v.host!, `${this.label}.refit.vertices`)
-      : { address: v.view.ptr, done: Promise.resolve() };
+    const moved = onDevice(scratch, v, `${this.label}.refit.vertices`);
     await moved.done;
     const vertexAddress = moved.address;
     const pending = scratch.allocate(this.nodeCount * 4, { label: `${this.label}.refit.scratch` });
@@ -293,12 +297,7 @@ export class MeshBvh {
     this.#memory.normals = null;
     this.#normalsBuilding = null;
     this.#words[WORD.normals] = 0n;
-    const root = readRoot(this.#memory.nodes);
-    setFrameBounds(this.frame, root);
-    for (let k = 0; k < 3; k++) {
-      this.bounds[k] = this.frame[k] + this.frame[3 + k];
-      this.bounds[3 + k] = this.frame[k] + this.frame[6 + k];
-    }
+    setFrameBounds(this.frame, readRoot(this.#memory.nodes));
   }
 
   /** Gives every byte back to the pools (ordered on its stream). Idempotent. */

@@ -30,29 +30,19 @@ export async function validateTriples(
 ): Promise<void> {
   const report = new BigUint64Array(4);
   const indexCount = BigInt(indices?.count ?? 0);
-  if (coordinates.host !== null) {
-    // Host arrays: the CPU library reads them where they are (on a worker thread).
+  const address = (t: Triples | null) =>
+    t === null ? 0n : t.host !== null ? hostAddress(t.host) : t.view!.ptr;
+  if (coordinates.host !== null || device.kind === "cpu") {
+    // Host memory (host arrays, or the cpu device's): the CPU library reads it where it is, on a
+    // worker thread.
     await callKernel(
       cpuDevice,
       "gm_bvh_validate",
       0,
-      hostAddress(coordinates.host),
+      address(coordinates),
       BigInt(coordinates.count),
       coordinates.f64 ? 1 : 0,
-      indices?.host ? hostAddress(indices.host) : 0n,
-      indexCount,
-      hostAddress(report),
-      null,
-    );
-  } else if (device.kind === "cpu") {
-    await callKernel(
-      device,
-      "gm_bvh_validate",
-      0,
-      coordinates.view!.ptr,
-      BigInt(coordinates.count),
-      coordinates.f64 ? 1 : 0,
-      indices?.view?.ptr ?? 0n,
+      address(indices),
       indexCount,
       hostAddress(report),
       null,
