@@ -266,25 +266,19 @@ async function runOnDevice(
 ): Promise<Record<string, DeviceBuffer>> {
   const { device, stream, label } = target;
   const count = inputs[0].count;
-  const scratchBytes = queryScratchBytes(device, count);
   using batch = new BufferBatch({ device, stream });
   const made = outputs.map((o) =>
     batch.allocate(count * o.components * 4, { label: `${label}.out.${o.name}` })
   );
-  const scratch = scratchBytes > 0
-    ? batch.allocate(scratchBytes, { label: `${label}.query.scratch` })
-    : null;
-  const status = batch.allocate(4, { label: `${label}.query.scratch` });
-  await launch(device, {
+  const scratch = queryScratch(target, batch, count);
+  await launchChecked(
+    target,
+    scratch,
     count,
-    inputs: inputs.map((i) => i.view!.ptr),
-    outputs: made.map((b) => b.byteLength > 0 ? b.ptr : 0n),
-    scratch: scratch?.ptr ?? 0n,
-    scratchBytes: BigInt(scratchBytes),
-    status: status.ptr,
-  });
-  await streamDone(stream);
-  checkStatus(status.copyToHost(new Uint32Array(1))[0]);
+    inputs.map((i) => i.view!.ptr),
+    made.map((b) => b.byteLength > 0 ? b.ptr : 0n),
+    launch,
+  );
   const results: Record<string, DeviceBuffer> = {};
   outputs.forEach((o, k) => (results[o.name] = batch.release(made[k])));
   return results;
@@ -301,7 +295,6 @@ async function runHostChunks(
   const { device, stream, label } = target;
   const count = inputs[0].count;
   const chunk = planChunk(device, count, inputs, outputs);
-  const scratchBytes = queryScratchBytes(device, chunk);
   using batch = new BufferBatch({ device, stream });
   const inputBuffers = inputs.map((i) =>
     batch.allocate(chunk * 3 * (i.f64 ? 8 : 4), { label: `${label}.query.inputs` })
@@ -309,31 +302,65 @@ async function runHostChunks(
   const outputBuffers = outputs.map((o) =>
     batch.allocate(chunk * o.components * 4, { label: `${label}.query.outputs` })
   );
-  const scratch = scratchBytes > 0
-    ? batch.allocate(scratchBytes, { label: `${label}.query.scratch` })
-    : null;
-  const status = batch.allocate(4, { label: `${label}.query.scratch` });
+  const scratch = queryScratch(target, batch, chunk);
+  const addresses = (buffers: DeviceBuffer[]) => buffers.map((b) => b.ptr);
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     inputs.forEach((input, k) => {
       const host = input.host! as Float32Array | Float64Array;
       inputBuffers[k].copyFromHost(host.subarray(3 * start, 3 * (start + n)));
     });
-    await launch(device, {
-      count: n,
-      inputs: inputBuffers.map((b) => b.ptr),
-      outputs: outputBuffers.map((b) => b.ptr),
-      scratch: scratch?.ptr ?? 0n,
-      scratchBytes: BigInt(scratchBytes),
-      status: status.ptr,
-    });
-    await streamDone(stream);
-    checkStatus(status.copyToHost(new Uint32Array(1))[0]);
+    await launchChecked(
+      target,
+      scratch,
+      n,
+      addresses(inputBuffers),
+      addresses(outputBuffers),
+      launch,
+    );
     outputs.forEach((o, k) => {
       const c = o.components;
       outputBuffers[k].copyToHost(results[o.name].subarray(c * start, c * (start + n)));
     });
   }
+}
+
+/** A query's scratch (the curve order, deferred queries) and its status word, in `batch`. */
+interface QueryScratch {
+  scratch: DeviceBuffer | null;
+  bytes: number;
+  status: DeviceBuffer;
+}
+
+function queryScratch(target: QueryTarget, batch: BufferBatch, count: number): QueryScratch {
+  const bytes = queryScratchBytes(target.device, count);
+  const label = `${target.label}.query.scratch`;
+  return {
+    scratch: bytes > 0 ? batch.allocate(bytes, { label }) : null,
+    bytes,
+    status: batch.allocate(4, { label }),
+  };
+}
+
+/** One launch over `count` queries, awaited, its status word checked. */
+async function launchChecked(
+  target: QueryTarget,
+  scratch: QueryScratch,
+  count: number,
+  inputs: bigint[],
+  outputs: bigint[],
+  launch: Launch,
+): Promise<void> {
+  await launch(target.device, {
+    count,
+    inputs,
+    outputs,
+    scratch: scratch.scratch?.ptr ?? 0n,
+    scratchBytes: BigInt(scratch.bytes),
+    status: scratch.status.ptr,
+  });
+  await streamDone(target.stream);
+  checkStatus(scratch.status.copyToHost(new Uint32Array(1))[0]);
 }
 
 /** The largest chunk (halving from the whole set) whose device memory the manager can give. */
