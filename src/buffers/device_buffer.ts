@@ -19,7 +19,7 @@ import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
 import {
-  isAddressesOnly,
+  checkBacked,
   isBlockResource,
   type MemoryResource,
   type ResourceBlock,
@@ -511,13 +511,7 @@ function resolveResource(options: AllocateOptions): MemoryResource {
     throw new InvalidArgumentError("label", "a string", label);
   }
   const given = options.resource;
-  if (given !== undefined && isAddressesOnly(given)) {
-    throw new InvalidArgumentError(
-      "resource",
-      "a resource backed by memory (this one hands out addresses only, for accounting)",
-      given.name,
-    );
-  }
+  if (given !== undefined) checkBacked(given, "resource");
   const device = options.device ?? given?.device ?? defaultDevice();
   const resource = given ?? defaultResource(device);
   if (resource.device !== device) {

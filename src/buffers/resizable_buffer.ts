@@ -27,7 +27,7 @@ import { isAddressSpaceResource } from "../memory/address_space/address_space_re
 import { defaultResource } from "../memory/default_resources.ts";
 import type { GrowableRange } from "../memory/pool/growable_range.ts";
 import { MemoryPool } from "../memory/pool/memory_pool.ts";
-import type { MemoryResource } from "../memory/resource.ts";
+import { checkBacked, type MemoryResource } from "../memory/resource.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
 import type { MemoryTracker } from "../tracking/memory_tracker.ts";
 import type { TrackedAllocation } from "../tracking/tracker_node.ts";
@@ -279,9 +279,7 @@ export class ResizableBuffer {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultResource(device);
-    if (pool.addressesOnly) {
-      throw new InvalidArgumentError("pool", "a pool backed by memory", pool.name);
-    }
+    checkBacked(pool, "pool");
     if (!(pool instanceof MemoryPool) || pool.device !== device) {
       throw new InvalidArgumentError("pool", `a MemoryPool on ${device.id}`, pool);
     }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { InvalidArgumentError } from "../errors.ts";
 import type { Stream } from "../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../device/types.ts";
 
@@ -63,7 +64,17 @@ export function isBlockResource(resource: MemoryResource): resource is BlockReso
   return typeof (resource as Partial<BlockResource>).allocateBlock === "function";
 }
 
-/** Whether `resource` hands out addresses that nothing may read or write. */
-export function isAddressesOnly(resource: MemoryResource): boolean {
-  return resource.addressesOnly === true;
+/**
+ * Rejects (InvalidArgumentError, before any use) a resource whose addresses hold no memory:
+ * nothing may read or write them, so no buffer may be made from it.
+ */
+export function checkBacked<R extends MemoryResource>(resource: R, argument: string): R {
+  if (resource.addressesOnly === true) {
+    throw new InvalidArgumentError(
+      argument,
+      "a resource backed by memory (this one hands out addresses only, for accounting)",
+      resource.name,
+    );
+  }
+  return resource;
 }

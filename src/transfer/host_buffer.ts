@@ -5,6 +5,7 @@
  */
 
 import type { Stream } from "../cuda/stream.ts";
+import { checkBacked } from "../memory/resource.ts";
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
@@ -58,9 +59,7 @@ export class HostBuffer {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultPinnedPool(device);
-    if (pool.addressesOnly) {
-      throw new InvalidArgumentError("pool", "a pool backed by host memory", pool.name);
-    }
+    checkBacked(pool, "pool");
     if (pool.device !== device) {
       throw new InvalidArgumentError("pool", `a pinned pool of ${device.id}`, pool.name);
     }

@@ -8,6 +8,7 @@
  */
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
+import { checkBacked } from "../memory/resource.ts";
 import { holdDuring } from "../buffers/in_flight.ts";
 import { Event } from "../cuda/event.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
@@ -168,9 +169,7 @@ export class TransferPipeline {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultPinnedPool(device);
-    if (pool.addressesOnly) {
-      throw new InvalidArgumentError("pool", "a pool backed by memory", pool.name);
-    }
+    checkBacked(pool, "pool");
     if (pool.device !== device) {
       throw new InvalidArgumentError("pool", `a pinned pool of ${device.id}`, pool.name);
     }
