@@ -8,6 +8,7 @@
  */
 
 import type { MemoryDevice } from "./device/types.ts";
+import { checkOptions } from "./validate.ts";
 import { InvalidArgumentError, OutOfMemoryError } from "./errors.ts";
 
 /** When to fail on purpose: at least one of failEvery and failRate. */
@@ -32,9 +33,7 @@ export class FaultSchedule {
 
   /** A schedule from `options`; InvalidArgumentError for a bad one. */
   constructor(options: FaultOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("options", "an options object", options);
-    }
+    checkOptions(options);
     const { failEvery = 0, failRate = 0, seed = 1 } = options;
     if (!Number.isSafeInteger(failEvery) || failEvery < 0) {
       throw new InvalidArgumentError("failEvery", "a non-negative integer", failEvery);

@@ -30,6 +30,7 @@ import {
   checkByteValue,
   checkHostArray,
   checkHostArrayConstructor,
+  checkOptions,
   checkRange,
   checkStableHostArray,
   type HostArray,
@@ -503,9 +504,7 @@ export function windowBuffer(
 
 /** The resource `options` name (checked against its device and stream), or the default one. */
 function resolveResource(options: AllocateOptions): MemoryResource {
-  if (options === null || typeof options !== "object") {
-    throw new InvalidArgumentError("options", "an object", options);
-  }
+  checkOptions(options);
   const { label, stream } = options;
   if (label !== undefined && typeof label !== "string") {
     throw new InvalidArgumentError("label", "a string", label);

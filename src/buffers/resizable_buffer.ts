@@ -270,9 +270,7 @@ export class ResizableBuffer {
   /** A buffer of `length` bytes (contents undefined), growing as its options say. */
   static create(length = 0, options: ResizableBufferOptions = {}): ResizableBuffer {
     checkByteCount(length, "length");
-    if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("options", "an object", options);
-    }
+    checkOptions(options);
     const { label, stream } = options;
     if (label !== undefined && typeof label !== "string") {
       throw new InvalidArgumentError("label", "a string", label);

@@ -7,6 +7,7 @@
  */
 
 import { BufferBatch } from "../buffers/buffer_batch.ts";
+import { checkOptions } from "../validate.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
@@ -136,9 +137,7 @@ export class MeshBvh {
     triangles: IndexInput,
     options: MeshBvhOptions = {},
   ): Promise<MeshBvh> {
-    if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("options", "an options object", options);
-    }
+    checkOptions(options);
     const device = options.device ?? viewDevice(vertices) ?? defaultDevice();
     const label = options.label ?? "bvh";
     if (typeof label !== "string" || label.length === 0) {

@@ -6,6 +6,7 @@
  */
 
 import { BufferBatch } from "../buffers/buffer_batch.ts";
+import { checkOptions } from "../validate.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { Stream } from "../cuda/stream.ts";
 import { streamDone } from "../cuda/stream.ts";
@@ -215,12 +216,6 @@ export async function runRays(
       chunk.status,
       target.stream.handle,
     ));
-}
-
-function checkOptions(options: unknown): void {
-  if (options === null || typeof options !== "object") {
-    throw new InvalidArgumentError("options", "an options object", options);
-  }
 }
 
 type Launch = (device: MemoryDevice, chunk: Chunk) => Promise<void>;

@@ -18,6 +18,7 @@ import {
   checkByteCount,
   checkHostArray,
   checkHostArrayConstructor,
+  checkOptions,
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
@@ -51,9 +52,7 @@ export interface HostBufferOptions {
 export class HostBuffer {
   /** Allocates `bytes` (> 0) bytes of pinned memory from the device's pinned pool. */
   static allocate(bytes: number, options: HostBufferOptions = {}): HostBuffer {
-    if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("options", "an object", options);
-    }
+    checkOptions(options);
     if (checkByteCount(bytes, "bytes") === 0) {
       throw new InvalidArgumentError("bytes", "a positive safe integer", bytes);
     }

@@ -12,7 +12,7 @@ import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { formatBytes, InvalidArgumentError } from "../errors.ts";
 import { HostBuffer } from "./host_buffer.ts";
-import { checkStableHostArray, type HostArray } from "../validate.ts";
+import { checkOptions, checkStableHostArray, type HostArray } from "../validate.ts";
 
 /** Options for {@linkcode registerHost}. */
 export interface RegisterHostOptions {
@@ -111,9 +111,7 @@ export function registerHost(
   if (view.byteLength === 0) {
     throw new InvalidArgumentError("array", "a typed array of at least one byte", "empty");
   }
-  if (options === null || typeof options !== "object") {
-    throw new InvalidArgumentError("options", "an object", options);
-  }
+  checkOptions(options);
   if (HostBuffer.of(view) !== undefined) {
     throw new InvalidArgumentError("array", "pageable memory", `a view of ${HostBuffer.of(view)}`);
   }

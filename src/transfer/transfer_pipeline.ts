@@ -21,6 +21,7 @@ import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
   bytesOf,
   checkByteCount,
+  checkOptions,
   checkPositiveByteCount,
   checkRange,
   checkStableHostArray,
@@ -154,9 +155,7 @@ export class TransferPipeline {
 
   /** A pipeline with a new stream on the device; InvalidArgumentError for bad options. */
   constructor(options: TransferPipelineOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("options", "an object", options);
-    }
+    checkOptions(options);
     const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 2 << 20, "chunkBytes");
     this.directBelow = checkByteCount(options.directBelow ?? 1 << 20, "directBelow");
     this.offThreadFrom = checkByteCount(options.offThreadFrom ?? 32 << 20, "offThreadFrom");
@@ -245,9 +244,7 @@ export class TransferPipeline {
   uploadEach(source: HostArray, options: UploadEachOptions): Promise<void> {
     return this.#run(() => {
       const bytes = bytesOf(checkStableHostArray(source, "source"));
-      if (options === null || typeof options !== "object") {
-        throw new InvalidArgumentError("options", "an object", options);
-      }
+      checkOptions(options);
       const chunk = checkPositiveByteCount(options.chunkBytes ?? this.chunkBytes, "chunkBytes");
       const { compute, process } = options;
       if (!(compute instanceof Stream) || compute.device !== this.device || compute.closed) {
