@@ -7,11 +7,9 @@
  */
 
 import { BufferBatch } from "../buffers/buffer_batch.ts";
-import { checkOptions } from "../validate.ts";
-import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
-import { Stream, streamDone } from "../cuda/stream.ts";
-import { kernelStream } from "./kernel_stream.ts";
+import { type Stream, streamDone } from "../cuda/stream.ts";
+import { placeKernel } from "./kernel_options.ts";
 import {
   buildMemory,
   BVH_LAYOUT,
@@ -21,7 +19,6 @@ import {
   setFrameBounds,
   WORD,
 } from "./mesh_build.ts";
-import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import {
@@ -137,28 +134,15 @@ export class MeshBvh {
     triangles: IndexInput,
     options: MeshBvhOptions = {},
   ): Promise<MeshBvh> {
-    checkOptions(options);
-    const device = options.device ?? viewDevice(vertices) ?? defaultDevice();
-    const label = options.label ?? "bvh";
-    if (typeof label !== "string" || label.length === 0) {
-      throw new InvalidArgumentError("options.label", "a non-empty string", label);
-    }
+    const { device, stream, label } = placeKernel(options, vertices, "bvh");
     const leafSize = options.leafSize ?? 4;
     if (!Number.isInteger(leafSize) || leafSize < 1 || leafSize > 64) {
       throw new InvalidArgumentError("options.leafSize", "an integer from 1 to 64", leafSize);
-    }
-    if (options.stream !== undefined && !(options.stream instanceof Stream)) {
-      throw new InvalidArgumentError("options.stream", "a Stream", options.stream);
-    }
-    if (options.stream !== undefined && options.stream.device !== device) {
-      throw new InvalidArgumentError("options.stream", `a Stream on ${device.id}`, options.stream);
     }
     const v = coordinateTriples(vertices, "vertices", device);
     const t = indexTriples(triangles, "triangles", device);
     checkSameSide(v, t);
     if (t.count === 0) throw new InvalidArgumentError("triangles", "at least one triangle", 0);
-    kernelLibrary(device.kind); // KernelLibraryUnavailableError before anything is allocated
-    const stream = options.stream ?? kernelStream(device);
     const built = await buildMemory(device, stream, label, v, t, leafSize);
     const counts = { triangles: t.count, vertices: v.count, nodes: built.nodeCount, leafSize };
     return new MeshBvh(device, stream, label, counts, built.frame, built.memory);
@@ -374,9 +358,4 @@ export class MeshBvh {
     this.#memory.normals = batch.release(normals);
     this.#words[WORD.normals] = normals.ptr;
   }
-}
-
-function viewDevice(value: unknown): MemoryDevice | undefined {
-  const bytes = (value as { bytes?: DeviceBuffer })?.bytes;
-  return bytes?.device;
 }

@@ -13,7 +13,6 @@ import { checkKernelStatus, kernelLibrary } from "./library.ts";
 /** The entry points bound both ways (see ffi/kernels.ts). */
 export type TwoWayEntry =
   & keyof KernelSymbols
-  & `gm_bvh_${string}`
   & {
     [K in keyof KernelSymbols]: `${K & string}_async` extends keyof KernelSymbols ? K : never;
   }[keyof KernelSymbols];
