@@ -162,6 +162,35 @@ export { getMemoryManager, MemoryManager, type MemoryUsage } from "./src/manager
 
 export { axpy } from "./src/kernels/axpy.ts";
 export { MeshBvh, type MeshBvhOptions } from "./src/kernels/mesh_bvh.ts";
+export { type KernelPlacementOptions } from "./src/kernels/kernel_options.ts";
+export {
+  type DevicePointFeatures,
+  type DevicePointNeighbours,
+  type DeviceRadiusNeighbours,
+  knnPoints,
+  type KnnPointsOptions,
+  planKnnPoints,
+  type PointFeatures,
+  pointFeatures,
+  type PointFeaturesOptions,
+  type PointNeighbours,
+  type PointQueryOptions,
+  type PointQueryPlan,
+  type RadiusNeighbours,
+  radiusSearch,
+  type RadiusSearchOptions,
+} from "./src/kernels/point_queries.ts";
+export {
+  type DeviceNeighbours,
+  knn,
+  type KnnOptions,
+  type KnnPlan,
+  l2Distances,
+  type L2DistancesOptions,
+  type Neighbours,
+  planKnn,
+  type Precision,
+} from "./src/kernels/vector_distances.ts";
 export type {
   ClosestPoints,
   ClosestPointsOptions,

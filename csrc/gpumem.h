@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 4
+#define GM_ABI_VERSION 5
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */
@@ -108,6 +108,49 @@ int gm_bvh_ray(int device, const uint64_t *bvh, const double *frame, uint64_t or
                uint64_t directions, int f64, uint64_t count, float t_max, int any_hit,
                uint64_t t_out, uint64_t face, uint64_t bary, uint64_t scratch,
                uint64_t scratch_bytes, uint64_t status, void *stream);
+
+/* Point clouds (csrc/knn/; layouts in knn/point_index.h). An index is: gm_points_frame (bounds
+ * and non-finite count, into a 64-byte GmPointFrame), gm_points_order (Morton order of the
+ * input: order_out the input indices sorted, *nonfinite the coordinates not finite as float
+ * offsets from the frame's centre), then gm_points_index (sorted points and the tree's boxes).
+ * Queries order themselves with gm_points_order in the index's frame. */
+
+/* Sizes for n points: plan[0] index bytes, plan[1] gm_points_order scratch bytes, plan[2] the
+ * tree's leaf base, plan[3] the offset of the tree's boxes in the index. */
+int gm_points_plan(uint64_t n, uint64_t *plan);
+int gm_points_frame(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                    void *stream);
+int gm_points_order(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                    uint64_t scratch, uint64_t scratch_bytes, uint64_t order_out,
+                    uint64_t nonfinite, void *stream);
+int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                    uint64_t order, uint64_t index, void *stream);
+/* The k nearest (within sqrt(radius2), inclusive) of each query, ties by the smaller index.
+ * `index`: GM_POINT_WORDS uint64_t. queries 0: self queries over the index's points, answered
+ * for input indices in [out_begin, out_end) at index - out_begin; otherwise `count` queries in
+ * `order`, answered at their own index (out_begin 0, out_end count). Outputs (each may be 0):
+ * int32_t indices and float distances (count x k, padded with -1 and Infinity), int32_t counts,
+ * float features (GM_FEATURE_FLOATS x (out_end - out_begin), knn/point_index.h). */
+int gm_points_query(int device, const uint64_t *index, uint64_t queries, int f64, uint64_t count,
+                    uint64_t order, uint32_t k, float radius2, int flags, uint64_t out_begin,
+                    uint64_t out_end, uint64_t indices, uint64_t distances, uint64_t counts,
+                    uint64_t features, void *stream);
+
+/* Brute-force L2 for vectors of `dim` floats or doubles (csrc/knn/l2_steps.h). centre: 0, or
+ * `dim` doubles (gm_vectors_centre: the corpus's column means) subtracted from float64 inputs
+ * before they are rounded to float. */
+int gm_vectors_centre(int device, uint64_t corpus, uint64_t n, uint32_t dim, int f64,
+                      uint64_t centre, void *stream);
+/* out[i * ld + j] = the distance (squared: its square) of query i to corpus row j. */
+int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64_t corpus, uint64_t n_count,
+               uint32_t dim, int f64, uint64_t centre, int squared, uint64_t out, uint64_t ld,
+               void *stream);
+/* Folds a tile of squared distances (q_count rows of n_count, corpus indices from corpus_base)
+ * into each row's k best (best_d squared floats and best_i int32_t, q_count x k, ascending by
+ * distance then index); flags: enum gm_select_flag. */
+int gm_knn_select(int device, uint64_t tile, uint64_t ld, uint64_t q_count, uint64_t n_count,
+                  uint64_t corpus_base, uint64_t query_base, uint32_t k, int flags,
+                  uint64_t best_d, uint64_t best_i, void *stream);
 
 #ifdef __cplusplus
 }

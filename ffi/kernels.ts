@@ -136,6 +136,108 @@ const bvhRayParameters = [
   "pointer", /* void *stream */
 ] as const;
 
+/*
+ * Point clouds and vectors (csrc/knn/, declared in csrc/gpumem.h): bound both ways as the BVH's.
+ */
+/** The parameters of gm_points_frame: int gm_points_frame(device, points, n, f64, frame, stream) */
+const pointsFrameParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t points: 3 * n floats or doubles */
+  "u64", /* uint64_t n */
+  "i32", /* int f64 */
+  "u64", /* uint64_t frame: a GmPointFrame (64 bytes) */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_points_order: Morton order of points in a frame's grid */
+const pointsOrderParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t points */
+  "u64", /* uint64_t n */
+  "i32", /* int f64 */
+  "u64", /* uint64_t frame */
+  "u64", /* uint64_t scratch */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t order_out: n uint32_t */
+  "u64", /* uint64_t nonfinite: one uint64_t */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_points_index: sorted points and the tree's boxes */
+const pointsIndexParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t points */
+  "u64", /* uint64_t n */
+  "i32", /* int f64 */
+  "u64", /* uint64_t frame */
+  "u64", /* uint64_t order */
+  "u64", /* uint64_t index: gm_points_plan's plan[0] bytes */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_points_query: k nearest (within a radius), counts, features */
+const pointsQueryParameters = [
+  "i32", /* int device */
+  "buffer", /* const uint64_t *index: GM_POINT_WORDS */
+  "u64", /* uint64_t queries: 0 for self queries */
+  "i32", /* int f64 */
+  "u64", /* uint64_t count */
+  "u64", /* uint64_t order: the queries' order, 0 for self queries */
+  "u32", /* uint32_t k */
+  "f32", /* float radius2 */
+  "i32", /* int flags: enum gm_point_query_flag */
+  "u64", /* uint64_t out_begin */
+  "u64", /* uint64_t out_end */
+  "u64", /* uint64_t indices: count x k int32_t, or 0 */
+  "u64", /* uint64_t distances: count x k floats, or 0 */
+  "u64", /* uint64_t counts: count int32_t, or 0 */
+  "u64", /* uint64_t features: GM_FEATURE_FLOATS x (out_end - out_begin) floats, or 0 */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_vectors_centre: int gm_vectors_centre(device, corpus, n, dim, f64, centre, stream) */
+const vectorsCentreParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t corpus: n x dim floats or doubles */
+  "u64", /* uint64_t n */
+  "u32", /* uint32_t dim */
+  "i32", /* int f64 */
+  "u64", /* uint64_t centre: dim doubles */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_l2_tile: a block of distances */
+const l2TileParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t queries */
+  "u64", /* uint64_t q_count */
+  "u64", /* uint64_t corpus */
+  "u64", /* uint64_t n_count */
+  "u32", /* uint32_t dim */
+  "i32", /* int f64 */
+  "u64", /* uint64_t centre: dim doubles, or 0 */
+  "i32", /* int squared */
+  "u64", /* uint64_t out */
+  "u64", /* uint64_t ld: floats between rows of out */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_knn_select: a tile folded into each row's k best */
+const knnSelectParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t tile */
+  "u64", /* uint64_t ld */
+  "u64", /* uint64_t q_count */
+  "u64", /* uint64_t n_count */
+  "u64", /* uint64_t corpus_base */
+  "u64", /* uint64_t query_base */
+  "u32", /* uint32_t k */
+  "i32", /* int flags: enum gm_select_flag */
+  "u64", /* uint64_t best_d */
+  "u64", /* uint64_t best_i */
+  "pointer", /* void *stream */
+] as const;
+
 /** Symbol table for libgpumem_kernels_{cpu,cuda}.so. */
 export const kernelSymbols = {
   /** int gm_abi_version(void) */
@@ -257,13 +359,78 @@ export const kernelSymbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** int gm_points_plan(uint64_t n, uint64_t *plan): index bytes, order scratch, leaf base, boxes offset */
+  gm_points_plan: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int gm_points_frame(...): bounds and non-finite count of a cloud */
+  gm_points_frame: { parameters: pointsFrameParameters, result: "i32" },
+  /** gm_points_frame on a worker thread (the cpu device). */
+  gm_points_frame_async: {
+    name: "gm_points_frame",
+    parameters: pointsFrameParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_points_order(...): Morton order of points */
+  gm_points_order: { parameters: pointsOrderParameters, result: "i32" },
+  /** gm_points_order on a worker thread (the cpu device). */
+  gm_points_order_async: {
+    name: "gm_points_order",
+    parameters: pointsOrderParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_points_index(...): sorted points and tree boxes */
+  gm_points_index: { parameters: pointsIndexParameters, result: "i32" },
+  /** gm_points_index on a worker thread (the cpu device). */
+  gm_points_index_async: {
+    name: "gm_points_index",
+    parameters: pointsIndexParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_points_query(...): k nearest, radius, features */
+  gm_points_query: { parameters: pointsQueryParameters, result: "i32" },
+  /** gm_points_query on a worker thread (the cpu device). */
+  gm_points_query_async: {
+    name: "gm_points_query",
+    parameters: pointsQueryParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_vectors_centre(...): column means of a corpus */
+  gm_vectors_centre: { parameters: vectorsCentreParameters, result: "i32" },
+  /** gm_vectors_centre on a worker thread (the cpu device). */
+  gm_vectors_centre_async: {
+    name: "gm_vectors_centre",
+    parameters: vectorsCentreParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_l2_tile(...): a block of L2 distances */
+  gm_l2_tile: { parameters: l2TileParameters, result: "i32" },
+  /** gm_l2_tile on a worker thread (the cpu device). */
+  gm_l2_tile_async: {
+    name: "gm_l2_tile",
+    parameters: l2TileParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_knn_select(...): a tile folded into k best lists */
+  gm_knn_select: { parameters: knnSelectParameters, result: "i32" },
+  /** gm_knn_select on a worker thread (the cpu device). */
+  gm_knn_select_async: {
+    name: "gm_knn_select",
+    parameters: knnSelectParameters,
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened kernel library's symbols. */
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 4;
+export const KERNEL_ABI_VERSION = 5;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {

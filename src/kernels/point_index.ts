@@ -1,0 +1,194 @@
+/**
+ * A point cloud's index on a device (csrc/knn/point_index.h): the cloud's frame (float64
+ * bounds; the float offsets from its centre keep Lambert-93 coordinates to a fraction of a
+ * millimetre), its points sorted along a Morton curve and the boxes of an implicit tree over
+ * buckets of them. Built in three steps whose scratch goes back as soon as a step is done, so a
+ * 17M-point tile fits under a 1 GiB limit.
+ *
+ * @module
+ */
+
+import { BufferBatch } from "../buffers/buffer_batch.ts";
+import type { DeviceBuffer } from "../buffers/device_buffer.ts";
+import { streamDone } from "../cuda/stream.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import type { KernelPlacement } from "./kernel_options.ts";
+import { kernelLibrary } from "./library.ts";
+import { onDevice } from "./mesh_build.ts";
+import type { Triples } from "./mesh_input.ts";
+import { callKernel } from "./native_call.ts";
+
+/** Bytes of a GmPointFrame. */
+const FRAME_BYTES = 64;
+/** Word of GmPointFrame holding the count of non-finite coordinates. */
+const FRAME_NONFINITE = 6;
+
+/** Sizes of an index over `count` points (gm_points_plan). */
+export interface PointIndexPlan {
+  /** Bytes of the sorted points and the tree's boxes. */
+  indexBytes: number;
+  /** Bytes of the ordering pass's scratch (Morton codes, the sort's storage). */
+  orderScratchBytes: number;
+  /** The tree's leaf level (a power of two). */
+  leafBase: number;
+  /** Where the boxes start in the index. */
+  nodesOffset: number;
+}
+
+/** The sizes gm_points_plan gives for `count` points on `placement`'s device. */
+export function planPointIndex(placement: KernelPlacement, count: number): PointIndexPlan {
+  const plan = new BigUint64Array(4);
+  kernelLibrary(placement.device.kind).symbols.gm_points_plan(BigInt(count), plan);
+  return {
+    indexBytes: Number(plan[0]),
+    orderScratchBytes: Number(plan[1]),
+    leafBase: Number(plan[2]),
+    nodesOffset: Number(plan[3]),
+  };
+}
+
+/** A built index: its memory and the words gm_points_query reads. Free it with `free()`. */
+export class PointIndex {
+  /** Points indexed. */
+  readonly count: number;
+  /** GM_POINT_WORDS: frame, points, boxes, count, leaf base. */
+  readonly words: BigUint64Array;
+  readonly #frame: DeviceBuffer;
+  readonly #index: DeviceBuffer;
+
+  private constructor(
+    count: number,
+    frame: DeviceBuffer,
+    index: DeviceBuffer,
+    plan: PointIndexPlan,
+  ) {
+    this.count = count;
+    this.#frame = frame;
+    this.#index = index;
+    this.words = BigUint64Array.of(
+      frame.ptr,
+      index.ptr,
+      index.ptr + BigInt(plan.nodesOffset),
+      BigInt(count),
+      BigInt(plan.leafBase),
+    );
+  }
+
+  /** The frame's address (queries order themselves in its grid). */
+  get frame(): bigint {
+    return this.#frame.ptr;
+  }
+
+  /** Bytes it holds. */
+  get byteLength(): number {
+    return this.#frame.byteLength + this.#index.byteLength;
+  }
+
+  /**
+   * Indexes `points` (checked triples) on `placement`: uploads host arrays, orders them, sorts
+   * them into the index. Non-finite coordinates are an InvalidArgumentError, after which nothing
+   * is held.
+   */
+  static async build(placement: KernelPlacement, points: Triples): Promise<PointIndex> {
+    const { device, stream, label } = placement;
+    const n = points.count;
+    const plan = planPointIndex(placement, n);
+    const handle = stream.handle;
+    const f64 = points.f64 ? 1 : 0;
+    using batch = new BufferBatch({ device, stream });
+    const input = onDevice(batch, points, `${label}.input`);
+    await input.done;
+    const frame = batch.allocate(FRAME_BYTES, { label: `${label}.index` });
+    await callKernel(
+      device,
+      "gm_points_frame",
+      device.ordinal,
+      input.address,
+      BigInt(n),
+      f64,
+      frame.ptr,
+      handle,
+    );
+    const order = batch.allocate(4 * n, { label: `${label}.build.order` });
+    const nonfinite = await orderPoints(
+      placement,
+      batch,
+      input.address,
+      n,
+      points.f64,
+      frame.ptr,
+      order.ptr,
+    );
+    const index = batch.allocate(plan.indexBytes, { label: `${label}.index` });
+    await callKernel(
+      device,
+      "gm_points_index",
+      device.ordinal,
+      input.address,
+      BigInt(n),
+      f64,
+      frame.ptr,
+      order.ptr,
+      index.ptr,
+      handle,
+    );
+    await streamDone(stream);
+    const bad = frame.copyToHost(new BigUint64Array(FRAME_BYTES / 8))[FRAME_NONFINITE] +
+      nonfinite.copyToHost(new BigUint64Array(1))[0];
+    if (bad > 0n) {
+      throw new InvalidArgumentError(
+        points.argument,
+        "finite coordinates within float range of the cloud's centre",
+        `${bad} that are not`,
+      );
+    }
+    return new PointIndex(n, batch.release(frame), batch.release(index), plan);
+  }
+
+  /** Gives its memory back (ordered on the stream it was built on). Idempotent. */
+  free(): void {
+    this.#frame.free();
+    this.#index.free();
+  }
+
+  /** Same as {@linkcode PointIndex.free}. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}
+
+/**
+ * Orders `n` points at `address` along the Morton curve of the frame at `frame`, into the n
+ * uint32 at `order`; the ordering scratch goes back before this returns. Returns the buffer (of
+ * `batch`) where the count of points not finite as float offsets lands once the stream is done.
+ */
+export async function orderPoints(
+  placement: KernelPlacement,
+  batch: BufferBatch,
+  address: bigint,
+  n: number,
+  f64: boolean,
+  frame: bigint,
+  order: bigint,
+): Promise<DeviceBuffer> {
+  const { device, stream, label } = placement;
+  const scratchBytes = planPointIndex(placement, n).orderScratchBytes;
+  const nonfinite = batch.allocate(8, { label: `${label}.build.scratch` });
+  const scratch = batch.allocate(scratchBytes, { label: `${label}.build.scratch` });
+  await callKernel(
+    device,
+    "gm_points_order",
+    device.ordinal,
+    address,
+    BigInt(n),
+    f64 ? 1 : 0,
+    frame,
+    scratch.ptr,
+    BigInt(scratchBytes),
+    order,
+    nonfinite.ptr,
+    stream.handle,
+  );
+  batch.release(scratch).free(); // stream-ordered: the memory is reused only after the sort
+  return nonfinite;
+}
