@@ -163,7 +163,17 @@ const pointsOrderParameters = [
   "pointer", /* void *stream */
 ] as const;
 
-/** The parameters of gm_points_index: sorted points and the tree's boxes */
+/** The parameters of gm_points_leaves: int gm_points_leaves(device, n, scratch, scratch_bytes, count_out, stream) */
+const pointsLeavesParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t n */
+  "u64", /* uint64_t scratch: as gm_points_order left it */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t count_out: one uint32_t */
+  "pointer", /* void *stream */
+] as const;
+
+/** The parameters of gm_points_index: sorted points, leaf starts and the tree's boxes */
 const pointsIndexParameters = [
   "i32", /* int device */
   "u64", /* uint64_t points */
@@ -171,6 +181,9 @@ const pointsIndexParameters = [
   "i32", /* int f64 */
   "u64", /* uint64_t frame */
   "u64", /* uint64_t order */
+  "u64", /* uint64_t scratch: as gm_points_leaves left it */
+  "u64", /* uint64_t scratch_bytes */
+  "u64", /* uint64_t leaves */
   "u64", /* uint64_t index: gm_points_plan's plan[0] bytes */
   "pointer", /* void *stream */
 ] as const;
@@ -359,8 +372,8 @@ export const kernelSymbols = {
     result: "i32",
     nonblocking: true,
   },
-  /** int gm_points_plan(uint64_t n, uint64_t *plan): index bytes, order scratch, leaf base, boxes offset */
-  gm_points_plan: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int gm_points_plan(uint64_t n, uint64_t leaves, uint64_t *plan): index bytes, order scratch, leaf base, offsets */
+  gm_points_plan: { parameters: ["u64", "u64", "buffer"], result: "i32" },
   /** int gm_points_frame(...): bounds and non-finite count of a cloud */
   gm_points_frame: { parameters: pointsFrameParameters, result: "i32" },
   /** gm_points_frame on a worker thread (the cpu device). */
@@ -376,6 +389,15 @@ export const kernelSymbols = {
   gm_points_order_async: {
     name: "gm_points_order",
     parameters: pointsOrderParameters,
+    result: "i32",
+    nonblocking: true,
+  },
+  /** int gm_points_leaves(...): the leaves of the sorted points */
+  gm_points_leaves: { parameters: pointsLeavesParameters, result: "i32" },
+  /** gm_points_leaves on a worker thread (the cpu device). */
+  gm_points_leaves_async: {
+    name: "gm_points_leaves",
+    parameters: pointsLeavesParameters,
     result: "i32",
     nonblocking: true,
   },

@@ -45,3 +45,50 @@ Deno.test("examples/mesh_sdf.ts samples a torus's signed distance grid and write
     await Deno.remove(out);
   }
 });
+
+Deno.test("examples/lidar_features.ts computes a tile's features and writes them", async () => {
+  const out = "build/example-features.bin";
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        "--allow-sys",
+        new URL("../examples/lidar_features.ts", import.meta.url).pathname,
+        "--points",
+        "20000",
+        "--k",
+        "16",
+        "--out",
+        out,
+      ],
+      env: { GPUMEM_DEVICE: "cpu" },
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(new TextDecoder().decode(stdout), /20000 points, k = 16/);
+    const file = await Deno.readFile(out);
+    assert.equal(file.byteLength, 32 + 11 * 4 * 20000);
+    assert.equal(new TextDecoder().decode(file.subarray(0, 6)), "GMFEAT");
+    const header = new DataView(file.buffer);
+    assert.equal(header.getBigUint64(8, true), 20000n);
+    const f = new Float32Array(file.buffer, 32);
+    const n = 20000;
+    // Normals are unit and point up; the ratios lie in [0, 1]; most of a tile is flat ground.
+    let flat = 0;
+    for (let i = 0; i < n; i++) {
+      const len = Math.hypot(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
+      assert.ok(Math.abs(len - 1) < 1e-4 && f[3 * i + 2] >= 0, `normal ${i}`);
+      for (let s = 0; s < 5; s++) {
+        const v = f[6 * n + s * n + i];
+        assert.ok(v >= 0 && v <= 1, `feature ${s} of point ${i}: ${v}`);
+      }
+      if (f[6 * n + 3 * n + i] < 0.1) flat++; // verticality
+    }
+    assert.ok(flat > 0.6 * n, `${flat} flat points`);
+  } finally {
+    await Deno.remove(out).catch(() => {});
+  }
+});

@@ -1,10 +1,13 @@
 /* The point index both builds make for 3-D nearest-neighbour queries: points sorted along a
  * 63-bit Morton curve, stored as float offsets from the cloud's centre (so that Lambert-93-sized
- * coordinates keep their millimetres), cut into buckets of GM_POINT_BUCKET consecutive points,
- * with an implicit complete binary tree of boxes over the buckets (node 1 the root, node i's
- * children 2i and 2i + 1, bucket b at leaf_base + b). The tree needs no build beyond its boxes,
- * adapts to density (a bucket is a fixed number of points, not a fixed volume) and is walked
- * nearest child first. */
+ * coordinates keep their millimetres), cut into leaves, with an implicit complete binary tree of
+ * boxes over the leaves (node 1 the root, node i's children 2i and 2i + 1, leaf b at
+ * leaf_base + b), walked nearest child first.
+ *
+ * A leaf is a maximal aligned Morton cell of at most GM_POINT_LEAF points. Fixed runs of
+ * consecutive points would straddle the curve's jumps (a run that ends in one quadrant and starts
+ * in the next spans both); on a LiDAR tile such boxes made a query scan 34 leaves, aligned cells
+ * about 6. The tree over them needs no build beyond its boxes and adapts to density. */
 #ifndef GPUMEM_POINT_INDEX_H
 #define GPUMEM_POINT_INDEX_H
 
@@ -14,8 +17,8 @@
 
 #include "../axpy.h"
 
-/* Points a bucket (a leaf of the tree). */
-#define GM_POINT_BUCKET 32
+/* Most points a leaf. */
+#define GM_POINT_LEAF 32
 /* The largest k (or maxNeighbours) of a point query. */
 #define GM_POINT_MAX_K 256
 /* Bits of the Morton code per axis. */
@@ -44,8 +47,11 @@ struct GmPointFrame {
 struct GmPointIndexView {
   const GmPointFrame *frame;
   const GmPoint4 *points;
+  const uint32_t *starts;     /* leaf b holds points [starts[b], starts[b + 1]) */
+  const uint64_t *leaf_codes; /* the Morton code of each leaf's first point */
   const GmPointBox *nodes;
   uint32_t count;
+  uint32_t leaves;
   uint32_t leaf_base;
 };
 
@@ -56,7 +62,10 @@ enum gm_point_index_word {
   GM_POINT_NODES = 2,
   GM_POINT_COUNT = 3,
   GM_POINT_LEAF_BASE = 4,
-  GM_POINT_WORDS = 5,
+  GM_POINT_STARTS = 5,
+  GM_POINT_LEAVES = 6,
+  GM_POINT_LEAF_CODES = 7,
+  GM_POINT_WORDS = 8,
 };
 
 /* Query flags. */
@@ -77,14 +86,38 @@ enum gm_point_feature {
 };
 #define GM_FEATURE_FLOATS (6 + GM_FEATURE_SCALARS)
 
-/* Buckets of n points, and the leaf level of the tree over them (a power of two). */
-GM_HOST_DEVICE inline uint64_t gm_point_buckets(uint64_t n) {
-  return (n + GM_POINT_BUCKET - 1) / GM_POINT_BUCKET;
-}
-GM_HOST_DEVICE inline uint64_t gm_point_leaf_base(uint64_t n) {
-  uint64_t buckets = gm_point_buckets(n), base = 1;
-  while (base < buckets) base *= 2;
+/* The leaf level of the tree over `leaves` leaves (a power of two). */
+GM_HOST_DEVICE inline uint64_t gm_point_leaf_base(uint64_t leaves) {
+  uint64_t base = 1;
+  while (base < leaves) base *= 2;
   return base;
+}
+
+/* The sum of squares, rounded after each step: both builds must round alike (a fused
+ * multiply-add here on one of them would reorder near ties between the two). */
+GM_HOST_DEVICE inline float gm_sum_squares(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(__fadd_rn(__fmul_rn(a, a), __fmul_rn(b, b)), __fmul_rn(c, c));
+#else
+  return a * a + b * b + c * c; /* ISO C++ mode: no contraction */
+#endif
+}
+
+/* Whether sorted point i starts a leaf: when the smallest aligned cell holding points i - 1 and
+ * i holds more than GM_POINT_LEAF points (counted up to that many on each side). Points with one
+ * code share the finest cell: a run of them longer than a leaf is cut every GM_POINT_LEAF. */
+GM_HOST_DEVICE inline uint32_t gm_leaf_starts_at(const uint64_t *codes, uint64_t n, uint64_t i) {
+  if (i == 0) return 1;
+  uint64_t differ = codes[i - 1] ^ codes[i];
+  int shift = 0;
+  while (shift < 64 && (differ >> shift) != 0) shift++;
+  const uint64_t prefix = shift == 64 ? 0 : codes[i] >> shift;
+  auto same = [&](uint64_t j) { return shift == 64 || (codes[j] >> shift) == prefix; };
+  uint64_t count = 0;
+  for (uint64_t j = i; j > 0 && count <= GM_POINT_LEAF && same(j - 1); j--) count++;
+  for (uint64_t j = i; j < n && count <= GM_POINT_LEAF && same(j); j++) count++;
+  if (count <= GM_POINT_LEAF) return 0;
+  return differ != 0 || i % GM_POINT_LEAF == 0 ? 1 : 0;
 }
 
 /* Ordered-integer encoding of doubles: unsigned order equals numeric order. */
@@ -154,10 +187,11 @@ GM_HOST_DEVICE inline bool gm_point_local(const GmPointGrid &g, const V *points,
   return finite;
 }
 
-/* Step: the box of bucket b over the sorted points (empty past the last bucket). */
-GM_HOST_DEVICE inline GmPointBox gm_bucket_box(const GmPoint4 *points, uint64_t n, uint64_t b) {
+/* Step: the box of leaf b over the sorted points (empty past the last leaf). */
+GM_HOST_DEVICE inline GmPointBox gm_leaf_box(const GmPoint4 *points, const uint32_t *starts,
+                                             uint64_t leaves, uint64_t b) {
   GmPointBox box = {{INFINITY, INFINITY, INFINITY}, {-INFINITY, -INFINITY, -INFINITY}};
-  uint64_t begin = b * GM_POINT_BUCKET, end = begin + GM_POINT_BUCKET < n ? begin + GM_POINT_BUCKET : n;
+  uint64_t begin = b < leaves ? starts[b] : 0, end = b < leaves ? starts[b + 1] : 0;
   for (uint64_t i = begin; i < end; i++) {
     const float p[3] = {points[i].x, points[i].y, points[i].z};
     for (int k = 0; k < 3; k++) {

@@ -5,27 +5,35 @@
 #include "../carver.h"
 #include "point_index.h"
 
-/* The index allocation: the sorted points, then the tree's boxes (2 * leaf_base of them). */
+/* The index allocation: the sorted points, the leaves' starts (and n after the last), their first
+ * Morton codes (where other queries find their place on the curve), then the tree's boxes
+ * (2 * leaf_base of them). */
 struct GmPointIndexLayout {
   GmPoint4 *points;
+  uint32_t *starts;
+  uint64_t *leaf_codes;
   GmPointBox *nodes;
   uint64_t leaf_base;
   uint64_t total;
 
-  GmPointIndexLayout(uint64_t base, uint64_t n) {
+  GmPointIndexLayout(uint64_t base, uint64_t n, uint64_t leaves) {
     GmCarver carve(base);
-    leaf_base = gm_point_leaf_base(n);
+    leaf_base = gm_point_leaf_base(leaves);
     points = carve.take<GmPoint4>(n);
+    starts = carve.take<uint32_t>(leaves + 1);
+    leaf_codes = carve.take<uint64_t>(leaves);
     nodes = carve.take<GmPointBox>(2 * leaf_base);
     total = carve.used();
   }
 };
 
-/* The ordering pass's scratch: Morton codes in and out, input indices in, the sort's own
- * temporary storage (0 bytes on the CPU build). */
+/* The ordering pass's scratch: Morton codes in and out (the sorted ones stay for the leaves;
+ * the others' space then holds leaf flags and their scan), input indices in, and the sort's and
+ * scan's temporary storage (0 bytes on the CPU build). */
 struct GmPointOrderScratch {
   uint64_t *keys[2];
   uint32_t *values;
+  uint32_t *flags, *leaf_of; /* in keys[0]'s space, once sorted: leaf starts and their scan */
   void *sort_temp;
   uint64_t sort_bytes;
   uint64_t total;
@@ -35,6 +43,8 @@ struct GmPointOrderScratch {
     keys[0] = carve.take<uint64_t>(n);
     keys[1] = carve.take<uint64_t>(n);
     values = carve.take<uint32_t>(n);
+    flags = reinterpret_cast<uint32_t *>(keys[0]);
+    leaf_of = flags + n;
     sort_temp = carve.take<uint8_t>(sort_temp_bytes);
     sort_bytes = sort_temp_bytes;
     total = carve.used();
@@ -46,8 +56,11 @@ inline GmPointIndexView gm_point_view(const uint64_t *words) {
   GmPointIndexView v;
   v.frame = reinterpret_cast<const GmPointFrame *>(words[GM_POINT_FRAME]);
   v.points = reinterpret_cast<const GmPoint4 *>(words[GM_POINT_POINTS]);
+  v.starts = reinterpret_cast<const uint32_t *>(words[GM_POINT_STARTS]);
+  v.leaf_codes = reinterpret_cast<const uint64_t *>(words[GM_POINT_LEAF_CODES]);
   v.nodes = reinterpret_cast<const GmPointBox *>(words[GM_POINT_NODES]);
   v.count = static_cast<uint32_t>(words[GM_POINT_COUNT]);
+  v.leaves = static_cast<uint32_t>(words[GM_POINT_LEAVES]);
   v.leaf_base = static_cast<uint32_t>(words[GM_POINT_LEAF_BASE]);
   return v;
 }

@@ -7,8 +7,7 @@
 
 #include "point_index.h"
 
-/* Deepest walk: the tree has at most 2^32 / GM_POINT_BUCKET leaves, and the walk pushes one
- * node a level. */
+/* Deepest walk: the tree has at most 2^32 leaves, and the walk pushes one node a level. */
 #define GM_POINT_STACK 32
 
 /* A query's running best list: ascending by (squared distance, input index). */
@@ -44,41 +43,87 @@ struct GmNeighbours {
 };
 
 GM_HOST_DEVICE inline float gm_box_distance2(const GmPointBox &b, const float *q) {
-  float s = 0;
+  float d[3];
   for (int k = 0; k < 3; k++) {
-    float d = b.lo[k] - q[k];
-    float e = q[k] - b.hi[k];
-    d = d > e ? d : e;
-    d = d > 0 ? d : 0;
-    s += d * d;
+    float below = b.lo[k] - q[k], above = q[k] - b.hi[k];
+    d[k] = below > above ? below : above;
+    d[k] = d[k] > 0 ? d[k] : 0;
   }
-  return s;
+  /* Rounded as a point's distance is, so no point scores nearer than its box. */
+  return gm_sum_squares(d[0], d[1], d[2]);
+}
+
+/* Scans leaf `leaf` into best (skipping sorted position `own`). */
+template <int KCAP>
+GM_HOST_DEVICE inline void gm_scan_leaf(const GmPointIndexView &index, const float *q, uint32_t own,
+                                        uint32_t leaf, GmNeighbours<KCAP> &best) {
+  uint64_t begin = index.starts[leaf], end = index.starts[leaf + 1];
+  for (uint64_t i = begin; i < end; i++) {
+    GmPoint4 p = index.points[i];
+    float d2 = gm_sum_squares(p.x - q[0], p.y - q[1], p.z - q[2]);
+    if (best.admits(d2, p.id) && static_cast<uint32_t>(i) != own) {
+      best.insert(d2, p.id, static_cast<uint32_t>(i));
+    }
+  }
+}
+
+/* The first sorted position of the leaf where Morton code `code` falls along the curve. */
+GM_HOST_DEVICE inline uint32_t gm_curve_position(const GmPointIndexView &index, uint64_t code) {
+  uint32_t lo = 0, hi = index.leaves - 1;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi + 1) / 2;
+    if (index.leaf_codes[mid] <= code) lo = mid;
+    else hi = mid - 1;
+  }
+  return index.starts[lo];
+}
+
+/* The leaf holding sorted position i (a binary search of the leaf starts). */
+GM_HOST_DEVICE inline uint32_t gm_leaf_of(const GmPointIndexView &index, uint32_t i) {
+  uint32_t lo = 0, hi = index.leaves - 1;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi + 1) / 2;
+    if (index.starts[mid] <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /* The walk. `own`: the query's own sorted position when it is skipped (self queries without
- * themselves), else UINT32_MAX. */
+ * themselves), else UINT32_MAX. `near`: for self queries, the sorted position the query sits at
+ * (else UINT32_MAX): the walk then starts from the leaves around it, already near along the
+ * curve, so that its bound is tight before it descends. (Without that, the many boxes at distance
+ * 0 from a query send the walk down the wrong subtrees first: 34 leaves a query on a LiDAR tile
+ * where about 4 reach the final radius.) */
 template <int KCAP>
 GM_HOST_DEVICE inline void gm_point_search(const GmPointIndexView &index, const float *q,
-                                           uint32_t own, GmNeighbours<KCAP> &best) {
+                                           uint32_t own, uint32_t near, GmNeighbours<KCAP> &best) {
   if (index.count == 0) return;
+  uint32_t seeded_lo = 1, seeded_hi = 0; /* leaves already scanned: none */
+  if (near != 0xFFFFFFFFu && index.leaves > 0) {
+    uint32_t leaf = gm_leaf_of(index, near);
+    seeded_lo = leaf > 0 ? leaf - 1 : 0;
+    seeded_hi = leaf + 1 < index.leaves ? leaf + 1 : leaf;
+    for (uint32_t l = seeded_lo; l <= seeded_hi; l++) gm_scan_leaf(index, q, own, l, best);
+  }
   uint32_t stack_node[GM_POINT_STACK];
   float stack_d2[GM_POINT_STACK];
   int top = 0;
   uint32_t node = 1;
   for (;;) {
     if (node >= index.leaf_base) {
-      uint64_t begin = static_cast<uint64_t>(node - index.leaf_base) * GM_POINT_BUCKET;
-      uint64_t end = begin + GM_POINT_BUCKET < index.count ? begin + GM_POINT_BUCKET : index.count;
-      for (uint64_t i = begin; i < end; i++) {
-        GmPoint4 p = index.points[i];
-        float dx = p.x - q[0], dy = p.y - q[1], dz = p.z - q[2];
-        float d2 = dx * dx + dy * dy + dz * dz;
-        if (best.admits(d2, p.id) && static_cast<uint32_t>(i) != own) {
-          best.insert(d2, p.id, static_cast<uint32_t>(i));
-        }
+      uint32_t leaf = node - index.leaf_base;
+#ifdef GM_STATS
+      g_leaves++;
+#endif
+      if (leaf < index.leaves && (leaf < seeded_lo || leaf > seeded_hi)) {
+        gm_scan_leaf(index, q, own, leaf, best);
       }
     } else {
       uint32_t a = 2 * node, b = a + 1;
+#ifdef GM_STATS
+      g_nodes++;
+#endif
       float da = gm_box_distance2(index.nodes[a], q), db = gm_box_distance2(index.nodes[b], q);
       if (db < da) {
         uint32_t t = a;
@@ -242,21 +287,27 @@ GM_HOST_DEVICE inline void gm_point_query(const GmPointIndexView &index, const V
                                           int32_t *indices, float *distances, int32_t *counts,
                                           float *features) {
   float q[3];
-  uint32_t own = 0xFFFFFFFFu;
+  uint32_t own = 0xFFFFFFFFu, near = 0xFFFFFFFFu;
   uint64_t o;
   if (queries == nullptr) {
     GmPoint4 p = index.points[i];
     if (p.id < out_begin || p.id >= out_end) return;
     q[0] = p.x, q[1] = p.y, q[2] = p.z;
     if (flags & GM_POINT_EXCLUDE_SELF) own = static_cast<uint32_t>(i);
+    near = static_cast<uint32_t>(i);
     o = p.id - out_begin;
   } else {
     o = order[i];
-    gm_point_local(gm_point_grid(*index.frame), queries, o, q);
+    GmPointGrid grid = gm_point_grid(*index.frame);
+    gm_point_local(grid, queries, o, q);
+    if (index.leaves > 0) {
+      near = gm_curve_position(index, gm_point_morton(grid, queries[3 * o], queries[3 * o + 1],
+                                                      queries[3 * o + 2]));
+    }
   }
   GmNeighbours<KCAP> best;
   best.start(k, radius2);
-  gm_point_search(index, q, own, best);
+  gm_point_search(index, q, own, near, best);
   gm_point_write(index, q, best, o, indices, distances, counts, features, out_end - out_begin);
 }
 

@@ -43,7 +43,7 @@ void frame_of(const V *points, uint64_t n, GmPointFrame *frame) {
 
 template <typename V>
 void order_of(const V *points, uint64_t n, const GmPointFrame *frame, uint32_t *order,
-              uint64_t *nonfinite) {
+              uint64_t *sorted_codes, uint64_t *nonfinite) {
   GmPointGrid g = gm_point_grid(*frame);
   std::vector<std::pair<uint64_t, uint32_t>> pairs(n);
   std::vector<uint64_t> bad(gm_cpu_threads(), 0);
@@ -56,23 +56,33 @@ void order_of(const V *points, uint64_t n, const GmPointFrame *frame, uint32_t *
     }
   });
   std::sort(pairs.begin(), pairs.end());
-  gm_parallel_for(n, [&](uint64_t i) { order[i] = pairs[i].second; });
+  gm_parallel_for(n, [&](uint64_t i) {
+    order[i] = pairs[i].second;
+    if (sorted_codes != nullptr) sorted_codes[i] = pairs[i].first;
+  });
   *nonfinite = 0;
   for (uint64_t b : bad) *nonfinite += b;
 }
 
 template <typename V>
 void index_of(const V *points, uint64_t n, const GmPointFrame *frame, const uint32_t *order,
-              GmPointIndexLayout &layout) {
+              const GmPointOrderScratch &sc, uint64_t leaves, GmPointIndexLayout &layout) {
   GmPointGrid g = gm_point_grid(*frame);
   gm_parallel_for(n, [&](uint64_t i) {
     float local[3];
     gm_point_local(g, points, order[i], local);
     layout.points[i] = GmPoint4{local[0], local[1], local[2], order[i]};
   });
+  gm_parallel_for(n, [&](uint64_t i) {
+    if (sc.flags[i]) {
+      layout.starts[sc.leaf_of[i]] = static_cast<uint32_t>(i);
+      layout.leaf_codes[sc.leaf_of[i]] = sc.keys[1][i];
+    }
+  });
+  layout.starts[leaves] = static_cast<uint32_t>(n);
   uint64_t base = layout.leaf_base;
   gm_parallel_for(base, [&](uint64_t b) {
-    layout.nodes[base + b] = gm_bucket_box(layout.points, n, b);
+    layout.nodes[base + b] = gm_leaf_box(layout.points, layout.starts, leaves, b);
   });
   for (uint64_t level = base / 2; level >= 1; level /= 2) {
     gm_parallel_for(level, [&](uint64_t j) {
@@ -84,15 +94,17 @@ void index_of(const V *points, uint64_t n, const GmPointFrame *frame, const uint
 
 }  // namespace
 
-extern "C" int gm_points_plan(uint64_t n, uint64_t *plan) {
-  if (plan == nullptr || n > 0xFFFFFFFFull) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_plan: null plan or more than 2^32 points");
+extern "C" int gm_points_plan(uint64_t n, uint64_t leaves, uint64_t *plan) {
+  if (plan == nullptr || n >= 0xFFFFFFFFull || leaves > n) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_plan: null plan, 2^32 points or more leaves than points");
   }
-  GmPointIndexLayout index(0, n);
+  GmPointIndexLayout index(0, n, leaves);
   plan[0] = index.total;
-  plan[1] = 8; /* the CPU build sorts in its own memory: only the non-finite word */
+  plan[1] = GmPointOrderScratch(0, n, 0).total; /* the CPU build sorts in its own memory */
   plan[2] = index.leaf_base;
-  plan[3] = reinterpret_cast<uint64_t>(index.nodes);
+  plan[3] = reinterpret_cast<uint64_t>(index.starts);
+  plan[4] = reinterpret_cast<uint64_t>(index.nodes);
+  plan[5] = reinterpret_cast<uint64_t>(index.leaf_codes);
   return gm_ok();
 }
 
@@ -109,34 +121,53 @@ extern "C" int gm_points_frame(int, uint64_t points, uint64_t n, int f64, uint64
   return gm_ok();
 }
 
-extern "C" int gm_points_order(int, uint64_t points, uint64_t n, int f64, uint64_t frame, uint64_t,
-                               uint64_t, uint64_t order_out, uint64_t nonfinite, void *) {
-  if (frame == 0 || nonfinite == 0 || (n > 0 && (points == 0 || order_out == 0))) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_order: null address");
+extern "C" int gm_points_order(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                               uint64_t scratch, uint64_t scratch_bytes, uint64_t order_out,
+                               uint64_t nonfinite, void *) {
+  GmPointOrderScratch sc(scratch, n, 0);
+  if (frame == 0 || nonfinite == 0 || sc.total > scratch_bytes ||
+      (n > 0 && (points == 0 || order_out == 0))) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_order: scratch too small or null address");
   }
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *order = reinterpret_cast<uint32_t *>(order_out);
   auto *bad = reinterpret_cast<uint64_t *>(nonfinite);
   if (f64) {
-    order_of(reinterpret_cast<const double *>(points), n, f, order, bad);
+    order_of(reinterpret_cast<const double *>(points), n, f, order, sc.keys[1], bad);
   } else {
-    order_of(reinterpret_cast<const float *>(points), n, f, order, bad);
+    order_of(reinterpret_cast<const float *>(points), n, f, order, sc.keys[1], bad);
   }
   return gm_ok();
 }
 
-extern "C" int gm_points_index(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                               uint64_t order, uint64_t index, void *) {
-  if (frame == 0 || index == 0 || (n > 0 && (points == 0 || order == 0))) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address");
+extern "C" int gm_points_leaves(int, uint64_t n, uint64_t scratch, uint64_t scratch_bytes,
+                                uint64_t count_out, void *) {
+  GmPointOrderScratch sc(scratch, n, 0);
+  if (sc.total > scratch_bytes || count_out == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_leaves: scratch too small or null count");
   }
-  GmPointIndexLayout layout(index, n);
+  gm_parallel_for(n, [&](uint64_t i) { sc.flags[i] = gm_leaf_starts_at(sc.keys[1], n, i); });
+  uint32_t leaves = 0;
+  for (uint64_t i = 0; i < n; i++) sc.leaf_of[i] = leaves, leaves += sc.flags[i];
+  *reinterpret_cast<uint32_t *>(count_out) = leaves;
+  return gm_ok();
+}
+
+extern "C" int gm_points_index(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                               uint64_t order, uint64_t scratch, uint64_t scratch_bytes,
+                               uint64_t leaves, uint64_t index, void *) {
+  GmPointOrderScratch sc(scratch, n, 0);
+  if (frame == 0 || index == 0 || sc.total > scratch_bytes || leaves > n ||
+      (n > 0 && (points == 0 || order == 0 || leaves == 0))) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address, small scratch or bad leaves");
+  }
+  GmPointIndexLayout layout(index, n, leaves);
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *o = reinterpret_cast<const uint32_t *>(order);
   if (f64) {
-    index_of(reinterpret_cast<const double *>(points), n, f, o, layout);
+    index_of(reinterpret_cast<const double *>(points), n, f, o, sc, leaves, layout);
   } else {
-    index_of(reinterpret_cast<const float *>(points), n, f, o, layout);
+    index_of(reinterpret_cast<const float *>(points), n, f, o, sc, leaves, layout);
   }
   return gm_ok();
 }

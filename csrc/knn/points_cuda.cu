@@ -2,6 +2,7 @@
  * kernel, CUB's radix sort for the Morton order, all ordered on the caller's stream in memory
  * the caller (gpumem's manager) handed in. Nothing here allocates. */
 #include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 
 #include "../cuda_scope.h"
 #include "../gpumem.h"
@@ -95,9 +96,27 @@ __global__ void gather_kernel(const V *points, uint64_t n, const GmPointFrame *f
   }
 }
 
-__global__ void leaf_kernel(const GmPoint4 *points, uint64_t n, uint64_t leaf_base,
-                            GmPointBox *nodes) {
-  GM_FOR_EACH(b, leaf_base) nodes[leaf_base + b] = gm_bucket_box(points, n, b);
+__global__ void leaf_flags_kernel(const uint64_t *codes, uint64_t n, uint32_t *flags) {
+  GM_FOR_EACH(i, n) flags[i] = gm_leaf_starts_at(codes, n, i);
+}
+
+__global__ void leaf_count_kernel(const uint32_t *flags, const uint32_t *leaf_of, uint64_t n,
+                                  uint32_t *count) {
+  *count = n == 0 ? 0 : leaf_of[n - 1] + flags[n - 1];
+}
+
+__global__ void leaf_starts_kernel(const uint32_t *flags, const uint32_t *leaf_of,
+                                   const uint64_t *codes, uint64_t n, uint64_t leaves,
+                                   uint32_t *starts, uint64_t *leaf_codes) {
+  GM_FOR_EACH(i, n) {
+    if (flags[i]) starts[leaf_of[i]] = static_cast<uint32_t>(i), leaf_codes[leaf_of[i]] = codes[i];
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) starts[leaves] = static_cast<uint32_t>(n);
+}
+
+__global__ void leaf_kernel(const GmPoint4 *points, const uint32_t *starts, uint64_t leaves,
+                            uint64_t leaf_base, GmPointBox *nodes) {
+  GM_FOR_EACH(b, leaf_base) nodes[leaf_base + b] = gm_leaf_box(points, starts, leaves, b);
 }
 
 /* Nodes [level, 2 * level): the union of their children. */
@@ -155,26 +174,31 @@ void dispatch_query(int k, const GmPointIndexView &index, const V *queries, cons
 #undef GM_QUERY_WITH
 }
 
+/* The sort's and the leaf scan's temporary storage: one region serves both, in turn. */
 uint64_t sort_temp_bytes(uint64_t n) {
-  size_t bytes = 0;
-  cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const uint64_t *>(nullptr),
+  size_t sort = 0, scan = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, sort, static_cast<const uint64_t *>(nullptr),
                                   static_cast<uint64_t *>(nullptr),
                                   static_cast<const uint32_t *>(nullptr),
                                   static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
-  return bytes;
+  cub::DeviceScan::ExclusiveSum(nullptr, scan, static_cast<const uint32_t *>(nullptr),
+                                static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
+  return sort > scan ? sort : scan;
 }
 
 }  // namespace
 
-extern "C" int gm_points_plan(uint64_t n, uint64_t *plan) {
-  if (plan == nullptr || n > 0xFFFFFFFFull) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_plan: null plan or more than 2^32 points");
+extern "C" int gm_points_plan(uint64_t n, uint64_t leaves, uint64_t *plan) {
+  if (plan == nullptr || n >= 0xFFFFFFFFull || leaves > n) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_plan: null plan, 2^32 points or more leaves than points");
   }
-  GmPointIndexLayout index(0, n);
+  GmPointIndexLayout index(0, n, leaves);
   plan[0] = index.total;
   plan[1] = GmPointOrderScratch(0, n, sort_temp_bytes(n)).total;
   plan[2] = index.leaf_base;
-  plan[3] = reinterpret_cast<uint64_t>(index.nodes);
+  plan[3] = reinterpret_cast<uint64_t>(index.starts);
+  plan[4] = reinterpret_cast<uint64_t>(index.nodes);
+  plan[5] = reinterpret_cast<uint64_t>(index.leaf_codes);
   return gm_ok();
 }
 
@@ -229,14 +253,37 @@ extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64,
   return error == cudaSuccess ? gm_ok() : gm_cuda_failure("cub::DeviceRadixSort::SortPairs", error);
 }
 
-extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                               uint64_t order, uint64_t index, void *stream) {
-  if (frame == 0 || index == 0 || (n > 0 && (points == 0 || order == 0))) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address");
+extern "C" int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64_t scratch_bytes,
+                                uint64_t count_out, void *stream) {
+  GmPointOrderScratch sc(scratch, n, sort_temp_bytes(n));
+  if (sc.total > scratch_bytes || count_out == 0) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_leaves: scratch too small or null count");
   }
   GM_CUDA_SCOPE(device);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  GmPointIndexLayout layout(index, n);
+  auto *count = reinterpret_cast<uint32_t *>(count_out);
+  if (n > 0) {
+    leaf_flags_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(sc.keys[1], n, sc.flags);
+    size_t bytes = sc.sort_bytes;
+    cudaError_t error = cub::DeviceScan::ExclusiveSum(sc.sort_temp, bytes, sc.flags, sc.leaf_of,
+                                                      static_cast<int64_t>(n), s);
+    if (error != cudaSuccess) return gm_cuda_failure("cub::DeviceScan::ExclusiveSum", error);
+  }
+  leaf_count_kernel<<<1, 1, 0, s>>>(sc.flags, sc.leaf_of, n, count);
+  return launch_check("gm_points_leaves");
+}
+
+extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                               uint64_t order, uint64_t scratch, uint64_t scratch_bytes,
+                               uint64_t leaves, uint64_t index, void *stream) {
+  GmPointOrderScratch sc(scratch, n, sort_temp_bytes(n));
+  if (frame == 0 || index == 0 || sc.total > scratch_bytes || leaves > n ||
+      (n > 0 && (points == 0 || order == 0 || leaves == 0))) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address, small scratch or bad leaves");
+  }
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  GmPointIndexLayout layout(index, n, leaves);
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *o = reinterpret_cast<const uint32_t *>(order);
   if (n > 0) {
@@ -249,8 +296,10 @@ extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64,
     }
   }
   uint64_t base = layout.leaf_base;
-  leaf_kernel<<<blocks_for(base, kThreads), kThreads, 0, s>>>(layout.points, n, base,
-                                                              layout.nodes);
+  leaf_starts_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+      sc.flags, sc.leaf_of, sc.keys[1], n, leaves, layout.starts, layout.leaf_codes);
+  leaf_kernel<<<blocks_for(base, kThreads), kThreads, 0, s>>>(layout.points, layout.starts,
+                                                              leaves, base, layout.nodes);
   for (uint64_t level = base / 2; level >= 1; level /= 2) {
     level_kernel<<<blocks_for(level, kThreads), kThreads, 0, s>>>(level, layout.nodes);
   }

@@ -4,7 +4,8 @@
  * Lists the devices (or says why it runs on the cpu device), allocates and frees through each
  * memory resource, copies both ways, runs a kernel against a CPU reference, times the caching
  * pool, prints the manager's report (pool figures and live buffers by label), grows a
- * ResizableBuffer both ways, builds and queries a mesh BVH (src/cli/mesh_demo.ts), and shows that
+ * ResizableBuffer both ways, builds and queries a mesh BVH (src/cli/mesh_demo.ts), finds the
+ * neighbours and features of a LiDAR-like tile (src/cli/knn_demo.ts), and shows that
  * a view cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
  *
  * @module
@@ -29,6 +30,7 @@ import {
   type ResizeStrategy,
   Stream,
 } from "../../mod.ts";
+import { showKnn } from "./knn_demo.ts";
 import { showMeshBvh } from "./mesh_demo.ts";
 import { timeGrowth } from "./resize_timing.ts";
 import { timeTransfers, transferTable } from "./transfer_timing.ts";
@@ -195,6 +197,7 @@ if (import.meta.main) {
   await showTransfers(device);
   checkKernel(device);
   await showMeshBvh(device);
+  await showKnn(device);
   showPoolAndTracker(device);
   showResizing(device);
   showOwnership(device);

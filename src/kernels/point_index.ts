@@ -23,27 +23,37 @@ const FRAME_BYTES = 64;
 /** Word of GmPointFrame holding the count of non-finite coordinates. */
 const FRAME_NONFINITE = 6;
 
-/** Sizes of an index over `count` points (gm_points_plan). */
+/** Sizes of an index over `count` points in `leaves` leaves (gm_points_plan). */
 export interface PointIndexPlan {
-  /** Bytes of the sorted points and the tree's boxes. */
+  /** Bytes of the sorted points, the leaf starts and the tree's boxes. */
   indexBytes: number;
   /** Bytes of the ordering pass's scratch (Morton codes, the sort's storage). */
   orderScratchBytes: number;
   /** The tree's leaf level (a power of two). */
   leafBase: number;
-  /** Where the boxes start in the index. */
+  /** Where the leaf starts begin in the index. */
+  startsOffset: number;
+  /** Where the leaves' first Morton codes begin in the index. */
+  leafCodesOffset: number;
+  /** Where the boxes begin in the index. */
   nodesOffset: number;
 }
 
-/** The sizes gm_points_plan gives for `count` points on `placement`'s device. */
-export function planPointIndex(placement: KernelPlacement, count: number): PointIndexPlan {
-  const plan = new BigUint64Array(4);
-  kernelLibrary(placement.device.kind).symbols.gm_points_plan(BigInt(count), plan);
+/** The sizes gm_points_plan gives for `count` points (and `leaves` leaves) on `placement`'s device. */
+export function planPointIndex(
+  placement: KernelPlacement,
+  count: number,
+  leaves = 0,
+): PointIndexPlan {
+  const plan = new BigUint64Array(6);
+  kernelLibrary(placement.device.kind).symbols.gm_points_plan(BigInt(count), BigInt(leaves), plan);
   return {
     indexBytes: Number(plan[0]),
     orderScratchBytes: Number(plan[1]),
     leafBase: Number(plan[2]),
-    nodesOffset: Number(plan[3]),
+    startsOffset: Number(plan[3]),
+    nodesOffset: Number(plan[4]),
+    leafCodesOffset: Number(plan[5]),
   };
 }
 
@@ -51,13 +61,14 @@ export function planPointIndex(placement: KernelPlacement, count: number): Point
 export class PointIndex {
   /** Points indexed. */
   readonly count: number;
-  /** GM_POINT_WORDS: frame, points, boxes, count, leaf base. */
+  /** GM_POINT_WORDS: frame, points, boxes, count, leaf base, leaf starts, leaves, leaf codes. */
   readonly words: BigUint64Array;
   readonly #frame: DeviceBuffer;
   readonly #index: DeviceBuffer;
 
   private constructor(
     count: number,
+    leaves: number,
     frame: DeviceBuffer,
     index: DeviceBuffer,
     plan: PointIndexPlan,
@@ -71,6 +82,9 @@ export class PointIndex {
       index.ptr + BigInt(plan.nodesOffset),
       BigInt(count),
       BigInt(plan.leafBase),
+      index.ptr + BigInt(plan.startsOffset),
+      BigInt(leaves),
+      index.ptr + BigInt(plan.leafCodesOffset),
     );
   }
 
@@ -85,16 +99,14 @@ export class PointIndex {
   }
 
   /**
-   * Indexes `points` (checked triples) on `placement`: uploads host arrays, orders them, sorts
-   * them into the index. Non-finite coordinates are an InvalidArgumentError, after which nothing
-   * is held.
+   * Indexes `points` (checked triples) on `placement`: uploads host arrays, orders them, cuts the
+   * leaves, sorts the points into the index. Non-finite coordinates are an InvalidArgumentError,
+   * after which nothing is held.
    */
   static async build(placement: KernelPlacement, points: Triples): Promise<PointIndex> {
     const { device, stream, label } = placement;
     const n = points.count;
-    const plan = planPointIndex(placement, n);
-    const handle = stream.handle;
-    const f64 = points.f64 ? 1 : 0;
+    const ordinal = device.ordinal, handle = stream.handle, f64 = points.f64 ? 1 : 0;
     using batch = new BufferBatch({ device, stream });
     const input = onDevice(batch, points, `${label}.input`);
     await input.done;
@@ -102,7 +114,7 @@ export class PointIndex {
     await callKernel(
       device,
       "gm_points_frame",
-      device.ordinal,
+      ordinal,
       input.address,
       BigInt(n),
       f64,
@@ -110,7 +122,7 @@ export class PointIndex {
       handle,
     );
     const order = batch.allocate(4 * n, { label: `${label}.build.order` });
-    const nonfinite = await orderPoints(
+    const ordering = await orderPoints(
       placement,
       batch,
       input.address,
@@ -119,17 +131,16 @@ export class PointIndex {
       frame.ptr,
       order.ptr,
     );
-    const index = batch.allocate(plan.indexBytes, { label: `${label}.index` });
+    const { scratch, scratchBytes, nonfinite } = ordering;
+    const count = batch.allocate(4, { label: `${label}.build.scratch` });
     await callKernel(
       device,
-      "gm_points_index",
-      device.ordinal,
-      input.address,
+      "gm_points_leaves",
+      ordinal,
       BigInt(n),
-      f64,
-      frame.ptr,
-      order.ptr,
-      index.ptr,
+      scratch.ptr,
+      scratchBytes,
+      count.ptr,
       handle,
     );
     await streamDone(stream);
@@ -142,7 +153,26 @@ export class PointIndex {
         `${bad} that are not`,
       );
     }
-    return new PointIndex(n, batch.release(frame), batch.release(index), plan);
+    const leaves = count.copyToHost(new Uint32Array(1))[0];
+    const plan = planPointIndex(placement, n, leaves);
+    const index = batch.allocate(plan.indexBytes, { label: `${label}.index` });
+    await callKernel(
+      device,
+      "gm_points_index",
+      ordinal,
+      input.address,
+      BigInt(n),
+      f64,
+      frame.ptr,
+      order.ptr,
+      scratch.ptr,
+      scratchBytes,
+      BigInt(leaves),
+      index.ptr,
+      handle,
+    );
+    await streamDone(stream);
+    return new PointIndex(n, leaves, batch.release(frame), batch.release(index), plan);
   }
 
   /** Gives its memory back (ordered on the stream it was built on). Idempotent. */
@@ -157,10 +187,19 @@ export class PointIndex {
   }
 }
 
+/** What {@linkcode orderPoints} leaves: its scratch (the sorted codes) and the non-finite count. */
+export interface Ordering {
+  /** The scratch, holding the sorted Morton codes (a buffer of the caller's batch). */
+  scratch: DeviceBuffer;
+  /** Its size, as the kernels take it. */
+  scratchBytes: bigint;
+  /** Where the count of points not finite as float offsets lands once the stream is done. */
+  nonfinite: DeviceBuffer;
+}
+
 /**
  * Orders `n` points at `address` along the Morton curve of the frame at `frame`, into the n
- * uint32 at `order`; the ordering scratch goes back before this returns. Returns the buffer (of
- * `batch`) where the count of points not finite as float offsets lands once the stream is done.
+ * uint32 at `order`, with scratch and counters from `batch`.
  */
 export async function orderPoints(
   placement: KernelPlacement,
@@ -170,11 +209,11 @@ export async function orderPoints(
   f64: boolean,
   frame: bigint,
   order: bigint,
-): Promise<DeviceBuffer> {
+): Promise<Ordering> {
   const { device, stream, label } = placement;
-  const scratchBytes = planPointIndex(placement, n).orderScratchBytes;
+  const scratchBytes = BigInt(planPointIndex(placement, n).orderScratchBytes);
   const nonfinite = batch.allocate(8, { label: `${label}.build.scratch` });
-  const scratch = batch.allocate(scratchBytes, { label: `${label}.build.scratch` });
+  const scratch = batch.allocate(Number(scratchBytes), { label: `${label}.build.scratch` });
   await callKernel(
     device,
     "gm_points_order",
@@ -184,11 +223,10 @@ export async function orderPoints(
     f64 ? 1 : 0,
     frame,
     scratch.ptr,
-    BigInt(scratchBytes),
+    scratchBytes,
     order,
     nonfinite.ptr,
     stream.handle,
   );
-  batch.release(scratch).free(); // stream-ordered: the memory is reused only after the sort
-  return nonfinite;
+  return { scratch, scratchBytes, nonfinite };
 }

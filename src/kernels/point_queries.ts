@@ -521,7 +521,7 @@ async function orderQueries(
   count: number,
 ): Promise<{ address: bigint; order: bigint; count: number }> {
   const order = batch.allocate(4 * count, { label: `${job.placement.label}.query.order` });
-  const nonfinite = await orderPoints(
+  const ordering = await orderPoints(
     job.placement,
     batch,
     address,
@@ -531,8 +531,9 @@ async function orderQueries(
     order.ptr,
   );
   await streamDone(job.placement.stream);
-  const bad = nonfinite.copyToHost(new BigUint64Array(1))[0];
-  batch.release(nonfinite).free();
+  const bad = ordering.nonfinite.copyToHost(new BigUint64Array(1))[0];
+  batch.release(ordering.nonfinite).free();
+  batch.release(ordering.scratch).free();
   if (bad > 0n) {
     throw new InvalidArgumentError(
       "options.queries",
