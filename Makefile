@@ -62,7 +62,8 @@ build: $(KERNEL_LIBS)
 CPU_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cpu_kernels.cpp csrc/bvh/bvh_cpu.cpp \
                csrc/knn/points_cpu.cpp csrc/knn/l2_cpu.cpp
 CUDA_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cuda_kernels.cu csrc/bvh/bvh_cuda.cu \
-                csrc/knn/points_cuda.cu csrc/knn/l2_cuda.cu
+                csrc/knn/points_cuda.cu csrc/knn/l2_cuda.cu \
+                csrc/knn/l2_tensor_cuda.cu
 
 $(CPU_LIB): $(CSRC_COMMON) $(CPU_SOURCES) csrc/parallel_for.h
 	@mkdir -p $(BUILD)

@@ -117,6 +117,14 @@ for (const dim of [3, 64, 128, 768]) {
     out.distances.free();
   });
   record(`knn d=128 ${corpusRows} corpus, ${queryRows} queries, k=10`, ms);
+  for (const precision of ["tf32", "bf16"] as const) {
+    const t = await timed(3, async () => {
+      const out = await knn(dq.typed(Float32Array), dc.typed(Float32Array), 10, { dim, precision });
+      out.indices.free();
+      out.distances.free();
+    });
+    record(`knn d=128 ${corpusRows} corpus, ${queryRows} queries, k=10, ${precision}`, t);
+  }
 }
 if (jsonPath !== undefined) {
   Deno.writeTextFileSync(jsonPath, JSON.stringify({ device: device.id, rows }, null, 1));

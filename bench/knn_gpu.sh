@@ -16,7 +16,7 @@ flags="--allow-ffi --allow-env --allow-read --allow-sys --v8-flags=--expose-gc"
 deno test $flags tests/gpu/knn.test.ts tests/knn.test.ts > "$out/test.log" 2>&1; test=$?
 for tool in $([ "${SANITIZE:-1}" = 1 ] && echo memcheck racecheck); do
   echo "== $tool"
-  timeout 150 compute-sanitizer --tool $tool --print-limit 20 deno test $flags --filter "/gpu knn: (knnPoints with separate|radiusSearch|l2Distances and knn|device views)/" tests/gpu/knn.test.ts 2>&1 | grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed|Invalid|Race|rror" | head -20
+  timeout 150 compute-sanitizer --tool $tool --print-limit 20 deno test $flags --filter "/gpu knn: (knnPoints with separate|radiusSearch|l2Distances and knn|tf32, bf16|device views)/" tests/gpu/knn.test.ts 2>&1 | grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed|Invalid|Race|rror" | head -20
 done > "$out/sanitizer.txt" 2>&1
 wait
 KNN_RECALL=/tmp/recall_1M.i32 timeout 240 deno run -A bench/knn_bench.ts /tmp/tiles "$out/knn_bench.json" > "$out/knn_bench.txt" 2>&1; bench=$?

@@ -147,10 +147,12 @@ int gm_points_query(int device, const uint64_t *index, uint64_t queries, int f64
  * before they are rounded to float. */
 int gm_vectors_centre(int device, uint64_t corpus, uint64_t n, uint32_t dim, int f64,
                       uint64_t centre, void *stream);
-/* out[i * ld + j] = the distance (squared: its square) of query i to corpus row j. */
+/* out[i * ld + j] = the distance (squared: its square) of query i to corpus row j, in
+ * `precision` (enum gm_precision in knn/l2_tensor.h: exact float differences, or the expansion on
+ * tensor cores with tf32, bf16 or fp16 inputs). */
 int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64_t corpus, uint64_t n_count,
-               uint32_t dim, int f64, uint64_t centre, int squared, uint64_t out, uint64_t ld,
-               void *stream);
+               uint32_t dim, int f64, uint64_t centre, int squared, int precision, uint64_t out,
+               uint64_t ld, void *stream);
 /* Folds a tile of squared distances (q_count rows of n_count, corpus indices from corpus_base)
  * into each row's k best (best_d squared floats and best_i int32_t, q_count x k, ascending by
  * distance then index); flags: enum gm_select_flag. */

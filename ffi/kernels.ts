@@ -230,6 +230,7 @@ const l2TileParameters = [
   "i32", /* int f64 */
   "u64", /* uint64_t centre: dim doubles, or 0 */
   "i32", /* int squared */
+  "i32", /* int precision: enum gm_precision */
   "u64", /* uint64_t out */
   "u64", /* uint64_t ld: floats between rows of out */
   "pointer", /* void *stream */

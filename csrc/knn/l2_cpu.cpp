@@ -2,12 +2,14 @@
  * CUDA build, as parallel loops, with the same float arithmetic in the same order, so both
  * builds return the same distances and neighbours. Done on return. */
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "../gpumem.h"
 #include "../parallel_for.h"
 #include "../status.h"
 #include "l2_steps.h"
+#include "l2_tensor.h"
 
 namespace {
 
@@ -26,13 +28,56 @@ __attribute__((target_clones("fma", "default"))) void l2_row(
   }
 }
 
+/* A value as a tensor core sees it: rounded to nearest even to tf32's 10 or bf16's 7 mantissa
+ * bits, or converted to fp16. */
+float tensor_round(float v, int precision) {
+  if (precision == GM_PRECISION_FP16) return static_cast<float>(static_cast<_Float16>(v));
+  int drop = precision == GM_PRECISION_TF32 ? 13 : 16;
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  if ((bits & 0x7F800000u) != 0x7F800000u) {
+    uint32_t half = 1u << (drop - 1), odd = (bits >> drop) & 1u;
+    bits = (bits + half - 1 + odd) & ~((1u << drop) - 1);
+  }
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+/* The expansion of the tensor-core precisions: norms and products of the rounded values, in
+ * float (the tensor cores' accumulation order differs, so the builds agree to rounding only). */
+template <typename V>
+__attribute__((target_clones("fma", "default"))) void l2_row_expanded(
+    const V *q, const V *corpus, uint64_t n, uint32_t dim, const double *centre, int squared,
+    int precision, float *out, std::vector<float> &a, std::vector<float> &b) {
+  float qn = 0.0f;
+  for (uint32_t k = 0; k < dim; k++) {
+    a[k] = tensor_round(gm_vector_value(q, k, centre, k), precision);
+    qn = fmaf(a[k], a[k], qn);
+  }
+  for (uint64_t j = 0; j < n; j++) {
+    float cn = 0.0f, dot = 0.0f;
+    for (uint32_t k = 0; k < dim; k++) {
+      b[k] = tensor_round(gm_vector_value(corpus + j * dim, k, centre, k), precision);
+      cn = fmaf(b[k], b[k], cn);
+      dot = fmaf(a[k], b[k], dot);
+    }
+    float d2 = std::max(qn + cn - 2.0f * dot, 0.0f);
+    out[j] = squared ? d2 : sqrtf(d2);
+  }
+}
+
 template <typename V>
 void l2_tile(const V *queries, uint64_t q_count, const V *corpus, uint64_t n_count, uint32_t dim,
-             const double *centre, int squared, float *out, uint64_t ld) {
+             const double *centre, int squared, int precision, float *out, uint64_t ld) {
   gm_parallel_ranges(q_count, [&](uint64_t begin, uint64_t end, unsigned) {
-    std::vector<float> a(dim);
+    std::vector<float> a(dim), b(dim);
     for (uint64_t r = begin; r < end; r++) {
-      l2_row(queries + r * dim, corpus, n_count, dim, centre, squared, out + r * ld, a);
+      if (precision == GM_PRECISION_FP32) {
+        l2_row(queries + r * dim, corpus, n_count, dim, centre, squared, out + r * ld, a);
+      } else {
+        l2_row_expanded(queries + r * dim, corpus, n_count, dim, centre, squared, precision,
+                        out + r * ld, a, b);
+      }
     }
   });
 }
@@ -74,19 +119,20 @@ extern "C" int gm_vectors_centre(int, uint64_t corpus, uint64_t n, uint32_t dim,
 
 extern "C" int gm_l2_tile(int, uint64_t queries, uint64_t q_count, uint64_t corpus,
                           uint64_t n_count, uint32_t dim, int f64, uint64_t centre, int squared,
-                          uint64_t out, uint64_t ld, void *) {
+                          int precision, uint64_t out, uint64_t ld, void *) {
   bool missing = q_count > 0 && n_count > 0 && (queries == 0 || corpus == 0 || out == 0);
-  if (dim == 0 || ld < n_count || missing) {
+  if (dim == 0 || ld < n_count || missing || precision < GM_PRECISION_FP32 ||
+      precision > GM_PRECISION_FP16) {
     return gm_fail(GM_INVALID_ARGUMENT, "gm_l2_tile: bad dimension, sizes or null address");
   }
   auto *c = reinterpret_cast<const double *>(centre);
   auto *o = reinterpret_cast<float *>(out);
   if (f64) {
     l2_tile(reinterpret_cast<const double *>(queries), q_count,
-            reinterpret_cast<const double *>(corpus), n_count, dim, c, squared, o, ld);
+            reinterpret_cast<const double *>(corpus), n_count, dim, c, squared, precision, o, ld);
   } else {
     l2_tile(reinterpret_cast<const float *>(queries), q_count,
-            reinterpret_cast<const float *>(corpus), n_count, dim, c, squared, o, ld);
+            reinterpret_cast<const float *>(corpus), n_count, dim, c, squared, precision, o, ld);
   }
   return gm_ok();
 }

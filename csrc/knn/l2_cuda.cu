@@ -6,6 +6,7 @@
 #include "../gpumem.h"
 #include "../status.h"
 #include "l2_steps.h"
+#include "l2_tensor.h"
 
 namespace {
 
@@ -191,15 +192,20 @@ extern "C" int gm_vectors_centre(int device, uint64_t corpus, uint64_t n, uint32
 
 extern "C" int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64_t corpus,
                           uint64_t n_count, uint32_t dim, int f64, uint64_t centre, int squared,
-                          uint64_t out, uint64_t ld, void *stream) {
+                          int precision, uint64_t out, uint64_t ld, void *stream) {
   bool missing = q_count > 0 && n_count > 0 && (queries == 0 || corpus == 0 || out == 0);
   if (dim == 0 || ld < n_count || missing || q_count > 65535ull * kTile ||
-      n_count > 0x7FFFFFFFull * kTile) {
+      n_count > 0x7FFFFFFFull * kTile || precision < GM_PRECISION_FP32 ||
+      precision > GM_PRECISION_FP16) {
     return gm_fail(GM_INVALID_ARGUMENT, "gm_l2_tile: bad dimension, sizes or null address");
   }
   if (q_count == 0 || n_count == 0) return gm_ok();
   GM_CUDA_SCOPE(device);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (precision != GM_PRECISION_FP32) {
+    return gm_l2_tensor_tile(precision, queries, q_count, corpus, n_count, dim, f64, centre,
+                             squared, out, ld, s);
+  }
   dim3 grid(static_cast<unsigned>((n_count + kTile - 1) / kTile),
             static_cast<unsigned>((q_count + kTile - 1) / kTile));
   auto *c = reinterpret_cast<const double *>(centre);

@@ -36,8 +36,15 @@ const MAX_TILE_ROWS = 65535 * 128;
 const TILE_BYTES = 512 << 20;
 const SELECT_FIRST = 1, SELECT_LAST = 2, SELECT_EXCLUDE_SELF = 4;
 
-/** Arithmetic of the distances. Only "fp32" is built so far; the tensor-core ones are not. */
-export type Precision = "fp32";
+/**
+ * Arithmetic of the distances: "fp32" takes float differences (exact to float rounding however
+ * close two vectors are); "tf32", "bf16" and "fp16" take |a|² + |b|² − 2a·b on tensor cores, inputs
+ * rounded to that type, products accumulated in float (faster at large dim; a distance far below
+ * the norms loses digits, as any expansion's does).
+ */
+export type Precision = "fp32" | "tf32" | "bf16" | "fp16";
+
+const PRECISION: Record<Precision, number> = { fp32: 0, tf32: 1, bf16: 2, fp16: 3 };
 
 /** Options for {@linkcode l2Distances}. */
 export interface L2DistancesOptions extends KernelPlacementOptions {
@@ -45,7 +52,7 @@ export interface L2DistancesOptions extends KernelPlacementOptions {
   dim: number;
   /** Squared distances (default false). */
   squared?: boolean;
-  /** "fp32" (the default and, so far, the only one). */
+  /** "fp32" (the default), "tf32", "bf16" or "fp16". */
   precision?: Precision;
 }
 
@@ -53,13 +60,13 @@ export interface L2DistancesOptions extends KernelPlacementOptions {
 export interface KnnOptions extends KernelPlacementOptions {
   /** Numbers per vector. */
   dim: number;
-  /** "fp32" (the default and, so far, the only one). */
+  /** "fp32" (the default), "tf32", "bf16" or "fp16". */
   precision?: Precision;
   /** Skip corpus row i for query i (a self join: queries are the corpus; default false). */
   excludeSelf?: boolean;
 }
 
-/** The k nearest corpus rows of each query, on the host: ascending, ties by the smaller index. */
+/** The k nearest corpus rows of each query, on the host: ascending, ties (equal squared distances) by the smaller index. */
 export interface Neighbours {
   /** Corpus row indices, queries × k. */
   indices: Int32Array;
@@ -159,7 +166,7 @@ export async function l2Distances(
 }
 
 /**
- * The k nearest corpus rows of each query row (exact; ascending, ties by the smaller index),
+ * The k nearest corpus rows of each query row (exact; ascending by squared distance, ties by the smaller index),
  * through tiles of distances the manager can hold, never the whole matrix. k from 1 to 1024 and
  * at most the corpus rows (less one with excludeSelf).
  *
@@ -270,13 +277,15 @@ export function planKnn(
     dim,
     f64: options.f64 ?? false,
   });
-  return planFor({ q: shape(queryCount), c: shape(corpusCount), placement }, k);
+  return planFor({ q: shape(queryCount), c: shape(corpusCount), placement, precision: 0 }, k);
 }
 
 interface VectorJob {
   q: VectorRows;
   c: VectorRows;
   placement: KernelPlacement;
+  /** enum gm_precision. */
+  precision: number;
 }
 
 function vectorJob(
@@ -291,10 +300,10 @@ function vectorJob(
   const placement = placeKernel(options, queries, label);
   const dim = checkDim(options.dim);
   const precision = options.precision ?? "fp32";
-  if (precision !== "fp32") {
+  if (typeof precision !== "string" || !(precision in PRECISION)) {
     throw new InvalidArgumentError(
       "options.precision",
-      '"fp32" (tf32, bf16 and fp16 are not built yet)',
+      '"fp32", "tf32", "bf16" or "fp16"',
       precision,
     );
   }
@@ -311,7 +320,7 @@ function vectorJob(
   }
   checkFinite(q);
   checkFinite(c);
-  return { q, c, placement };
+  return { q, c, placement, precision: PRECISION[precision as Precision] };
 }
 
 interface Inputs {
@@ -375,6 +384,7 @@ async function tile(
     job.q.f64 ? 1 : 0,
     inputs.centre,
     squared ? 1 : 0,
+    job.precision,
     out,
     BigInt(ld),
     stream.handle,

@@ -241,9 +241,17 @@ export function registerKnnContracts(
         }
         const k = 33;
         const got = await knn(queries, corpus, k, { dim, device: device() });
+        // The order is by squared distance, ties by index: two squares a bit apart can share a
+        // square root, so the reference sorts the squares the same kernel computes.
+        const squares = await l2Distances(queries, corpus, {
+          dim,
+          device: device(),
+          squared: true,
+        });
         for (let i = 0; i < q; i++) {
-          const row = Array.from({ length: n }, (_, j) => [d[i * n + j], j]);
+          const row = Array.from({ length: n }, (_, j) => [squares[i * n + j], j]);
           row.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+          for (const e of row) e[0] = Math.fround(Math.sqrt(e[0]));
           assert.deepEqual(
             Array.from(got.indices.subarray(i * k, (i + 1) * k)),
             row.slice(0, k).map((e) => e[1]),
@@ -255,6 +263,39 @@ export function registerKnnContracts(
         }
         const self = await knn(corpus, corpus, 5, { dim, device: device(), excludeSelf: true });
         assert.equal(self.indices[0], 7, "row 0's duplicate is its nearest other row");
+      }
+    }));
+
+  test("tf32, bf16 and fp16 distances agree with float64 to their rounding; self distances are 0", () =>
+    withSeed(async (rng) => {
+      // Unit-scale vectors (fp16's range), a few dims that do not fill a tensor-core step.
+      for (const dim of [8, 45, 130]) {
+        const q = 150, n = 260;
+        const queries = new Float32Array(q * dim).map(() => rng.uniform(-1, 1));
+        const corpus = new Float32Array(n * dim).map(() => rng.uniform(-1, 1));
+        corpus.set(queries.subarray(0, dim), 5 * dim); // corpus row 5 is query 0
+        for (const [precision, bits] of [["tf32", 10], ["bf16", 7], ["fp16", 10]] as const) {
+          const d = await l2Distances(queries, corpus, { dim, device: device(), precision });
+          // Each coordinate rounds by 2^-bits relatively; the squares and products by as much.
+          const tol = 3 * 2 ** -bits * dim;
+          for (let i = 0; i < q; i += 11) {
+            for (let j = 0; j < n; j += 7) {
+              let s = 0;
+              for (let a = 0; a < dim; a++) s += (queries[i * dim + a] - corpus[j * dim + a]) ** 2;
+              const got = d[i * n + j] ** 2;
+              assert.ok(
+                Math.abs(got - s) <= tol,
+                `${precision} dim ${dim}: ${i}, ${j}: ${got} vs ${s}`,
+              );
+            }
+          }
+          assert.ok(
+            d[5] <= Math.sqrt(tol) * 0.1 + 1e-3,
+            `${precision}: a vector's distance to itself ${d[5]}`,
+          );
+          const near = await knn(queries, corpus, 3, { dim, device: device(), precision });
+          assert.equal(near.indices[0], 5, `${precision}: query 0's nearest is its copy`);
+        }
       }
     }));
 
@@ -296,7 +337,7 @@ export function registerKnnContracts(
       ["fallback", () => knnPoints(p, 1, { device: dev, fallback: "gpu" as "cpu" })],
       ["dim", () => l2Distances(p, p, { dim: 0, device: dev })],
       ["dim multiple", () => l2Distances(p, p, { dim: 7, device: dev })],
-      ["precision", () => l2Distances(p, p, { dim: 3, device: dev, precision: "fp16" as "fp32" })],
+      ["precision", () => l2Distances(p, p, { dim: 3, device: dev, precision: "fp8" as "fp32" })],
       ["mixed kinds", () => knn(p, new Float64Array(30), 1, { dim: 3, device: dev })],
       ["vector NaN", () => knn(Float32Array.of(NaN, 0, 0), p, 1, { dim: 3, device: dev })],
       ["vector k", () => knn(p, p, 11, { dim: 3, device: dev })],
