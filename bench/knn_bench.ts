@@ -105,6 +105,18 @@ for (const dim of [3, 64, 128, 768]) {
   record(`L2 ${side}x${side} d=${dim} fp32`, ms, {
     gflopsEq: Number((2 * side * side * dim / ms / 1e6).toFixed(0)),
   });
+  for (const precision of dim < 64 ? [] : ["tf32", "bf16", "fp16"] as const) {
+    const t = await timed(3, async () => {
+      const out = await l2Distances(qa.typed(Float32Array), qb.typed(Float32Array), {
+        dim,
+        precision,
+      });
+      out.free();
+    });
+    record(`L2 ${side}x${side} d=${dim} ${precision}`, t, {
+      gflopsEq: Number((2 * side * side * dim / t / 1e6).toFixed(0)),
+    });
+  }
 }
 {
   const dim = 128, corpusRows = quick ? 100_000 : 1_000_000, queryRows = 10_000;

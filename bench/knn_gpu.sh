@@ -21,6 +21,9 @@ done > "$out/sanitizer.txt" 2>&1
 wait
 KNN_RECALL=/tmp/recall_1M.i32 timeout 240 deno run -A bench/knn_bench.ts /tmp/tiles "$out/knn_bench.json" > "$out/knn_bench.txt" 2>&1; bench=$?
 [ -f /tmp/recall_1M.i32 ] && python3 bench/knn_recall.py /tmp/tiles/lidar_1000000.f64 /tmp/recall_1M.i32 20 > "$out/recall.json" 2>&1
+for n in 4000000 17000000; do
+  [ -f /tmp/tiles/lidar_$n.f64 ] && timeout 60 deno run -A bench/knn_limit.ts /tmp/tiles/lidar_$n.f64 1GiB
+done > "$out/knn_limit.txt" 2>&1
 timeout 120 python3 bench/knn_torch.py > "$out/knn_torch.json" 2>&1
 if [ "${PEERS:-1}" = 1 ]; then
   (cd $kit && timeout 200 python3 bench_knn.py --parts gpu,cpu --sizes "${PEER_SIZES:-1M,4M}" --out "$out" --deadline $(( $(date +%s) + 180 )) > "$out/peers.log" 2>&1)
@@ -31,6 +34,7 @@ grep -B2 -A25 "^ ERRORS" "$out/test.log" | head -60
 cat "$out/sanitizer.txt"
 cat "$out/knn_bench.txt" | tail -20
 echo "== recall"; cat "$out/recall.json" 2>/dev/null
+echo "== under GPUMEM_LIMIT=1GiB"; cat "$out/knn_limit.txt"
 echo "== torch vector knn"; tail -3 "$out/knn_torch.json"
 echo "== peers"; grep -E "^\||self-kNN|cKDTree|sklearn" "$out/peers.log" 2>/dev/null | head -40
 echo "== exit codes: test=$test bench=$bench"
