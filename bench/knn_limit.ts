@@ -15,9 +15,14 @@ const start = performance.now();
 const { indices } = await knnPoints(points, 20);
 const ms = performance.now() - start;
 const digest = async (a: Int32Array) =>
-  Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", a))).slice(0, 8).map((b) =>
-    b.toString(16).padStart(2, "0")
-  ).join("");
+  Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        new Uint8Array(a.buffer as ArrayBuffer, a.byteOffset, a.byteLength),
+      ),
+    ),
+  ).slice(0, 8).map((b) => b.toString(16).padStart(2, "0")).join("");
 if (Deno.env.get("GPUMEM_LIMIT") !== undefined) {
   console.log(
     JSON.stringify({
