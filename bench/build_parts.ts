@@ -10,38 +10,35 @@ import { uploadForKernel } from "../src/kernels/kernel_upload.ts";
 import { coordinateTriples, indexTriples } from "../src/kernels/mesh_input.ts";
 import { validateTriples } from "../src/kernels/mesh_validate.ts";
 import { kernelStream } from "../src/kernels/kernel_stream.ts";
+import { medianMs } from "./median.ts";
 
 const dir = Deno.args[0];
 const device = defaultDevice();
-async function median(body: () => Promise<void>): Promise<number> {
-  await body();
-  const t: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const s = performance.now();
-    await body();
-    t.push(performance.now() - s);
-  }
-  return t.sort((a, b) => a - b)[2];
-}
 for (const name of ["icosphere_L8", "icosphere_L9"]) {
   const vertices = new Float32Array(Deno.readFileSync(`${dir}/${name}.vertices.f32`).buffer);
   const triangles = new Uint32Array(Deno.readFileSync(`${dir}/${name}.triangles.u32`).buffer);
   using vb = DeviceBuffer.allocate(vertices.byteLength, { device });
   using tb = DeviceBuffer.allocate(triangles.byteLength, { device });
-  const up = await median(() =>
-    Promise.all([uploadForKernel(vb, vertices), uploadForKernel(tb, triangles)]).then(() => {})
+  const up = await medianMs(
+    5,
+    () =>
+      Promise.all([uploadForKernel(vb, vertices), uploadForKernel(tb, triangles)]).then(() => {}),
   );
-  const plain = await median(async () => {
+  const plain = await medianMs(5, () => {
     vb.copyFromHost(vertices);
     tb.copyFromHost(triangles);
+    return Promise.resolve();
   });
   const v = coordinateTriples(vertices, "v", device), t = indexTriples(triangles, "t", device);
-  const check = await median(() => validateTriples(device, v, t, kernelStream(device)));
-  const host = await median(async () =>
-    (await MeshBvh.build(vertices, triangles, { device })).free()
+  const check = await medianMs(5, () => validateTriples(device, v, t, kernelStream(device)));
+  const host = await medianMs(
+    5,
+    async () => (await MeshBvh.build(vertices, triangles, { device })).free(),
   );
-  const fromDevice = await median(async () =>
-    (await MeshBvh.build(vb.typed(Float32Array), tb.typed(Uint32Array), { device })).free()
+  const fromDevice = await medianMs(
+    5,
+    async () =>
+      (await MeshBvh.build(vb.typed(Float32Array), tb.typed(Uint32Array), { device })).free(),
   );
   console.log(
     `${name}: build from host ${host.toFixed(2)} ms, from device ${

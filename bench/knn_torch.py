@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""torch's exact vector kNN on the job bench/knn_bench.ts times gpumem on: d = 128, a 1M corpus,
+"""torch's exact vector kNN on the job bench/knn_timing.ts times gpumem on: d = 128, a 1M corpus,
 10k queries, k = 10, by cdist + topk (query chunks of 1k so the distance block stays 4 GB).
 Median of 3 after a warm-up; one JSON line."""
 import json

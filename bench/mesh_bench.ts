@@ -22,6 +22,7 @@ import {
   MeshBvh,
 } from "../mod.ts";
 import { icosphere, Seeded } from "../tests/contracts/meshes.ts";
+import { medianMs } from "./median.ts";
 
 interface MeshData {
   name: string;
@@ -52,18 +53,6 @@ function loadMeshes(dir: string | undefined): MeshData[] {
     vertices: new Float32Array(Deno.readFileSync(`${dir}/${name}.vertices.f32`).buffer),
     triangles: new Uint32Array(Deno.readFileSync(`${dir}/${name}.triangles.u32`).buffer),
   }));
-}
-
-async function median(repeats: number, body: () => Promise<void>): Promise<number> {
-  await body();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await body();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
 }
 
 function boxPoints(rng: Seeded, lo: number[], hi: number[], n: number): Float32Array {
@@ -112,7 +101,7 @@ async function benchMesh(device: MemoryDevice, mesh: MeshData) {
   const triangles = mesh.triangles.length / 3;
   const pool = getMemoryManager().pool(device);
   let peak = 0;
-  const buildMs = await median(5, async () => {
+  const buildMs = await medianMs(5, async () => {
     const before = pool.stats().allocatedBytes.current;
     using _bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device, leafSize });
     peak = Math.max(peak, pool.stats().allocatedBytes.peak - before);
@@ -120,7 +109,7 @@ async function benchMesh(device: MemoryDevice, mesh: MeshData) {
   // The same build from device memory: the upload and host checks left out.
   using deviceVertices = DeviceBuffer.fromHost(mesh.vertices, { device });
   using deviceTriangles = DeviceBuffer.fromHost(mesh.triangles, { device });
-  const buildDeviceMs = await median(5, async () => {
+  const buildDeviceMs = await medianMs(5, async () => {
     using _bvh = await MeshBvh.build(
       deviceVertices.typed(Float32Array),
       deviceTriangles.typed(Uint32Array),
@@ -145,19 +134,19 @@ async function benchMesh(device: MemoryDevice, mesh: MeshData) {
   using ro = DeviceBuffer.fromHost(o, { device });
   using rd = DeviceBuffer.fromHost(d, { device });
   const v1 = p1.typed(Float32Array), v10 = p10.typed(Float32Array);
-  const udf1 = await median(5, async () => freeAll(await bvh.closestPoints(v1)));
+  const udf1 = await medianMs(5, async () => freeAll(await bvh.closestPoints(v1)));
   row.udf_1M_per_s = 1e6 / (udf1 / 1e3);
   if (!quick) {
-    const udf10 = await median(3, async () => freeAll(await bvh.closestPoints(v10)));
+    const udf10 = await medianMs(3, async () => freeAll(await bvh.closestPoints(v10)));
     row.udf_10M_per_s = 1e7 / (udf10 / 1e3);
   }
   for (
     const sign of quick ? ["pseudonormal"] as const : ["pseudonormal", "winding", "parity"] as const
   ) {
-    const ms = await median(5, async () => freeAll(await bvh.signedDistance(v1, { sign })));
+    const ms = await medianMs(5, async () => freeAll(await bvh.signedDistance(v1, { sign })));
     row[`sdf_${sign}_1M_per_s`] = 1e6 / (ms / 1e3);
   }
-  const rays = await median(
+  const rays = await medianMs(
     5,
     async () => freeAll(await bvh.rayCast(ro.typed(Float32Array), rd.typed(Float32Array))),
   );

@@ -2,27 +2,30 @@
 
 import assert from "node:assert/strict";
 
+/** Runs an example as a user would, on the cpu device: its exit code and output. */
+async function runExample(name: string, args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys",
+      new URL(`../examples/${name}`, import.meta.url).pathname,
+      ...args,
+    ],
+    env: { GPUMEM_DEVICE: "cpu" },
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  return new TextDecoder().decode(stdout);
+}
+
 Deno.test("examples/mesh_sdf.ts samples a torus's signed distance grid and writes it", async () => {
   const out = "build/example-sdf.bin";
   try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        "--allow-sys",
-        new URL("../examples/mesh_sdf.ts", import.meta.url).pathname,
-        "--size",
-        "24",
-        "--out",
-        out,
-      ],
-      env: { GPUMEM_DEVICE: "cpu" },
-    }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.match(new TextDecoder().decode(stdout), /24³ = 13824 samples/);
+    const stdout = await runExample("mesh_sdf.ts", ["--size", "24", "--out", out]);
+    assert.match(stdout, /24³ = 13824 samples/);
     const file = await Deno.readFile(out);
     assert.equal(file.byteLength, 64 + 4 * 24 ** 3);
     assert.equal(new TextDecoder().decode(file.subarray(0, 5)), "GMSDF");
@@ -49,26 +52,15 @@ Deno.test("examples/mesh_sdf.ts samples a torus's signed distance grid and write
 Deno.test("examples/lidar_features.ts computes a tile's features and writes them", async () => {
   const out = "build/example-features.bin";
   try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        "--allow-sys",
-        new URL("../examples/lidar_features.ts", import.meta.url).pathname,
-        "--points",
-        "20000",
-        "--k",
-        "16",
-        "--out",
-        out,
-      ],
-      env: { GPUMEM_DEVICE: "cpu" },
-    }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.match(new TextDecoder().decode(stdout), /20000 points, k = 16/);
+    const stdout = await runExample("lidar_features.ts", [
+      "--points",
+      "20000",
+      "--k",
+      "16",
+      "--out",
+      out,
+    ]);
+    assert.match(stdout, /20000 points, k = 16/);
     const file = await Deno.readFile(out);
     assert.equal(file.byteLength, 32 + 11 * 4 * 20000);
     assert.equal(new TextDecoder().decode(file.subarray(0, 6)), "GMFEAT");

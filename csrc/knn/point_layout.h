@@ -3,6 +3,7 @@
 #define GPUMEM_POINT_LAYOUT_H
 
 #include "../carver.h"
+#include "../status.h"
 #include "point_index.h"
 
 /* The index allocation: the sorted points, the leaves' starts (and n after the last), their first
@@ -50,6 +51,22 @@ struct GmPointOrderScratch {
     total = carve.used();
   }
 };
+
+/* gm_points_plan's answer for n points in `leaves` leaves, with the build's sort storage. */
+inline int gm_fill_point_plan(uint64_t n, uint64_t leaves, uint64_t sort_bytes, uint64_t *plan) {
+  if (plan == nullptr || n >= 0xFFFFFFFFull || leaves > n) {
+    return gm_fail(GM_INVALID_ARGUMENT,
+                   "gm_points_plan: null plan, 2^32 points or more leaves than points");
+  }
+  GmPointIndexLayout index(0, n, leaves);
+  plan[0] = index.total;
+  plan[1] = GmPointOrderScratch(0, n, sort_bytes).total;
+  plan[2] = index.leaf_base;
+  plan[3] = reinterpret_cast<uint64_t>(index.starts);
+  plan[4] = reinterpret_cast<uint64_t>(index.nodes);
+  plan[5] = reinterpret_cast<uint64_t>(index.leaf_codes);
+  return gm_ok();
+}
 
 /* The index's view from the words TypeScript hands in (enum gm_point_index_word). */
 inline GmPointIndexView gm_point_view(const uint64_t *words) {

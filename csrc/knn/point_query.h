@@ -67,26 +67,26 @@ GM_HOST_DEVICE inline void gm_scan_leaf(const GmPointIndexView &index, const flo
   }
 }
 
-/* The first sorted position of the leaf where Morton code `code` falls along the curve. */
-GM_HOST_DEVICE inline uint32_t gm_curve_position(const GmPointIndexView &index, uint64_t code) {
-  uint32_t lo = 0, hi = index.leaves - 1;
+/* The last of `count` ascending keys at or below `key` (0 when none is). */
+template <typename K>
+GM_HOST_DEVICE inline uint32_t gm_last_at_or_below(const K *keys, uint32_t count, K key) {
+  uint32_t lo = 0, hi = count - 1;
   while (lo < hi) {
     uint32_t mid = (lo + hi + 1) / 2;
-    if (index.leaf_codes[mid] <= code) lo = mid;
-    else hi = mid - 1;
-  }
-  return index.starts[lo];
-}
-
-/* The leaf holding sorted position i (a binary search of the leaf starts). */
-GM_HOST_DEVICE inline uint32_t gm_leaf_of(const GmPointIndexView &index, uint32_t i) {
-  uint32_t lo = 0, hi = index.leaves - 1;
-  while (lo < hi) {
-    uint32_t mid = (lo + hi + 1) / 2;
-    if (index.starts[mid] <= i) lo = mid;
+    if (keys[mid] <= key) lo = mid;
     else hi = mid - 1;
   }
   return lo;
+}
+
+/* The first sorted position of the leaf where Morton code `code` falls along the curve. */
+GM_HOST_DEVICE inline uint32_t gm_curve_position(const GmPointIndexView &index, uint64_t code) {
+  return index.starts[gm_last_at_or_below(index.leaf_codes, index.leaves, code)];
+}
+
+/* The leaf holding sorted position i. */
+GM_HOST_DEVICE inline uint32_t gm_leaf_of(const GmPointIndexView &index, uint32_t i) {
+  return gm_last_at_or_below(index.starts, index.leaves, i);
 }
 
 /* The walk. `own`: the query's own sorted position when it is skipped (self queries without

@@ -189,17 +189,7 @@ uint64_t sort_temp_bytes(uint64_t n) {
 }  // namespace
 
 extern "C" int gm_points_plan(uint64_t n, uint64_t leaves, uint64_t *plan) {
-  if (plan == nullptr || n >= 0xFFFFFFFFull || leaves > n) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_plan: null plan, 2^32 points or more leaves than points");
-  }
-  GmPointIndexLayout index(0, n, leaves);
-  plan[0] = index.total;
-  plan[1] = GmPointOrderScratch(0, n, sort_temp_bytes(n)).total;
-  plan[2] = index.leaf_base;
-  plan[3] = reinterpret_cast<uint64_t>(index.starts);
-  plan[4] = reinterpret_cast<uint64_t>(index.nodes);
-  plan[5] = reinterpret_cast<uint64_t>(index.leaf_codes);
-  return gm_ok();
+  return gm_fill_point_plan(n, leaves, sort_temp_bytes(n), plan);
 }
 
 extern "C" int gm_points_frame(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,

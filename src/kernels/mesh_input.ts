@@ -5,9 +5,10 @@
  * @module
  */
 
-import { TypedDeviceView } from "../buffers/typed_device_view.ts";
+import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { deviceViewOf } from "./view_input.ts";
 
 /** xyz coordinates: 3 numbers a point, on the host. */
 export type CoordinateArray = Float32Array | Float64Array;
@@ -60,24 +61,14 @@ function triples(
   kinds: string,
 ): Triples {
   let host: CoordinateArray | IndexArray | null = null;
-  let view: TypedDeviceView<CoordinateArray | IndexArray> | null = null;
   let length: number;
   let f64: boolean;
-  if (value instanceof TypedDeviceView) {
-    if (!types.includes(value.type)) {
-      throw new InvalidArgumentError(argument, `a TypedDeviceView of ${kinds}`, value.type?.name);
-    }
-    if (value.bytes.device !== device) {
-      throw new InvalidArgumentError(
-        argument,
-        `device memory of ${device.id}`,
-        value.bytes.device.id,
-      );
-    }
-    value.ptr; // throws DisposedError once freed
-    view = value as TypedDeviceView<CoordinateArray | IndexArray>;
-    length = value.length;
-    f64 = value.type === Float64Array;
+  const view: TypedDeviceView<CoordinateArray | IndexArray> | null = deviceViewOf<
+    CoordinateArray | IndexArray
+  >(value, argument, device, types, kinds);
+  if (view !== null) {
+    length = view.length;
+    f64 = view.type === Float64Array;
   } else if (types.some((type) => value instanceof (type as typeof Float32Array))) {
     host = value as CoordinateArray | IndexArray;
     length = host.length;

@@ -564,19 +564,30 @@ function hostResults(count: number, job: PointJob): HostResults {
   };
 }
 
-/** The feature arrays inside one block of FEATURE_FLOATS × count floats (GM_FEATURE_FLOATS). */
+/**
+ * Where each feature lies in a block of FEATURE_FLOATS × count floats (GM_FEATURE_FLOATS in
+ * csrc/knn/point_index.h): its first array of `count` floats, and its floats a point.
+ */
+const FEATURE_LAYOUT: readonly (readonly [keyof PointFeatures, number, number])[] = [
+  ["normal", 0, 3],
+  ["eigenvalues", 3, 3],
+  ["linearity", 6, 1],
+  ["planarity", 7, 1],
+  ["sphericity", 8, 1],
+  ["verticality", 9, 1],
+  ["changeOfCurvature", 10, 1],
+];
+
+/** Each feature of a block over `count` points, made by `part(offset, length)` in floats. */
+function featureParts<T>(count: number, part: (offset: number, length: number) => T) {
+  return Object.fromEntries(
+    FEATURE_LAYOUT.map(([name, at, width]) => [name, part(at * count, width * count)]),
+  ) as { [K in keyof PointFeatures]: T };
+}
+
+/** The feature arrays inside one host block. */
 function featureViews(floats: Float32Array, count: number): PointFeatures {
-  const at = (offset: number, length: number) =>
-    floats.subarray(offset * count, offset * count + length);
-  return {
-    normal: at(0, 3 * count),
-    eigenvalues: at(3, 3 * count),
-    linearity: at(6, count),
-    planarity: at(7, count),
-    sphericity: at(8, count),
-    verticality: at(9, count),
-    changeOfCurvature: at(10, count),
-  };
+  return featureParts(count, (offset, length) => floats.subarray(offset, offset + length));
 }
 
 function copyChunk(
@@ -596,7 +607,7 @@ function copyChunk(
   // The chunk's block has the same layout over n queries: copy each array into its place.
   const chunk = out.features.copyToHost(new Float32Array(n * FEATURE_FLOATS));
   const all = host.featureFloats!;
-  for (const [offset, width] of [[0, 3], [3, 3], [6, 1], [7, 1], [8, 1], [9, 1], [10, 1]]) {
+  for (const [, offset, width] of FEATURE_LAYOUT) {
     all.set(chunk.subarray(offset * n, offset * n + width * n), offset * total + width * start);
   }
 }
@@ -614,16 +625,8 @@ function deviceResults(batch: BufferBatch, out: Outputs, count: number, job: Poi
       : { ...neighbours, counts: batch.release(out.counts) };
   }
   const buffer = batch.release(out.features!);
-  const view = (offset: number, length: number) =>
-    buffer.typed(Float32Array, offset * count, length);
   return {
     buffer,
-    normal: view(0, 3 * count),
-    eigenvalues: view(3, 3 * count),
-    linearity: view(6, count),
-    planarity: view(7, count),
-    sphericity: view(8, count),
-    verticality: view(9, count),
-    changeOfCurvature: view(10, count),
+    ...featureParts(count, (offset, length) => buffer.typed(Float32Array, offset, length)),
   };
 }

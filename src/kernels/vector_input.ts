@@ -5,9 +5,13 @@
  * @module
  */
 
-import { TypedDeviceView } from "../buffers/typed_device_view.ts";
+import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { deviceViewOf } from "./view_input.ts";
+
+const FLOAT_TYPES: readonly unknown[] = [Float32Array, Float64Array];
+const FLOAT_KINDS = "Float32Array or Float64Array";
 
 /** Rows of `dim` numbers, on the host or in device memory. */
 export type VectorInput =
@@ -42,28 +46,20 @@ export function vectorRows(
   device: MemoryDevice,
 ): VectorRows {
   let host: Float32Array | Float64Array | null = null;
-  let view: TypedDeviceView<Float32Array | Float64Array> | null = null;
   let length: number;
   let f64: boolean;
-  if (value instanceof TypedDeviceView) {
-    if (value.type !== Float32Array && value.type !== Float64Array) {
-      throw new InvalidArgumentError(
-        argument,
-        "a TypedDeviceView of Float32Array or Float64Array",
-        value.type?.name,
-      );
-    }
-    if (value.bytes.device !== device) {
-      throw new InvalidArgumentError(
-        argument,
-        `device memory of ${device.id}`,
-        value.bytes.device.id,
-      );
-    }
-    value.ptr; // throws DisposedError once freed
-    view = value as TypedDeviceView<Float32Array | Float64Array>;
-    length = value.length;
-    f64 = value.type === Float64Array;
+  const view: TypedDeviceView<Float32Array | Float64Array> | null = deviceViewOf<
+    Float32Array | Float64Array
+  >(
+    value,
+    argument,
+    device,
+    FLOAT_TYPES,
+    FLOAT_KINDS,
+  );
+  if (view !== null) {
+    length = view.length;
+    f64 = view.type === Float64Array;
   } else if (value instanceof Float32Array || value instanceof Float64Array) {
     host = value;
     length = value.length;

@@ -5,7 +5,9 @@
  * 128, 768, and vector kNN (d = 128, 1M corpus, 10k queries, k = 10). One warm-up, then the
  * median of 3 (1 for the largest jobs). Prints a table and writes JSON.
  *
- *   deno run -A bench/knn_bench.ts TILE_DIR [out.json]
+ *   deno run -A bench/knn_timing.ts TILE_DIR [out.json]
+ *
+ * (Named *_timing, not *_bench: `deno bench bench/` would run it with no tiles.)
  *
  * TILE_DIR holds lidar_<N>.f64 files (bench/knn_data.py). KNN_QUICK=1 shrinks every job;
  * KNN_RECALL=path writes the 1M tile's first 10k neighbour rows there for bench/knn_recall.py.
@@ -21,24 +23,13 @@ import {
   pointFeatures,
 } from "../mod.ts";
 import { Seeded } from "../tests/contracts/meshes.ts";
+import { medianMs } from "./median.ts";
 
 const dir = Deno.args[0];
 const jsonPath = Deno.args[1];
 const quick = Deno.env.get("KNN_QUICK") === "1";
 const device = defaultDevice();
 const rows: Record<string, unknown>[] = [];
-
-async function timed(repeats: number, body: () => Promise<void>): Promise<number> {
-  await body();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await body();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 function record(job: string, ms: number, extra: Record<string, unknown> = {}): void {
   const row = { job, ms: Number(ms.toFixed(2)), ...extra };
@@ -66,7 +57,7 @@ for (const name of tiles) {
   {
     using input = onDevice(points, "bench.points");
     let peak = 0;
-    const ms = await timed(repeats, async () => {
+    const ms = await medianMs(repeats, async () => {
       getMemoryManager().pool(device).resetPeaks();
       const out = await knnPoints(input.typed(Float64Array), 20);
       peak = Math.max(peak, getMemoryManager().pool(device).stats().allocatedBytes.peak);
@@ -74,13 +65,13 @@ for (const name of tiles) {
       out.distances.free();
     });
     record(`self-kNN k=20 ${label}, device in/out`, ms, { points: n, peakAllocatedBytes: peak });
-    const f = await timed(repeats, async () => {
+    const f = await medianMs(repeats, async () => {
       const out = await pointFeatures(input.typed(Float64Array), { k: 20 });
       out.buffer.free();
     });
     record(`pointFeatures k=20 ${label}, device in/out`, f, { points: n });
   }
-  const host = await timed(1, async () => {
+  const host = await medianMs(1, async () => {
     const r = await knnPoints(points, 20);
     const path = Deno.env.get("KNN_RECALL");
     if (path !== undefined && n === 1_000_000) {
@@ -98,7 +89,7 @@ for (const dim of [3, 64, 128, 768]) {
   const a = new Float32Array(side * dim).map(gaussian),
     b = new Float32Array(side * dim).map(gaussian);
   using qa = onDevice(a, "bench.l2"), qb = onDevice(b, "bench.l2");
-  const ms = await timed(3, async () => {
+  const ms = await medianMs(3, async () => {
     const out = await l2Distances(qa.typed(Float32Array), qb.typed(Float32Array), { dim });
     out.free();
   });
@@ -106,7 +97,7 @@ for (const dim of [3, 64, 128, 768]) {
     gflopsEq: Number((2 * side * side * dim / ms / 1e6).toFixed(0)),
   });
   for (const precision of dim < 64 ? [] : ["tf32", "bf16", "fp16"] as const) {
-    const t = await timed(3, async () => {
+    const t = await medianMs(3, async () => {
       const out = await l2Distances(qa.typed(Float32Array), qb.typed(Float32Array), {
         dim,
         precision,
@@ -123,14 +114,14 @@ for (const dim of [3, 64, 128, 768]) {
   const c = new Float32Array(corpusRows * dim).map(gaussian),
     q = new Float32Array(queryRows * dim).map(gaussian);
   using dc = onDevice(c, "bench.knn"), dq = onDevice(q, "bench.knn");
-  const ms = await timed(3, async () => {
+  const ms = await medianMs(3, async () => {
     const out = await knn(dq.typed(Float32Array), dc.typed(Float32Array), 10, { dim });
     out.indices.free();
     out.distances.free();
   });
   record(`knn d=128 ${corpusRows} corpus, ${queryRows} queries, k=10`, ms);
   for (const precision of ["tf32", "bf16"] as const) {
-    const t = await timed(3, async () => {
+    const t = await medianMs(3, async () => {
       const out = await knn(dq.typed(Float32Array), dc.typed(Float32Array), 10, { dim, precision });
       out.indices.free();
       out.distances.free();
