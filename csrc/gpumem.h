@@ -112,29 +112,25 @@ int gm_bvh_ray(int device, const uint64_t *bvh, const double *frame, uint64_t or
 /* Point clouds (csrc/knn/; layouts in knn/point_index.h). An index is: gm_points_frame (bounds
  * and non-finite count, into a 64-byte GmPointFrame), gm_points_order (Morton order of the
  * input: order_out the input indices sorted, the sorted codes left in the scratch, *nonfinite
- * the coordinates not finite as float offsets from the frame's centre; values_scratch: n
- * uint32_t the sort carries, free once it is done), gm_points_leaves (the leaves, counted into a
- * uint32_t at count_out), gm_points_gather (the sorted points, 16 bytes each, into their own
- * allocation: the input can go back after it), then, with the index allocated for that many
- * leaves, gm_points_index (leaf starts, leaf codes, the tree's boxes) from the same scratch.
+ * the coordinates not finite as float offsets from the frame's centre), gm_points_leaves (the
+ * leaves, counted into a uint32_t at count_out), then, with the index allocated for that many
+ * leaves, gm_points_index (sorted points, leaf starts, the tree's boxes) from the same scratch.
  * Queries order themselves with gm_points_order in the index's frame. */
 
-/* Sizes for n points in `leaves` leaves: plan[0] index bytes (the sorted points not included:
- * 16 n of their own), plan[1] gm_points_order scratch bytes, plan[2] the tree's leaf base,
- * plan[3], plan[4] and plan[5] the offsets of the leaf starts, the tree's boxes and the leaves'
- * first codes in the index. */
+/* Sizes for n points in `leaves` leaves: plan[0] index bytes, plan[1] gm_points_order scratch
+ * bytes, plan[2] the tree's leaf base, plan[3], plan[4] and plan[5] the offsets of the leaf
+ * starts, the tree's boxes and the leaves' first codes in the index. */
 int gm_points_plan(uint64_t n, uint64_t leaves, uint64_t *plan);
 int gm_points_frame(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
                     void *stream);
 int gm_points_order(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                    uint64_t scratch, uint64_t scratch_bytes, uint64_t values_scratch,
-                    uint64_t order_out, uint64_t nonfinite, void *stream);
+                    uint64_t scratch, uint64_t scratch_bytes, uint64_t order_out,
+                    uint64_t nonfinite, void *stream);
 int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64_t scratch_bytes,
                      uint64_t count_out, void *stream);
-int gm_points_gather(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                     uint64_t order, uint64_t sorted_out, void *stream);
-int gm_points_index(int device, uint64_t n, uint64_t sorted_points, uint64_t scratch,
-                    uint64_t scratch_bytes, uint64_t leaves, uint64_t index, void *stream);
+int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                    uint64_t order, uint64_t scratch, uint64_t scratch_bytes, uint64_t leaves,
+                    uint64_t index, void *stream);
 /* The k nearest (within sqrt(radius2), inclusive) of each query, ties by the smaller index.
  * `index`: GM_POINT_WORDS uint64_t. queries 0: self queries over the index's points, answered
  * for input indices in [out_begin, out_end) at index - out_begin; otherwise `count` queries in

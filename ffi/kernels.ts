@@ -158,7 +158,6 @@ const pointsOrderParameters = [
   "u64", /* uint64_t frame */
   "u64", /* uint64_t scratch */
   "u64", /* uint64_t scratch_bytes */
-  "u64", /* uint64_t values_scratch: n uint32_t the sort carries */
   "u64", /* uint64_t order_out: n uint32_t */
   "u64", /* uint64_t nonfinite: one uint64_t */
   "pointer", /* void *stream */
@@ -174,23 +173,14 @@ const pointsLeavesParameters = [
   "pointer", /* void *stream */
 ] as const;
 
-/** The parameters of gm_points_gather: the points in their sorted order, as float offsets */
-const pointsGatherParameters = [
+/** The parameters of gm_points_index: sorted points, leaf starts and the tree's boxes */
+const pointsIndexParameters = [
   "i32", /* int device */
   "u64", /* uint64_t points */
   "u64", /* uint64_t n */
   "i32", /* int f64 */
   "u64", /* uint64_t frame */
   "u64", /* uint64_t order */
-  "u64", /* uint64_t sorted_out: n GmPoint4 (16 bytes) */
-  "pointer", /* void *stream */
-] as const;
-
-/** The parameters of gm_points_index: leaf starts, leaf codes and the tree's boxes */
-const pointsIndexParameters = [
-  "i32", /* int device */
-  "u64", /* uint64_t n */
-  "u64", /* uint64_t sorted_points */
   "u64", /* uint64_t scratch: as gm_points_leaves left it */
   "u64", /* uint64_t scratch_bytes */
   "u64", /* uint64_t leaves */
@@ -412,16 +402,7 @@ export const kernelSymbols = {
     result: "i32",
     nonblocking: true,
   },
-  /** int gm_points_gather(...): the sorted points */
-  gm_points_gather: { parameters: pointsGatherParameters, result: "i32" },
-  /** gm_points_gather on a worker thread (the cpu device). */
-  gm_points_gather_async: {
-    name: "gm_points_gather",
-    parameters: pointsGatherParameters,
-    result: "i32",
-    nonblocking: true,
-  },
-  /** int gm_points_index(...): leaf starts, leaf codes and tree boxes */
+  /** int gm_points_index(...): sorted points and tree boxes */
   gm_points_index: { parameters: pointsIndexParameters, result: "i32" },
   /** gm_points_index on a worker thread (the cpu device). */
   gm_points_index_async: {

@@ -6,20 +6,21 @@
 #include "../status.h"
 #include "point_index.h"
 
-/* The index allocation beside the sorted points (their own allocation, so that the input can go
- * back before this one is made): the leaves' starts (and n after the last), their first Morton
- * codes (where other queries find their place on the curve), then the tree's boxes
+/* The index allocation: the sorted points, the leaves' starts (and n after the last), their first
+ * Morton codes (where other queries find their place on the curve), then the tree's boxes
  * (2 * leaf_base of them). */
 struct GmPointIndexLayout {
+  GmPoint4 *points;
   uint32_t *starts;
   uint64_t *leaf_codes;
   GmPointBox *nodes;
   uint64_t leaf_base;
   uint64_t total;
 
-  GmPointIndexLayout(uint64_t base, uint64_t leaves) {
+  GmPointIndexLayout(uint64_t base, uint64_t n, uint64_t leaves) {
     GmCarver carve(base);
     leaf_base = gm_point_leaf_base(leaves);
+    points = carve.take<GmPoint4>(n);
     starts = carve.take<uint32_t>(leaves + 1);
     leaf_codes = carve.take<uint64_t>(leaves);
     nodes = carve.take<GmPointBox>(2 * leaf_base);
@@ -28,11 +29,11 @@ struct GmPointIndexLayout {
 };
 
 /* The ordering pass's scratch: Morton codes in and out (the sorted ones stay for the leaves;
- * the others' space then holds leaf flags and their scan), and the sort's and scan's temporary
- * storage (0 bytes on the CPU build). The input indices the sort carries along are a separate
- * allocation of the caller's, given back once the order is known. */
+ * the others' space then holds leaf flags and their scan), input indices in, and the sort's and
+ * scan's temporary storage (0 bytes on the CPU build). */
 struct GmPointOrderScratch {
   uint64_t *keys[2];
+  uint32_t *values;
   uint32_t *flags, *leaf_of; /* in keys[0]'s space, once sorted: leaf starts and their scan */
   void *sort_temp;
   uint64_t sort_bytes;
@@ -42,6 +43,7 @@ struct GmPointOrderScratch {
     GmCarver carve(base);
     keys[0] = carve.take<uint64_t>(n);
     keys[1] = carve.take<uint64_t>(n);
+    values = carve.take<uint32_t>(n);
     flags = reinterpret_cast<uint32_t *>(keys[0]);
     leaf_of = flags + n;
     sort_temp = carve.take<uint8_t>(sort_temp_bytes);
@@ -56,7 +58,7 @@ inline int gm_fill_point_plan(uint64_t n, uint64_t leaves, uint64_t sort_bytes, 
     return gm_fail(GM_INVALID_ARGUMENT,
                    "gm_points_plan: null plan, 2^32 points or more leaves than points");
   }
-  GmPointIndexLayout index(0, leaves);
+  GmPointIndexLayout index(0, n, leaves);
   plan[0] = index.total;
   plan[1] = GmPointOrderScratch(0, n, sort_bytes).total;
   plan[2] = index.leaf_base;

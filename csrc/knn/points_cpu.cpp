@@ -65,18 +65,14 @@ void order_of(const V *points, uint64_t n, const GmPointFrame *frame, uint32_t *
 }
 
 template <typename V>
-void gather(const V *points, uint64_t n, const GmPointFrame *frame, const uint32_t *order,
-            GmPoint4 *sorted) {
+void index_of(const V *points, uint64_t n, const GmPointFrame *frame, const uint32_t *order,
+              const GmPointOrderScratch &sc, uint64_t leaves, GmPointIndexLayout &layout) {
   GmPointGrid g = gm_point_grid(*frame);
   gm_parallel_for(n, [&](uint64_t i) {
     float local[3];
     gm_point_local(g, points, order[i], local);
-    sorted[i] = GmPoint4{local[0], local[1], local[2], order[i]};
+    layout.points[i] = GmPoint4{local[0], local[1], local[2], order[i]};
   });
-}
-
-void index_of(uint64_t n, const GmPoint4 *sorted, const GmPointOrderScratch &sc, uint64_t leaves,
-              GmPointIndexLayout &layout) {
   gm_parallel_for(n, [&](uint64_t i) {
     if (sc.flags[i]) {
       layout.starts[sc.leaf_of[i]] = static_cast<uint32_t>(i);
@@ -86,7 +82,7 @@ void index_of(uint64_t n, const GmPoint4 *sorted, const GmPointOrderScratch &sc,
   layout.starts[leaves] = static_cast<uint32_t>(n);
   uint64_t base = layout.leaf_base;
   gm_parallel_for(base, [&](uint64_t b) {
-    layout.nodes[base + b] = gm_leaf_box(sorted, layout.starts, leaves, b);
+    layout.nodes[base + b] = gm_leaf_box(layout.points, layout.starts, leaves, b);
   });
   for (uint64_t level = base / 2; level >= 1; level /= 2) {
     gm_parallel_for(level, [&](uint64_t j) {
@@ -116,8 +112,8 @@ extern "C" int gm_points_frame(int, uint64_t points, uint64_t n, int f64, uint64
 }
 
 extern "C" int gm_points_order(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                               uint64_t scratch, uint64_t scratch_bytes, uint64_t,
-                               uint64_t order_out, uint64_t nonfinite, void *) {
+                               uint64_t scratch, uint64_t scratch_bytes, uint64_t order_out,
+                               uint64_t nonfinite, void *) {
   GmPointOrderScratch sc(scratch, n, 0);
   if (frame == 0 || nonfinite == 0 || sc.total > scratch_bytes ||
       (n > 0 && (points == 0 || order_out == 0))) {
@@ -147,31 +143,22 @@ extern "C" int gm_points_leaves(int, uint64_t n, uint64_t scratch, uint64_t scra
   return gm_ok();
 }
 
-extern "C" int gm_points_gather(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                                uint64_t order, uint64_t sorted_out, void *) {
-  if (frame == 0 || (n > 0 && (points == 0 || order == 0 || sorted_out == 0))) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_gather: null address");
-  }
-  auto *f = reinterpret_cast<const GmPointFrame *>(frame);
-  auto *o = reinterpret_cast<const uint32_t *>(order);
-  auto *sorted = reinterpret_cast<GmPoint4 *>(sorted_out);
-  if (f64) {
-    gather(reinterpret_cast<const double *>(points), n, f, o, sorted);
-  } else {
-    gather(reinterpret_cast<const float *>(points), n, f, o, sorted);
-  }
-  return gm_ok();
-}
-
-extern "C" int gm_points_index(int, uint64_t n, uint64_t sorted_points, uint64_t scratch,
-                               uint64_t scratch_bytes, uint64_t leaves, uint64_t index, void *) {
+extern "C" int gm_points_index(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                               uint64_t order, uint64_t scratch, uint64_t scratch_bytes,
+                               uint64_t leaves, uint64_t index, void *) {
   GmPointOrderScratch sc(scratch, n, 0);
-  if (index == 0 || sc.total > scratch_bytes || leaves > n ||
-      (n > 0 && (sorted_points == 0 || leaves == 0))) {
+  if (frame == 0 || index == 0 || sc.total > scratch_bytes || leaves > n ||
+      (n > 0 && (points == 0 || order == 0 || leaves == 0))) {
     return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address, small scratch or bad leaves");
   }
-  GmPointIndexLayout layout(index, leaves);
-  index_of(n, reinterpret_cast<const GmPoint4 *>(sorted_points), sc, leaves, layout);
+  GmPointIndexLayout layout(index, n, leaves);
+  auto *f = reinterpret_cast<const GmPointFrame *>(frame);
+  auto *o = reinterpret_cast<const uint32_t *>(order);
+  if (f64) {
+    index_of(reinterpret_cast<const double *>(points), n, f, o, sc, leaves, layout);
+  } else {
+    index_of(reinterpret_cast<const float *>(points), n, f, o, sc, leaves, layout);
+  }
   return gm_ok();
 }
 

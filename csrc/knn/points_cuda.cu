@@ -174,14 +174,13 @@ void dispatch_query(int k, const GmPointIndexView &index, const V *queries, cons
 #undef GM_QUERY_WITH
 }
 
-/* The sort's and the leaf scan's temporary storage: one region serves both, in turn. The sort
- * ping-pongs between buffers the caller gave (CUB's double-buffer form): its own storage is then
- * only histograms, not another copy of the codes and indices (204 MB at 17M points). */
+/* The sort's and the leaf scan's temporary storage: one region serves both, in turn. */
 uint64_t sort_temp_bytes(uint64_t n) {
   size_t sort = 0, scan = 0;
-  cub::DoubleBuffer<uint64_t> keys(nullptr, nullptr);
-  cub::DoubleBuffer<uint32_t> values(nullptr, nullptr);
-  cub::DeviceRadixSort::SortPairs(nullptr, sort, keys, values, static_cast<int64_t>(n));
+  cub::DeviceRadixSort::SortPairs(nullptr, sort, static_cast<const uint64_t *>(nullptr),
+                                  static_cast<uint64_t *>(nullptr),
+                                  static_cast<const uint32_t *>(nullptr),
+                                  static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
   cub::DeviceScan::ExclusiveSum(nullptr, scan, static_cast<const uint32_t *>(nullptr),
                                 static_cast<uint32_t *>(nullptr), static_cast<int64_t>(n));
   return sort > scan ? sort : scan;
@@ -214,11 +213,11 @@ extern "C" int gm_points_frame(int device, uint64_t points, uint64_t n, int f64,
 }
 
 extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                               uint64_t scratch, uint64_t scratch_bytes, uint64_t values_scratch,
-                               uint64_t order_out, uint64_t nonfinite, void *stream) {
+                               uint64_t scratch, uint64_t scratch_bytes, uint64_t order_out,
+                               uint64_t nonfinite, void *stream) {
   GmPointOrderScratch sc(scratch, n, sort_temp_bytes(n));
   if (sc.total > scratch_bytes || frame == 0 || nonfinite == 0 ||
-      (n > 0 && (points == 0 || order_out == 0 || values_scratch == 0))) {
+      (n > 0 && (points == 0 || order_out == 0))) {
     return gm_fail(GM_INVALID_ARGUMENT, "gm_points_order: scratch too small or null address");
   }
   GM_CUDA_SCOPE(device);
@@ -228,35 +227,20 @@ extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64,
   cudaError_t error = cudaMemsetAsync(bad, 0, sizeof(uint64_t), s);
   if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
   if (n == 0) return gm_ok();
-  auto *values = reinterpret_cast<uint32_t *>(values_scratch);
-  auto *order = reinterpret_cast<uint32_t *>(order_out);
   if (f64) {
     order_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
-        reinterpret_cast<const double *>(points), n, f, sc.keys[0], values, bad);
+        reinterpret_cast<const double *>(points), n, f, sc.keys[0], sc.values, bad);
   } else {
     order_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
-        reinterpret_cast<const float *>(points), n, f, sc.keys[0], values, bad);
+        reinterpret_cast<const float *>(points), n, f, sc.keys[0], sc.values, bad);
   }
   int status = launch_check("gm_points_order");
   if (status != GM_OK) return status;
   size_t bytes = sc.sort_bytes;
-  cub::DoubleBuffer<uint64_t> keys(sc.keys[0], sc.keys[1]);
-  cub::DoubleBuffer<uint32_t> ids(values, order);
-  error = cub::DeviceRadixSort::SortPairs(sc.sort_temp, bytes, keys, ids, static_cast<int64_t>(n),
-                                          0, 3 * GM_POINT_MORTON_BITS, s);
-  if (error != cudaSuccess) return gm_cuda_failure("cub::DeviceRadixSort::SortPairs", error);
-  /* The sorted codes belong in keys[1] (keys[0] then holds the leaf flags), the order in
-   * order_out: copy whichever the sort left in the other buffer. */
-  if (keys.Current() != sc.keys[1]) {
-    error = cudaMemcpyAsync(sc.keys[1], keys.Current(), n * sizeof(uint64_t),
-                            cudaMemcpyDeviceToDevice, s);
-    if (error != cudaSuccess) return gm_cuda_failure("cudaMemcpyAsync", error);
-  }
-  if (ids.Current() != order) {
-    error = cudaMemcpyAsync(order, ids.Current(), n * sizeof(uint32_t), cudaMemcpyDeviceToDevice, s);
-    if (error != cudaSuccess) return gm_cuda_failure("cudaMemcpyAsync", error);
-  }
-  return gm_ok();
+  error = cub::DeviceRadixSort::SortPairs(sc.sort_temp, bytes, sc.keys[0], sc.keys[1], sc.values,
+                                          reinterpret_cast<uint32_t *>(order_out),
+                                          static_cast<int64_t>(n), 0, 3 * GM_POINT_MORTON_BITS, s);
+  return error == cudaSuccess ? gm_ok() : gm_cuda_failure("cub::DeviceRadixSort::SortPairs", error);
 }
 
 extern "C" int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64_t scratch_bytes,
@@ -279,44 +263,33 @@ extern "C" int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64
   return launch_check("gm_points_leaves");
 }
 
-extern "C" int gm_points_gather(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
-                                uint64_t order, uint64_t sorted_out, void *stream) {
-  if (frame == 0 || (n > 0 && (points == 0 || order == 0 || sorted_out == 0))) {
-    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_gather: null address");
-  }
-  if (n == 0) return gm_ok();
-  GM_CUDA_SCOPE(device);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  auto *f = reinterpret_cast<const GmPointFrame *>(frame);
-  auto *o = reinterpret_cast<const uint32_t *>(order);
-  auto *sorted = reinterpret_cast<GmPoint4 *>(sorted_out);
-  if (f64) {
-    gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
-        reinterpret_cast<const double *>(points), n, f, o, sorted);
-  } else {
-    gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
-        reinterpret_cast<const float *>(points), n, f, o, sorted);
-  }
-  return launch_check("gm_points_gather");
-}
-
-extern "C" int gm_points_index(int device, uint64_t n, uint64_t sorted_points, uint64_t scratch,
-                               uint64_t scratch_bytes, uint64_t leaves, uint64_t index,
-                               void *stream) {
+extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                               uint64_t order, uint64_t scratch, uint64_t scratch_bytes,
+                               uint64_t leaves, uint64_t index, void *stream) {
   GmPointOrderScratch sc(scratch, n, sort_temp_bytes(n));
-  if (index == 0 || sc.total > scratch_bytes || leaves > n ||
-      (n > 0 && (sorted_points == 0 || leaves == 0))) {
+  if (frame == 0 || index == 0 || sc.total > scratch_bytes || leaves > n ||
+      (n > 0 && (points == 0 || order == 0 || leaves == 0))) {
     return gm_fail(GM_INVALID_ARGUMENT, "gm_points_index: null address, small scratch or bad leaves");
   }
   GM_CUDA_SCOPE(device);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  GmPointIndexLayout layout(index, leaves);
-  auto *sorted = reinterpret_cast<const GmPoint4 *>(sorted_points);
+  GmPointIndexLayout layout(index, n, leaves);
+  auto *f = reinterpret_cast<const GmPointFrame *>(frame);
+  auto *o = reinterpret_cast<const uint32_t *>(order);
+  if (n > 0) {
+    if (f64) {
+      gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+          reinterpret_cast<const double *>(points), n, f, o, layout.points);
+    } else {
+      gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+          reinterpret_cast<const float *>(points), n, f, o, layout.points);
+    }
+  }
   uint64_t base = layout.leaf_base;
   leaf_starts_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
       sc.flags, sc.leaf_of, sc.keys[1], n, leaves, layout.starts, layout.leaf_codes);
-  leaf_kernel<<<blocks_for(base, kThreads), kThreads, 0, s>>>(sorted, layout.starts, leaves,
-                                                              base, layout.nodes);
+  leaf_kernel<<<blocks_for(base, kThreads), kThreads, 0, s>>>(layout.points, layout.starts,
+                                                              leaves, base, layout.nodes);
   for (uint64_t level = base / 2; level >= 1; level /= 2) {
     level_kernel<<<blocks_for(level, kThreads), kThreads, 0, s>>>(level, layout.nodes);
   }

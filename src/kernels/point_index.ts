@@ -1,10 +1,9 @@
 /**
  * A point cloud's index on a device (csrc/knn/point_index.h): the cloud's frame (float64
  * bounds; the float offsets from its centre keep Lambert-93 coordinates to a fraction of a
- * millimetre), its points sorted along a Morton curve, and the leaves and boxes of an implicit
- * tree over them. Built in steps whose memory goes back as soon as a step is done (the sort's
- * carried indices after the sort, the upload once the points are sorted), so that a 17M-point
- * float64 tile peaks near 1,020 MB instead of 1.4 GB.
+ * millimetre), its points sorted along a Morton curve and the boxes of an implicit tree over
+ * buckets of them. Built in three steps whose scratch goes back as soon as a step is done, so a
+ * 17M-point tile fits under a 1 GiB limit.
  *
  * @module
  */
@@ -15,7 +14,7 @@ import { streamDone } from "../cuda/stream.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { KernelPlacement } from "./kernel_options.ts";
 import { kernelLibrary } from "./library.ts";
-import { uploadForKernel } from "./kernel_upload.ts";
+import { onDevice } from "./mesh_build.ts";
 import type { Triples } from "./mesh_input.ts";
 import { callKernel } from "./native_call.ts";
 
@@ -26,7 +25,7 @@ const FRAME_NONFINITE = 6;
 
 /** Sizes of an index over `count` points in `leaves` leaves (gm_points_plan). */
 export interface PointIndexPlan {
-  /** Bytes of the leaf starts and codes and the tree's boxes (the sorted points: 16 a point more). */
+  /** Bytes of the sorted points, the leaf starts and the tree's boxes. */
   indexBytes: number;
   /** Bytes of the ordering pass's scratch (Morton codes, the sort's storage). */
   orderScratchBytes: number;
@@ -65,24 +64,21 @@ export class PointIndex {
   /** GM_POINT_WORDS: frame, points, boxes, count, leaf base, leaf starts, leaves, leaf codes. */
   readonly words: BigUint64Array;
   readonly #frame: DeviceBuffer;
-  readonly #points: DeviceBuffer;
   readonly #index: DeviceBuffer;
 
   private constructor(
     count: number,
     leaves: number,
     frame: DeviceBuffer,
-    points: DeviceBuffer,
     index: DeviceBuffer,
     plan: PointIndexPlan,
   ) {
     this.count = count;
     this.#frame = frame;
-    this.#points = points;
     this.#index = index;
     this.words = BigUint64Array.of(
       frame.ptr,
-      points.byteLength > 0 ? points.ptr : 0n,
+      index.ptr,
       index.ptr + BigInt(plan.nodesOffset),
       BigInt(count),
       BigInt(plan.leafBase),
@@ -99,7 +95,7 @@ export class PointIndex {
 
   /** Bytes it holds. */
   get byteLength(): number {
-    return this.#frame.byteLength + this.#points.byteLength + this.#index.byteLength;
+    return this.#frame.byteLength + this.#index.byteLength;
   }
 
   /**
@@ -112,7 +108,7 @@ export class PointIndex {
     const n = points.count;
     const ordinal = device.ordinal, handle = stream.handle, f64 = points.f64 ? 1 : 0;
     using batch = new BufferBatch({ device, stream });
-    const input = uploadPoints(batch, points, `${label}.input`);
+    const input = onDevice(batch, points, `${label}.input`);
     await input.done;
     const frame = batch.allocate(FRAME_BYTES, { label: `${label}.index` });
     await callKernel(
@@ -158,30 +154,17 @@ export class PointIndex {
       );
     }
     const leaves = count.copyToHost(new Uint32Array(1))[0];
-    const sorted = batch.allocate(16 * n, { label: `${label}.index` });
-    await callKernel(
-      device,
-      "gm_points_gather",
-      ordinal,
-      input.address,
-      BigInt(n),
-      f64,
-      frame.ptr,
-      order.ptr,
-      sorted.byteLength > 0 ? sorted.ptr : 0n,
-      handle,
-    );
-    // Stream-ordered: the memory is reused only once the gather has read it.
-    input.release();
-    batch.release(order).free();
     const plan = planPointIndex(placement, n, leaves);
     const index = batch.allocate(plan.indexBytes, { label: `${label}.index` });
     await callKernel(
       device,
       "gm_points_index",
       ordinal,
+      input.address,
       BigInt(n),
-      sorted.byteLength > 0 ? sorted.ptr : 0n,
+      f64,
+      frame.ptr,
+      order.ptr,
       scratch.ptr,
       scratchBytes,
       BigInt(leaves),
@@ -189,20 +172,12 @@ export class PointIndex {
       handle,
     );
     await streamDone(stream);
-    return new PointIndex(
-      n,
-      leaves,
-      batch.release(frame),
-      batch.release(sorted),
-      batch.release(index),
-      plan,
-    );
+    return new PointIndex(n, leaves, batch.release(frame), batch.release(index), plan);
   }
 
   /** Gives its memory back (ordered on the stream it was built on). Idempotent. */
   free(): void {
     this.#frame.free();
-    this.#points.free();
     this.#index.free();
   }
 
@@ -223,26 +198,6 @@ export interface Ordering {
 }
 
 /**
- * The device address of `points`: a device view's own, or a buffer of `batch` a host array
- * uploads into, which `release()` gives back early (the build needs it only until the gather).
- */
-function uploadPoints(
-  batch: BufferBatch,
-  points: Triples,
-  label: string,
-): { address: bigint; done: Promise<void>; release: () => void } {
-  if (points.host === null) {
-    return { address: points.view!.ptr, done: Promise.resolve(), release: () => {} };
-  }
-  const buffer = batch.allocate(points.host.byteLength, { label });
-  return {
-    address: buffer.ptr,
-    done: uploadForKernel(buffer, points.host),
-    release: () => batch.release(buffer).free(),
-  };
-}
-
-/**
  * Orders `n` points at `address` along the Morton curve of the frame at `frame`, into the n
  * uint32 at `order`, with scratch and counters from `batch`.
  */
@@ -259,7 +214,6 @@ export async function orderPoints(
   const scratchBytes = BigInt(planPointIndex(placement, n).orderScratchBytes);
   const nonfinite = batch.allocate(8, { label: `${label}.build.scratch` });
   const scratch = batch.allocate(Number(scratchBytes), { label: `${label}.build.scratch` });
-  const values = batch.allocate(4 * n, { label: `${label}.build.scratch` });
   await callKernel(
     device,
     "gm_points_order",
@@ -270,11 +224,9 @@ export async function orderPoints(
     frame,
     scratch.ptr,
     scratchBytes,
-    values.byteLength > 0 ? values.ptr : 0n,
     order,
     nonfinite.ptr,
     stream.handle,
   );
-  batch.release(values).free(); // stream-ordered: reused only after the sort
   return { scratch, scratchBytes, nonfinite };
 }

@@ -388,17 +388,10 @@ function plan(
   queryCount: number,
   shape: OutputShape,
 ): PointQueryPlan {
-  // Leaves hold 1 to 32 points, about 20 on LiDAR tiles: plan for 8 (the real count is known
-  // only once the points are sorted; the allocations themselves are checked again then).
-  const index = planPointIndex(placement, count, Math.ceil(count / 8));
-  const sorted = 16 * count, order = 4 * count, scratch = index.orderScratchBytes;
-  const indexBytes = index.indexBytes + sorted + 64;
-  // The build's phases (point_index.ts): the sort, the gather, the index.
-  const buildBytes = Math.max(
-    inputBytes + order + scratch + 4 * count,
-    inputBytes + order + scratch + sorted,
-    sorted + scratch + index.indexBytes,
-  ) + 72;
+  const index = planPointIndex(placement, count);
+  const indexBytes = index.indexBytes + 64;
+  const buildBytes = inputBytes + 4 * count + 8 +
+    Math.max(index.orderScratchBytes, index.indexBytes);
   const perQuery = bytesPerQuery(shape);
   const manager = getMemoryManager();
   const fitsNow = (bytes: number) => manager.canAllocate(Math.max(bytes, 1), placement.device);
