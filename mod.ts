@@ -16,6 +16,7 @@
  * @module
  */
 
+// Errors.
 export {
   CapacityError,
   CudaError,
@@ -31,50 +32,26 @@ export {
   TransferError,
 } from "./src/errors.ts";
 export type { HostArray, HostArrayConstructor } from "./src/validate.ts";
-export type { LoadAttempt } from "./ffi/loader.ts";
 
-export {
-  CUDA_LIBRARY_ENV,
-  type CudaDriver,
-  cudaDriver,
-  loadCudaDriver,
-} from "./src/cuda/driver.ts";
+// Devices and their work queues.
 export { Device, type DeviceCapabilities, type MemInfo } from "./src/cuda/device.ts";
-export { CudaByteOps } from "./src/cuda/byte_ops.ts";
-export { type CudaSymbols, cudaSymbols } from "./ffi/cuda.ts";
-export { type KernelSymbols, kernelSymbols } from "./ffi/kernels.ts";
-export { Stream, streamDone } from "./src/cuda/stream.ts";
-export { DeviceHandle } from "./src/cuda/device_handle.ts";
+export { Stream } from "./src/cuda/stream.ts";
 export { Event, type EventOptions } from "./src/cuda/event.ts";
 
-export { CpuDevice, cpuDevice } from "./src/device/cpu_device.ts";
+export { cpuDevice } from "./src/device/cpu_device.ts";
 export type { ByteOps, MemoryDevice } from "./src/device/types.ts";
 export {
   type CudaAvailability,
   cudaAvailability,
   defaultDevice,
-  DEVICE_ENV,
   deviceByName,
   listDevices,
 } from "./src/device/select.ts";
 
-export {
-  type BlockResource,
-  isBlockResource,
-  type MemoryResource,
-  type ResourceBlock,
-} from "./src/memory/resource.ts";
+// Memory resources: the pool, its upstreams, fault injection; allocation traces.
+export { type MemoryResource } from "./src/memory/resource.ts";
 export { MemoryPool, type MemoryPoolOptions } from "./src/memory/pool/memory_pool.ts";
-export { GrowableRange } from "./src/memory/pool/growable_range.ts";
-export { Block, Segment } from "./src/memory/pool/block.ts";
-export type { PoolStats, StatCounter } from "./src/memory/pool/pool_stats.ts";
-export { parseByteLimit } from "./src/memory/limit.ts";
-export { VirtualResource } from "./src/memory/virtual_resource.ts";
-export { FaultInjectingAddressSpace } from "./src/memory/address_space/fault_injecting_address_space.ts";
-export {
-  AddressSpaceResource,
-  isAddressSpaceResource,
-} from "./src/memory/address_space/address_space_resource.ts";
+export type { PoolStats } from "./src/memory/pool/pool_stats.ts";
 export {
   type HostVirtualMemoryOptions,
   HostVirtualMemoryResource,
@@ -97,26 +74,14 @@ export {
   FaultSchedule,
 } from "./src/memory/fault_injecting_resource.ts";
 export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
-export { DriverResource } from "./src/memory/driver_resource.ts";
 export {
   CudaAsyncResource,
   type CudaAsyncResourceOptions,
 } from "./src/memory/cuda_async_resource.ts";
-export { HOST_ALIGNMENT, HostResource } from "./src/memory/host_resource.ts";
-export { LiveAllocations } from "./src/memory/live_allocations.ts";
-export {
-  defaultPinnedPool,
-  defaultPinnedPools,
-  defaultPools,
-  defaultResource,
-  defaultUpstream,
-  LIMIT_ENV,
-  PINNED_LIMIT_ENV,
-  pinnedUpstream,
-} from "./src/memory/default_resources.ts";
+export { HostResource } from "./src/memory/host_resource.ts";
 export { PinnedHostResource } from "./src/memory/pinned_host_resource.ts";
-export type { MemorySource } from "./src/memory/out_of_memory.ts";
 
+// Buffers and transfers.
 export { type AllocateOptions, DeviceBuffer } from "./src/buffers/device_buffer.ts";
 export { TypedDeviceView } from "./src/buffers/typed_device_view.ts";
 export { BufferBatch } from "./src/buffers/buffer_batch.ts";
@@ -138,28 +103,19 @@ export {
   type TransferStats,
   type UploadEachOptions,
 } from "./src/transfer/transfer_pipeline.ts";
-export {
-  type CollectedBuffer,
-  type CollectedBufferReporter,
-  setCollectedBufferReporter,
-} from "./src/buffers/collection_net.ts";
 
+// The manager and the tracker.
 export {
-  type LabelEntry,
   type MemoryReport,
   MemoryTracker,
   type MemoryTrackerOptions,
-  registerTrackerNursery,
-  type ReportRow,
-  type SiteCapture,
-  type TrackedAllocation,
-  type TrackerNode,
   TrackerScope,
 } from "./src/tracking/memory_tracker.ts";
 export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.ts";
 
 export { getMemoryManager, MemoryManager, type MemoryUsage } from "./src/manager/memory_manager.ts";
 
+// Kernels: mesh queries, nearest neighbours and features, distances.
 export { axpy } from "./src/kernels/axpy.ts";
 export { MeshBvh, type MeshBvhOptions } from "./src/kernels/mesh_bvh.ts";
 export { type KernelPlacementOptions } from "./src/kernels/kernel_options.ts";
@@ -209,11 +165,19 @@ export type {
   IndexArray,
   IndexInput,
 } from "./src/kernels/mesh_input.ts";
-export {
-  checkKernelStatus,
-  KERNEL_LIBRARY_ENV,
-  type KernelBackend,
-  type KernelLibrary,
-  kernelLibrary,
-  loadKernelLibrary,
-} from "./src/kernels/library.ts";
+export { kernelLibrary } from "./src/kernels/library.ts";
+
+// Types the public signatures name (base classes, handles, report rows): exported as types only,
+// so that the documentation can show them; their constructors and helpers stay inside src/.
+export type { LoadAttempt } from "./ffi/loader.ts";
+export type { DeviceHandle } from "./src/cuda/device_handle.ts";
+export type { CudaByteOps } from "./src/cuda/byte_ops.ts";
+export type { CpuDevice } from "./src/device/cpu_device.ts";
+export type { BlockResource, ResourceBlock } from "./src/memory/resource.ts";
+export type { StatCounter } from "./src/memory/pool/pool_stats.ts";
+export type { DriverResource } from "./src/memory/driver_resource.ts";
+export type { AddressSpaceResource } from "./src/memory/address_space/address_space_resource.ts";
+export type { LiveAllocations } from "./src/memory/live_allocations.ts";
+export type { MemorySource } from "./src/memory/out_of_memory.ts";
+export type { ReportRow, SiteCapture, TrackedAllocation } from "./src/tracking/memory_tracker.ts";
+export type { KernelBackend, KernelLibrary } from "./src/kernels/library.ts";

@@ -11,7 +11,6 @@
 import {
   CudaAsyncResource,
   cudaAvailability,
-  cudaDriver,
   CudaMallocResource,
   Device,
   DeviceBuffer,
@@ -19,6 +18,7 @@ import {
   HostResource,
   Stream,
 } from "../mod.ts";
+import { cudaDriver } from "../src/cuda/driver.ts";
 import { check } from "../src/cuda/driver.ts";
 
 const cuda = cudaAvailability();

@@ -6,10 +6,10 @@ import {
   HostResource,
   HostVirtualMemoryResource,
   InvalidArgumentError,
-  isAddressSpaceResource,
   MemoryPool,
-  VirtualResource,
 } from "../mod.ts";
+import { isAddressSpaceResource } from "../src/memory/address_space/address_space_resource.ts";
+import { VirtualResource } from "../src/memory/virtual_resource.ts";
 import {
   registerAddressSpaceContracts,
   registerGrowingPoolContracts,

@@ -1,14 +1,8 @@
 /** The garbage-collection safety net: an unfreed buffer is freed and reported with its label. */
 
 import assert from "node:assert/strict";
-import {
-  type CollectedBuffer,
-  DeviceBuffer,
-  HostResource,
-  MemoryTracker,
-  setActiveTracker,
-  setCollectedBufferReporter,
-} from "../mod.ts";
+import { DeviceBuffer, HostResource, MemoryTracker, setActiveTracker } from "../mod.ts";
+import { type CollectedBuffer, setCollectedBufferReporter } from "../src/buffers/collection_net.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

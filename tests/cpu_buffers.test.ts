@@ -1,7 +1,8 @@
 /** The DeviceBuffer contracts on the cpu device, plus what only the cpu device shows. */
 
 import assert from "node:assert/strict";
-import { cpuDevice, DeviceBuffer, HOST_ALIGNMENT, HostResource, OutOfMemoryError } from "../mod.ts";
+import { cpuDevice, DeviceBuffer, HostResource, OutOfMemoryError } from "../mod.ts";
+import { HOST_ALIGNMENT } from "../src/memory/host_resource.ts";
 import { liveOf, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
 

@@ -1,15 +1,9 @@
 /** Loading the driver and the kernel library: failures name every path tried. */
 
 import assert from "node:assert/strict";
-import {
-  CUDA_LIBRARY_ENV,
-  DriverUnavailableError,
-  KERNEL_LIBRARY_ENV,
-  kernelLibrary,
-  KernelLibraryUnavailableError,
-  loadCudaDriver,
-  loadKernelLibrary,
-} from "../mod.ts";
+import { DriverUnavailableError, kernelLibrary, KernelLibraryUnavailableError } from "../mod.ts";
+import { CUDA_LIBRARY_ENV, loadCudaDriver } from "../src/cuda/driver.ts";
+import { KERNEL_LIBRARY_ENV, loadKernelLibrary } from "../src/kernels/library.ts";
 import { expectError } from "./contracts/expect_error.ts";
 
 function withEnv(name: string, value: string, body: () => void): void {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import {
   cpuDevice,
   DeviceBuffer,
-  FaultInjectingAddressSpace,
   FaultInjectingResource,
   GpumemError,
   HostResource,
@@ -14,6 +13,7 @@ import {
   OutOfMemoryError,
   Stream,
 } from "../mod.ts";
+import { FaultInjectingAddressSpace } from "../src/memory/address_space/fault_injecting_address_space.ts";
 import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
 

@@ -2,7 +2,8 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { MemoryPool, readTrace, replayTrace, type Trace, VirtualResource } from "../mod.ts";
+import { MemoryPool, readTrace, replayTrace, type Trace } from "../mod.ts";
+import { VirtualResource } from "../src/memory/virtual_resource.ts";
 
 const MiB = 1 << 20;
 

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import {
   cpuDevice,
   DisposedError,
-  FaultInjectingAddressSpace,
   FaultInjectingResource,
   GpumemError,
   HostResource,
@@ -13,6 +12,7 @@ import {
   MemoryPool,
   ResizableBuffer,
 } from "../mod.ts";
+import { FaultInjectingAddressSpace } from "../src/memory/address_space/fault_injecting_address_space.ts";
 import { expectError } from "./contracts/expect_error.ts";
 import { registerResizableContracts } from "./contracts/resizable_contracts.ts";
 

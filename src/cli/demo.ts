@@ -17,19 +17,19 @@ import {
   CudaAsyncResource,
   CudaMallocResource,
   defaultDevice,
-  defaultResource,
   DeviceBuffer,
   DisposedError,
   formatBytes,
   getMemoryManager,
   HostResource,
-  isAddressSpaceResource,
   listDevices,
   type MemoryDevice,
   type MemoryResource,
   type ResizeStrategy,
   Stream,
 } from "../../mod.ts";
+import { defaultResource } from "../../src/memory/default_resources.ts";
+import { isAddressSpaceResource } from "../../src/memory/address_space/address_space_resource.ts";
 import { showKnn } from "./knn_demo.ts";
 import { showMeshBvh } from "./mesh_demo.ts";
 import { timeGrowth } from "./resize_timing.ts";

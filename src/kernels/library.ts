@@ -28,7 +28,11 @@ export interface KernelLibrary {
   readonly backend: KernelBackend;
   /** The path that loaded. */
   readonly path: string;
-  /** Its symbols; check every status with {@linkcode checkKernelStatus}. */
+  /**
+   * Its symbols (ffi/kernels.ts); check every status with checkKernelStatus.
+   *
+   * @ignore
+   */
   readonly symbols: KernelSymbols;
 }
 

@@ -21,7 +21,8 @@ const GRANULARITY = 2 << 20;
  *
  * @example
  * ```ts
- * import { MemoryPool, VirtualResource } from "@gpumem/gpumem";
+ * import { MemoryPool } from "@gpumem/gpumem";
+ * import { VirtualResource } from "./virtual_resource.ts";
  * const upstream = new VirtualResource();
  * const pool = new MemoryPool(upstream);
  * const block = pool.allocateBlock(15e9); // 15 GB of address space, no memory

@@ -157,7 +157,9 @@ export class MemoryTracker {
   /**
    * Records `node` as live: counted and on the list of live nodes (the collection net's sweep
    * does this for a buffer that outlived its task); its trackStream is logged as the stream. A
-   * node already live is left alone.
+   * node already live is left alone. The collection net's; not for users.
+   *
+   * @ignore
    */
   track(node: TrackerNode, device: string, label: string | undefined): void {
     if (node.trackEntry !== null) return;
@@ -168,7 +170,9 @@ export class MemoryTracker {
   /**
    * Counts a node never tracked before, without listing it: DeviceBuffer's allocation path when
    * the tracker {@linkcode MemoryTracker.recordsAtAllocation}, whose nursery later hands the
-   * buffers still unfreed to {@linkcode MemoryTracker.adopt}. Kept to the counting writes.
+   * buffers still unfreed to adopt. Kept to the counting writes.
+   *
+   * @ignore
    */
   trackNew(node: TrackerNode, device: string, label: string | undefined): void {
     let entry = this.#lastEntry;
@@ -212,7 +216,11 @@ export class MemoryTracker {
     this.#log?.log(0, node.trackId, node.byteLength, node.trackStream, node.trackTime);
   }
 
-  /** Records `node` as freed (a node not live here is ignored). */
+  /**
+   * Records `node` as freed (a node not live here is ignored).
+   *
+   * @ignore
+   */
   untrack(node: TrackerNode): void {
     if (node.trackEntry?.tracker === this) MemoryTracker.untrackNode(node);
   }
@@ -234,7 +242,11 @@ export class MemoryTracker {
     }
   }
 
-  /** Puts a live node counted by {@linkcode MemoryTracker.trackNew} on the list of live nodes. */
+  /**
+   * Puts a live node counted by trackNew on the list of live nodes.
+   *
+   * @ignore
+   */
   adopt(node: TrackerNode): void {
     if (node.trackEntry === null) return;
     const nodes = this.#nodes;

@@ -5,13 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type AddressSpaceResource,
-  DeviceBuffer,
-  InvalidArgumentError,
-  MemoryPool,
-  OutOfMemoryError,
-} from "../../mod.ts";
+import { DeviceBuffer, InvalidArgumentError, MemoryPool, OutOfMemoryError } from "../../mod.ts";
+import type { AddressSpaceResource } from "../../src/memory/address_space/address_space_resource.ts";
 import { expectError } from "./expect_error.ts";
 import { contractTest } from "./register.ts";
 import { randomBytes } from "./random.ts";

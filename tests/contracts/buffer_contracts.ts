@@ -9,11 +9,11 @@ import {
   DeviceBuffer,
   DisposedError,
   InvalidArgumentError,
-  type LiveAllocations,
   type MemoryPool,
   type MemoryResource,
   Stream,
 } from "../../mod.ts";
+import type { LiveAllocations } from "../../src/memory/live_allocations.ts";
 import { randomBytes, randomFloats } from "./random.ts";
 
 /** A resource under test, with a count of what it has live, to prove nothing leaked. */

@@ -13,12 +13,12 @@ import {
   InvalidArgumentError,
   type MemoryDevice,
   MemoryPool,
-  pinnedUpstream,
   registerHost,
   Stream,
   TransferError,
   TransferPipeline,
 } from "../../mod.ts";
+import { pinnedUpstream } from "../../src/memory/default_resources.ts";
 import { expectError } from "./expect_error.ts";
 import { assertSameBytes } from "./same_bytes.ts";
 import { randomBytes, randomFloats } from "./random.ts";

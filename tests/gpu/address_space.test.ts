@@ -1,12 +1,8 @@
 /** CUDA's virtual memory API: the address-space contracts, and a pool growing in place over it. */
 
 import assert from "node:assert/strict";
-import {
-  CudaVirtualMemoryResource,
-  defaultUpstream,
-  InvalidArgumentError,
-  MemoryPool,
-} from "../../mod.ts";
+import { CudaVirtualMemoryResource, InvalidArgumentError, MemoryPool } from "../../mod.ts";
+import { defaultUpstream } from "../../src/memory/default_resources.ts";
 import {
   registerAddressSpaceContracts,
   registerGrowingPoolContracts,

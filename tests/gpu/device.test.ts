@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import {
   CudaAsyncResource,
-  cudaDriver,
   CudaError,
   CudaMallocResource,
   defaultDevice,
@@ -16,6 +15,7 @@ import {
   OutOfMemoryError,
   Stream,
 } from "../../mod.ts";
+import { cudaDriver } from "../../src/cuda/driver.ts";
 import { expectError } from "../contracts/expect_error.ts";
 import { randomBytes } from "../contracts/random.ts";
 import { gpu, gpuTest } from "./gpu_available.ts";

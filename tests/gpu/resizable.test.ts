@@ -3,10 +3,10 @@
 import {
   CudaMallocResource,
   CudaVirtualMemoryResource,
-  FaultInjectingAddressSpace,
   FaultInjectingResource,
   MemoryPool,
 } from "../../mod.ts";
+import { FaultInjectingAddressSpace } from "../../src/memory/address_space/fault_injecting_address_space.ts";
 import { registerResizableContracts } from "../contracts/resizable_contracts.ts";
 import { gpu, gpuIgnoreReason } from "./gpu_available.ts";
 

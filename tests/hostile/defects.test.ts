@@ -19,8 +19,8 @@ import {
   ResizableBuffer,
   setActiveTracker,
   TransferPipeline,
-  VirtualResource,
 } from "../../mod.ts";
+import { VirtualResource } from "../../src/memory/virtual_resource.ts";
 
 // Opened once for the process, outside any test: the resource sanitizer checks what tests open.
 kernelLibrary("cpu");

@@ -20,13 +20,13 @@ import {
   MemoryPool,
   MemoryTracker,
   MeshBvh,
-  parseByteLimit,
   registerHost,
   replayTrace,
   ResizableBuffer,
   Stream,
   TransferPipeline,
 } from "../../mod.ts";
+import { parseByteLimit } from "../../src/memory/limit.ts";
 
 kernelLibrary("cpu"); // opened outside any test: the resource sanitizer checks what tests open
 

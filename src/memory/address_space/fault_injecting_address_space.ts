@@ -16,7 +16,9 @@ import { AddressSpaceResource } from "./address_space_resource.ts";
  *
  * @example
  * ```ts
- * import { FaultInjectingAddressSpace, MemoryPool, VirtualResource } from "@gpumem/gpumem";
+ * import { MemoryPool } from "@gpumem/gpumem";
+ * import { FaultInjectingAddressSpace } from "./fault_injecting_address_space.ts";
+ * import { VirtualResource } from "../virtual_resource.ts";
  * const flaky = new FaultInjectingAddressSpace(new VirtualResource(), { failEvery: 3 });
  * const pool = new MemoryPool(flaky);
  * const small = pool.allocateBlock(4096); // reserve and map: attempts 1 and 2

@@ -200,7 +200,7 @@ export class MemoryPool implements BlockResource {
       : parseByteLimit(value, this.#source.memInfo().total);
   }
 
-  /** Allocates through the address API (see {@linkcode MemoryPool.allocateBlock} for speed). */
+  /** Allocates through the address API (DeviceBuffer takes a faster block path). */
   allocate(bytes: number, stream?: Stream): bigint {
     checkByteCount(bytes, "bytes");
     if (bytes === 0) return 0n;
@@ -227,7 +227,9 @@ export class MemoryPool implements BlockResource {
   /**
    * Hands out a block of at least `bytes` (> 0) bytes, ordered on `stream`. A cached hit makes no
    * upstream call. OutOfMemoryError, after freeing cached segments and retrying once, when neither
-   * the limit nor the upstream allows more.
+   * the limit nor the upstream allows more. The block path DeviceBuffer takes; not for users.
+   *
+   * @ignore
    */
   allocateBlock(bytes: number, stream?: Stream, label?: string): Block {
     // The hot path (a quick-listed block of this size) is kept small enough for V8 to inline it
@@ -258,6 +260,8 @@ export class MemoryPool implements BlockResource {
   /**
    * Takes back a block. Reusable at once on its segment's stream; if it was used on other
    * streams (recordStream, or freed on another stream), only after their work up to now is done.
+   *
+   * @ignore
    */
   deallocateBlock(block: Block, stream?: Stream): void {
     if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
@@ -333,7 +337,12 @@ export class MemoryPool implements BlockResource {
     this.#pending.push(block);
   }
 
-  /** Marks `block` as used on `stream` too, so its reuse waits for that stream's work. */
+  /**
+   * Marks `block` as used on `stream` too, so its reuse waits for that stream's work
+   * (DeviceBuffer.recordStream's path).
+   *
+   * @ignore
+   */
   recordStream(block: Block, stream: Stream): void {
     if (!(block instanceof Block) || block.segment.pool !== this || !block.allocated) {
       throw new InvalidArgumentError("block", `a live block of ${this.name}`, block);
@@ -438,7 +447,11 @@ export class MemoryPool implements BlockResource {
     }
   }
 
-  /** Blocks handed out now, largest first (for reports). */
+  /**
+   * Blocks handed out now, largest first (for reports).
+   *
+   * @ignore
+   */
   liveBlocks(): Block[] {
     const live: Block[] = [];
     for (const segment of this.#segments) {
@@ -494,7 +507,10 @@ export class MemoryPool implements BlockResource {
    * memory grows and shrinks in place, the base address never changing (ResizableBuffer's "vmm"
    * strategy). Its mapped bytes count as allocated and reserved here, under the pool's limit; the
    * pool cannot close while it is open. Needs an upstream that is an AddressSpaceResource
-   * (InvalidArgumentError otherwise); reserves no memory until it grows.
+   * (InvalidArgumentError otherwise); reserves no memory until it grows. ResizableBuffer's; not
+   * for users.
+   *
+   * @ignore
    */
   reserveGrowable(maxBytes: number, label?: string): GrowableRange {
     if (this.#closed) throw new GpumemError(`${this.name} was closed`);
