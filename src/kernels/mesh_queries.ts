@@ -11,8 +11,7 @@ import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { Stream } from "../cuda/stream.ts";
 import { streamDone } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { GpumemError, InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
-import { getMemoryManager } from "../manager/memory_manager.ts";
+import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import {
   checkSameSide,
   type CoordinateInput,
@@ -21,6 +20,7 @@ import {
 } from "./mesh_input.ts";
 import { validateTriples } from "./mesh_validate.ts";
 import { callKernel, hostAddress } from "./native_call.ts";
+import { fitItems } from "./kernel_memory.ts";
 import { kernelLibrary } from "./library.ts";
 
 /** Options for {@linkcode MeshBvh.closestPoints}. */
@@ -367,20 +367,8 @@ function planChunk(
 ): number {
   const perQuery = inputs.reduce((sum, i) => sum + 3 * (i.f64 ? 8 : 4), 0) +
     outputs.reduce((sum, o) => sum + 4 * o.components, 0);
-  const manager = getMemoryManager();
-  let chunk = Math.min(count, MAX_CHUNK);
-  for (;;) {
-    const bytes = chunk * perQuery + queryScratchBytes(device, chunk);
-    if (manager.canAllocate(bytes, device)) return chunk;
-    if (chunk <= 1024) {
-      const { free, total } = device.memInfo();
-      throw new OutOfMemoryError(
-        { requestedBytes: bytes, device: device.id, freeBytes: free, totalBytes: total },
-        [`a BVH query of ${count} needs ${bytes} B for even a chunk of ${chunk}`],
-      );
-    }
-    chunk = Math.ceil(chunk / 2);
-  }
+  const bytesFor = (chunk: number) => chunk * perQuery + queryScratchBytes(device, chunk);
+  return fitItems(device, Math.min(count, MAX_CHUNK), 1024, bytesFor, `a BVH query of ${count}`);
 }
 
 function queryScratchBytes(device: MemoryDevice, count: number): number {

@@ -10,16 +10,13 @@ import { BufferBatch } from "../buffers/buffer_batch.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import { streamDone } from "../cuda/stream.ts";
-import { InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { getMemoryManager } from "../manager/memory_manager.ts";
-import {
-  type KernelPlacement,
-  type KernelPlacementOptions,
-  placeKernel,
-} from "./kernel_options.ts";
-import { onDevice } from "./mesh_build.ts";
+import { type KernelPlacementOptions, placeKernel } from "./kernel_options.ts";
 import { callKernel } from "./native_call.ts";
 import { checkK } from "./point_queries.ts";
+import { fitItems } from "./kernel_memory.ts";
+import { tile, upload, type VectorJob } from "./vector_tiles.ts";
 import {
   checkDim,
   checkFinite,
@@ -154,7 +151,8 @@ export async function l2Distances(
   }
   const result = new Float32Array(q.rows * c.rows);
   if (result.length === 0) return result;
-  const chunk = fitRows(placement, Math.min(q.rows, MAX_TILE_ROWS), rowBytes, "an L2 matrix");
+  const rows = Math.min(q.rows, MAX_TILE_ROWS);
+  const chunk = fitItems(placement.device, rows, 1, (n) => n * rowBytes, "an L2 matrix");
   const out = batch.allocate(chunk * rowBytes, { label: `${label}.out.distances` });
   for (let start = 0; start < q.rows; start += chunk) {
     const n = Math.min(chunk, q.rows - start);
@@ -280,14 +278,6 @@ export function planKnn(
   return planFor({ q: shape(queryCount), c: shape(corpusCount), placement, precision: 0 }, k);
 }
 
-interface VectorJob {
-  q: VectorRows;
-  c: VectorRows;
-  placement: KernelPlacement;
-  /** enum gm_precision. */
-  precision: number;
-}
-
 function vectorJob(
   queries: VectorInput,
   corpus: VectorInput,
@@ -323,74 +313,6 @@ function vectorJob(
   return { q, c, placement, precision: PRECISION[precision as Precision] };
 }
 
-interface Inputs {
-  queries: bigint;
-  corpus: bigint;
-  centre: bigint;
-}
-
-/** Inputs on the device (host arrays uploaded, if the manager can hold them) and their centre. */
-async function upload(job: VectorJob, batch: BufferBatch): Promise<Inputs> {
-  const { q, c, placement } = job;
-  const { device, stream, label } = placement;
-  const bytes = (q.host?.byteLength ?? 0) + (c.host?.byteLength ?? 0) + 8 * q.dim;
-  requireBytes(placement, bytes, `the inputs of ${q.rows} × ${c.rows} rows of ${q.dim}`);
-  const asTriples = (rows: VectorRows) => ({ ...rows, count: rows.rows });
-  const queries = onDevice(batch, asTriples(q), `${label}.input`);
-  const corpus = onDevice(batch, asTriples(c), `${label}.input`);
-  await Promise.all([queries.done, corpus.done]);
-  let centre = 0n;
-  if (q.f64) {
-    const buffer = batch.allocate(8 * q.dim, { label: `${label}.centre` });
-    await callKernel(
-      device,
-      "gm_vectors_centre",
-      device.ordinal,
-      corpus.address,
-      BigInt(c.rows),
-      q.dim,
-      1,
-      buffer.ptr,
-      stream.handle,
-    );
-    centre = buffer.ptr;
-  }
-  return { queries: queries.address, corpus: corpus.address, centre };
-}
-
-/** Distances of queries [qs, qs + qn) to corpus rows [cs, cs + cn) into `out` (rows of ld). */
-async function tile(
-  job: VectorJob,
-  inputs: Inputs,
-  qs: number,
-  qn: number,
-  cs: number,
-  cn: number,
-  squared: boolean,
-  out: bigint,
-  ld: number,
-): Promise<void> {
-  const { device, stream } = job.placement;
-  const rowBytes = BigInt(job.q.dim * (job.q.f64 ? 8 : 4));
-  await callKernel(
-    device,
-    "gm_l2_tile",
-    device.ordinal,
-    inputs.queries + BigInt(qs) * rowBytes,
-    BigInt(qn),
-    inputs.corpus + BigInt(cs) * rowBytes,
-    BigInt(cn),
-    job.q.dim,
-    job.q.f64 ? 1 : 0,
-    inputs.centre,
-    squared ? 1 : 0,
-    job.precision,
-    out,
-    BigInt(ld),
-    stream.handle,
-  );
-}
-
 function planFor(job: VectorJob, k: number): KnnPlan {
   const { q, c, placement } = job;
   const inputBytes = q.host === null ? 0 : (q.rows + c.rows) * q.dim * (q.f64 ? 8 : 4);
@@ -415,25 +337,4 @@ function planFor(job: VectorJob, k: number): KnnPlan {
     peakBytes: fixed + tileBytes,
     launches: Math.ceil(q.rows / queryChunk) * Math.ceil(Math.max(c.rows, 1) / corpusChunk),
   };
-}
-
-/** The most rows (halving from `rows`) of `rowBytes` each that the manager can give. */
-function fitRows(placement: KernelPlacement, rows: number, rowBytes: number, what: string): number {
-  const manager = getMemoryManager();
-  let chunk = Math.max(rows, 1);
-  while (chunk > 1 && !manager.canAllocate(chunk * rowBytes, placement.device)) {
-    chunk = Math.ceil(chunk / 2);
-  }
-  requireBytes(placement, chunk * rowBytes, `${what} (even one row)`);
-  return chunk;
-}
-
-function requireBytes(placement: KernelPlacement, bytes: number, what: string): void {
-  const device = placement.device;
-  if (getMemoryManager().canAllocate(Math.max(bytes, 1), device)) return;
-  const { free, total } = device.memInfo();
-  throw new OutOfMemoryError(
-    { requestedBytes: bytes, device: device.id, freeBytes: free, totalBytes: total },
-    [`${what} need ${bytes} B`],
-  );
 }
