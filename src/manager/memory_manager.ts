@@ -6,6 +6,7 @@
  * @module
  */
 
+import { describePool } from "../memory/pool/pool_report.ts";
 import { defaultDevice, listDevices } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { formatBytes, InvalidArgumentError } from "../errors.ts";
@@ -132,16 +133,9 @@ export class MemoryManager {
   report(): string {
     const lines = ["gpumem memory report"];
     for (const pool of defaultPools()) {
-      const s = pool.stats();
       const { free, total } = pool.memInfo();
       lines.push(
-        `  ${pool.device.id}: ${formatBytes(s.allocatedBytes.current)} allocated (peak ` +
-          `${formatBytes(s.allocatedBytes.peak)}), ${
-            formatBytes(s.reservedBytes.current)
-          } reserved in ` +
-          `${s.segments.current} segments, ${formatBytes(s.freeCachedBytes)} cached ` +
-          `(fragmentation ${(s.fragmentation * 100).toFixed(1)}%), hit rate ` +
-          `${(s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses) * 100).toFixed(1)}%; device ` +
+        `  ${pool.device.id}: ${describePool(pool.stats(), pool.limit)}; device ` +
           `${formatBytes(free)} free of ${formatBytes(total)}`,
       );
     }

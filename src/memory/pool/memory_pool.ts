@@ -34,9 +34,11 @@ import {
   type AddressSpaceResource,
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
-import { Block, QUICK, Segment, UNMAPPED } from "./block.ts";
+import { Block, Segment, UNMAPPED } from "./block.ts";
+import { describeLive, describePool } from "./pool_report.ts";
+import { StreamFreeLists } from "./stream_free_lists.ts";
+import { absorbNext, cutAfter, type Growth, isUnused, planGrowth } from "./segment_carving.ts";
 import { GrowableRange, type RangeAccount } from "./growable_range.ts";
-import { FreeIndex } from "./free_index.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { Counter, type PoolStats } from "./pool_stats.ts";
 
@@ -51,59 +53,6 @@ export interface MemoryPoolOptions {
    * kind that can). false makes such a pool take whole segments through its allocate().
    */
   expandableSegments?: boolean;
-}
-
-/** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
-const QUICK_PER_SIZE = 4;
-
-/**
- * Free lists of one stream: small and large size classes apart, as in PyTorch, and in front of
- * them quick lists: a few just-freed blocks per exact size, kept unmerged so that a size freed and
- * allocated again in a loop skips the split and merge (measured: 0.1 µs a round trip instead of
- * 0.2–0.3). A miss or trim merges them back first, so the pool never grows, nor reports, while
- * mergeable space waits there.
- */
-interface StreamFreeLists {
-  small: FreeIndex;
-  large: FreeIndex;
-  quick: Map<number, QuickBin>;
-  /** The last quick bin looked up, and its size: a loop of one size skips the map. */
-  lastQuick: QuickBin | null;
-  lastQuickSize: number;
-  /** The quick bins that got blocks since the last flush (so a flush visits only those). */
-  quickBins: QuickBin[];
-  quickCount: number;
-  quickBytes: number;
-  /** Growable segments (reserved ranges) of this stream, by size class. */
-  smallRanges: Segment[];
-  largeRanges: Segment[];
-}
-
-/** Just-freed blocks of one exact size, unmerged. */
-interface QuickBin {
-  blocks: Block[];
-  /** Whether it is in its lists' quickBins now (each bin is listed once between flushes). */
-  listed: boolean;
-}
-
-/** The quick bin of `size` in `lists` (made on first use; the last one looked up is cached). */
-function quickBinOf(lists: StreamFreeLists, size: number): QuickBin {
-  if (size === lists.lastQuickSize && lists.lastQuick !== null) return lists.lastQuick;
-  let quick = lists.quick.get(size);
-  if (quick === undefined) {
-    quick = { blocks: [], listed: false };
-    lists.quick.set(size, quick);
-  }
-  lists.lastQuick = quick;
-  lists.lastQuickSize = size;
-  return quick;
-}
-
-/** Where a growing pool maps memory: a piece of an unmapped block. */
-interface Growth {
-  unmapped: Block;
-  offset: number;
-  bytes: number;
 }
 
 /**
@@ -238,15 +187,9 @@ export class MemoryPool implements BlockResource {
     const size = roundRequest(bytes);
     const key = stream ?? null;
     const lists = this.#listsFor(key);
-    const quick = lists.quickCount > 0 ? quickBinOf(lists, size) : null;
-    let block: Block;
-    if (quick !== null && quick.blocks.length > 0) {
-      block = quick.blocks.pop()!;
-      block.binSlot = -1;
-      lists.quickCount--;
-      lists.quickBytes -= block.size;
-      this.#hits++;
-    } else block = this.#takeCached(lists, size, key);
+    let block = lists.takeQuick(size);
+    if (block !== null) this.#hits++;
+    else block = this.#takeCached(lists, size, key);
     block.allocated = true;
     block.requested = bytes;
     block.label = label;
@@ -302,7 +245,7 @@ export class MemoryPool implements BlockResource {
     const small = size <= SMALL_REQUEST_MAX;
     // Another size: merge the quick blocks back first, so best fit sees what immediate
     // merging would have left (quick lists only serve runs of one size).
-    if (lists.quickCount > 0) this.#flushQuickOf(lists);
+    if (lists.quickCount > 0) lists.flushQuick();
     let block = (small ? lists.small : lists.large).takeBestFit(size);
     if (block !== null) this.#hits++;
     else {
@@ -378,12 +321,7 @@ export class MemoryPool implements BlockResource {
     checkByteCount(bytesToKeep, "bytesToKeep");
     this.#flushQuick();
     this.#collectPending();
-    for (const lists of this.#freeLists.values()) {
-      lists.small.prune();
-      lists.large.prune();
-      lists.quick.clear(); // flushed above: every bin is empty and unlisted
-      lists.lastQuick = null;
-    }
+    for (const lists of this.#freeLists.values()) lists.prune();
     if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
     else {
       const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
@@ -793,16 +731,9 @@ export class MemoryPool implements BlockResource {
   }
 
   #outOfMemory(size: number, failure: unknown): OutOfMemoryError {
-    const stats = this.stats();
     const extra = [
       typeof failure === "string" ? `refused: ${failure}` : `refused by ${this.upstream.name}`,
-      `${this.name}: ${formatBytes(stats.allocatedBytes.current)} allocated, ` +
-      `${formatBytes(stats.reservedBytes.current)} reserved in ${stats.segments.current} segments` +
-      (Number.isFinite(this.#limit) ? `, limit ${formatBytes(this.#limit)}` : ""),
-      `largest free block ${formatBytes(stats.largestFreeBlock)} of ${
-        formatBytes(stats.freeCachedBytes)
-      } ` +
-      `cached (fragmentation ${(stats.fragmentation * 100).toFixed(1)}%)`,
+      `${this.name}: ${describePool(this.stats(), this.#limit)}`,
       ...describeLive(this.liveBlocks()),
     ];
     return outOfMemoryError(
@@ -828,18 +759,7 @@ export class MemoryPool implements BlockResource {
     if (key === this.#lastKey && this.#lastLists !== null) return this.#lastLists;
     let lists = this.#freeLists.get(key);
     if (lists === undefined) {
-      lists = {
-        small: new FreeIndex(),
-        large: new FreeIndex(),
-        quick: new Map(),
-        lastQuick: null,
-        lastQuickSize: 0,
-        quickBins: [],
-        quickCount: 0,
-        quickBytes: 0,
-        smallRanges: [],
-        largeRanges: [],
-      };
+      lists = new StreamFreeLists();
       this.#freeLists.set(key, lists);
     }
     this.#lastKey = key;
@@ -852,67 +772,21 @@ export class MemoryPool implements BlockResource {
     this.#cache(cutAfter(block, size));
   }
 
-  /** Files a freed block in its quick list when there is room, else merges it into the cache. */
+  /** Files a freed block in its stream's quick list when there is room, else in its cache. */
   #keep(block: Block): void {
-    const lists = this.#listsFor(block.segment.stream);
-    const quick = quickBinOf(lists, block.size);
-    if (quick.blocks.length >= QUICK_PER_SIZE) {
-      this.#cache(block);
-      return;
-    }
-    block.binSlot = QUICK;
-    if (!quick.listed) {
-      quick.listed = true;
-      lists.quickBins.push(quick);
-    }
-    quick.blocks.push(block);
-    lists.quickCount++;
-    lists.quickBytes += block.size;
+    this.#listsFor(block.segment.stream).keep(block);
   }
 
   /** Merges every quick-listed block into the cache; returns how many there were. */
   #flushQuick(): number {
     let flushed = 0;
-    for (const lists of this.#freeLists.values()) flushed += this.#flushQuickOf(lists);
-    return flushed;
-  }
-
-  /** Merges one stream's quick-listed blocks into its cache; returns how many there were. */
-  #flushQuickOf(lists: StreamFreeLists): number {
-    const flushed = lists.quickCount;
-    if (flushed === 0) return 0;
-    for (const quick of lists.quickBins) {
-      quick.listed = false;
-      for (const block of quick.blocks) {
-        block.binSlot = -1;
-        this.#cache(block);
-      }
-      quick.blocks.length = 0;
-    }
-    lists.quickBins.length = 0;
-    lists.quickCount = 0;
-    lists.quickBytes = 0;
+    for (const lists of this.#freeLists.values()) flushed += lists.flushQuick();
     return flushed;
   }
 
   /** Merges a free block with its free neighbours and files it under its segment's stream. */
   #cache(block: Block): Block {
-    const segment = block.segment;
-    const lists = this.#listsFor(segment.stream);
-    const index = segment.small ? lists.small : lists.large;
-    const prev = block.prev;
-    if (prev !== null && prev.binSlot >= 0) {
-      index.remove(prev);
-      absorbNext(prev);
-      block = prev;
-    }
-    const next = block.next;
-    if (next !== null && next.binSlot >= 0) {
-      index.remove(next);
-      absorbNext(block);
-    }
-    index.insert(block);
-    return block;
+    return this.#listsFor(block.segment.stream).file(block);
   }
 
   /** Files pending blocks whose events have all completed; returns how many. */
@@ -941,93 +815,6 @@ export class MemoryPool implements BlockResource {
     this.#reserved.sub(segment.size);
     this.#segmentCount.sub(1);
   }
-}
-
-/**
- * Where to map memory for a request of `size` in these growable segments: the unmapped piece
- * needing the least new memory, counting the free blocks it would merge with (mapped at its start
- * after a free block, at its end before one, or whole between two). Null when none has room.
- */
-function planGrowth(
-  ranges: readonly Segment[],
-  size: number,
-  space: AddressSpaceResource,
-): Growth | null {
-  let best: Growth | null = null;
-  const consider = (unmapped: Block, offset: number, bytes: number) => {
-    if (bytes <= unmapped.size && (best === null || bytes < best.bytes)) {
-      best = { unmapped, offset, bytes };
-    }
-  };
-  for (const segment of ranges) {
-    for (const unmapped of segment.unmapped!) {
-      const before = freeSize(unmapped.prev);
-      const after = freeSize(unmapped.next);
-      consider(unmapped, unmapped.offset, space.roundUp(size - before));
-      const atEnd = space.roundUp(size - after);
-      consider(unmapped, unmapped.offset + unmapped.size - atEnd, atEnd);
-      if (before + unmapped.size + after >= size) {
-        consider(unmapped, unmapped.offset, unmapped.size);
-      }
-    }
-  }
-  return best;
-}
-
-/** Size of a neighbour that is free and filed (mergeable), else 0. */
-function freeSize(block: Block | null): number {
-  return block !== null && block.binSlot >= 0 ? block.size : 0;
-}
-
-/** Whether a segment mapped whole is one free block. */
-function isUnused(segment: Segment): boolean {
-  const first = segment.first;
-  return segment.allocatedBlocks === 0 && first.next === null && first.binSlot >= 0;
-}
-
-/** Merges `block.next` into `block` (its address neighbour above), unlinking it. */
-function absorbNext(block: Block): void {
-  const next = block.next!;
-  block.size += next.size;
-  block.next = next.next;
-  if (next.next !== null) next.next.prev = block;
-}
-
-/** Cuts `block` after its first `size` bytes; returns the new block holding the rest (unfiled). */
-function cutAfter(block: Block, size: number): Block {
-  const rest = new Block(
-    block.segment,
-    block.address + BigInt(size),
-    block.offset + size,
-    block.size - size,
-  );
-  rest.prev = block;
-  rest.next = block.next;
-  if (block.next !== null) block.next.prev = rest;
-  block.next = rest;
-  block.size = size;
-  return rest;
-}
-
-/** Lines naming the biggest live allocations by label: "label: n × size = total". */
-function describeLive(blocks: readonly Block[], limit = 5): string[] {
-  const byLabel = new Map<string, { count: number; bytes: number }>();
-  for (const block of blocks) {
-    const label = block.label ?? "(no label)";
-    const entry = byLabel.get(label) ?? { count: 0, bytes: 0 };
-    entry.count++;
-    entry.bytes += block.size;
-    byLabel.set(label, entry);
-  }
-  const top = [...byLabel].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, limit);
-  if (top.length === 0) return [];
-  return [
-    "biggest live allocations: " +
-    top.map(([label, { count, bytes }]) =>
-      `${label} ${count} × ≈${formatBytes(bytes / count)} = ${formatBytes(bytes)}`
-    )
-      .join("; "),
-  ];
 }
 
 /** Rejects what is no MemoryResource: a device, a name, allocate and deallocate. */

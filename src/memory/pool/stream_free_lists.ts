@@ -1,0 +1,130 @@
+/**
+ * The free lists of one stream in a pool: best-fit indexes for the small and large size classes
+ * apart (as in PyTorch), coalescing a freed block with its free neighbours as it files it, and in
+ * front of them quick lists: a few just-freed blocks per exact size, kept unmerged, so that a
+ * size freed and allocated again in a loop skips the split and merge (measured: 0.1 µs a round
+ * trip instead of 0.2–0.3). A miss or trim merges them back first, so the pool never grows, nor
+ * reports, while mergeable space waits there. Also the stream's growable segments.
+ *
+ * @module
+ */
+
+import { type Block, QUICK, type Segment } from "./block.ts";
+import { FreeIndex } from "./free_index.ts";
+import { absorbNext } from "./segment_carving.ts";
+
+/** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
+const QUICK_PER_SIZE = 4;
+
+/** Just-freed blocks of one exact size, unmerged. */
+export interface QuickBin {
+  blocks: Block[];
+  /** Whether it is in its lists' quickBins now (each bin is listed once between flushes). */
+  listed: boolean;
+}
+
+/** One stream's free blocks (see the module). */
+export class StreamFreeLists {
+  /** Free blocks of small segments, by size. */
+  readonly small: FreeIndex = new FreeIndex();
+  /** Free blocks of large segments, by size. */
+  readonly large: FreeIndex = new FreeIndex();
+  /** Growable segments (reserved ranges) of this stream, by size class. */
+  readonly smallRanges: Segment[] = [];
+  readonly largeRanges: Segment[] = [];
+  /** Quick-listed blocks, and their bytes. */
+  quickCount = 0;
+  quickBytes = 0;
+  readonly #quick = new Map<number, QuickBin>();
+  /** The last quick bin looked up, and its size: a loop of one size skips the map. */
+  #lastQuick: QuickBin | null = null;
+  #lastQuickSize = 0;
+  /** The quick bins that got blocks since the last flush (so a flush visits only those). */
+  readonly #quickBins: QuickBin[] = [];
+
+  /** The quick bin of `size` (made on first use; the last one looked up is cached). */
+  quickBin(size: number): QuickBin {
+    if (size === this.#lastQuickSize && this.#lastQuick !== null) return this.#lastQuick;
+    let quick = this.#quick.get(size);
+    if (quick === undefined) {
+      quick = { blocks: [], listed: false };
+      this.#quick.set(size, quick);
+    }
+    this.#lastQuick = quick;
+    this.#lastQuickSize = size;
+    return quick;
+  }
+
+  /** A quick-listed block of exactly `size` bytes, unfiled, or null. */
+  takeQuick(size: number): Block | null {
+    if (this.quickCount === 0) return null;
+    const quick = this.quickBin(size);
+    if (quick.blocks.length === 0) return null;
+    const block = quick.blocks.pop()!;
+    block.binSlot = -1;
+    this.quickCount--;
+    this.quickBytes -= block.size;
+    return block;
+  }
+
+  /** Files a freed block of this stream in its quick list when there is room, else merges it in. */
+  keep(block: Block): void {
+    const quick = this.quickBin(block.size);
+    if (quick.blocks.length >= QUICK_PER_SIZE) {
+      this.file(block);
+      return;
+    }
+    block.binSlot = QUICK;
+    if (!quick.listed) {
+      quick.listed = true;
+      this.#quickBins.push(quick);
+    }
+    quick.blocks.push(block);
+    this.quickCount++;
+    this.quickBytes += block.size;
+  }
+
+  /** Merges a free block of this stream with its free neighbours and files it; the merged block. */
+  file(block: Block): Block {
+    const index = block.segment.small ? this.small : this.large;
+    const prev = block.prev;
+    if (prev !== null && prev.binSlot >= 0) {
+      index.remove(prev);
+      absorbNext(prev);
+      block = prev;
+    }
+    const next = block.next;
+    if (next !== null && next.binSlot >= 0) {
+      index.remove(next);
+      absorbNext(block);
+    }
+    index.insert(block);
+    return block;
+  }
+
+  /** Merges every quick-listed block into the indexes; returns how many there were. */
+  flushQuick(): number {
+    const flushed = this.quickCount;
+    if (flushed === 0) return 0;
+    for (const quick of this.#quickBins) {
+      quick.listed = false;
+      for (const block of quick.blocks) {
+        block.binSlot = -1;
+        this.file(block);
+      }
+      quick.blocks.length = 0;
+    }
+    this.#quickBins.length = 0;
+    this.quickCount = 0;
+    this.quickBytes = 0;
+    return flushed;
+  }
+
+  /** Drops emptied bookkeeping (after a flush): pruned indexes, no quick bins. */
+  prune(): void {
+    this.small.prune();
+    this.large.prune();
+    this.#quick.clear(); // flushed first: every bin is empty and unlisted
+    this.#lastQuick = null;
+  }
+}
