@@ -432,14 +432,20 @@ function checkRays(
       continue;
     }
     const length = Math.hypot(directions[3 * i], directions[3 * i + 1], directions[3 * i + 2]);
+    if (Math.abs(hits.t[i] - reference[i]) * length <= 1e-5 * diagonal) continue;
+    // Another face than float64's nearest: right only where a ray grazes an edge, so that in
+    // float32 it enters the neighbouring face, and the hit point then lies on that face.
+    const p = [0, 1, 2].map((k) => origins[3 * i + k] + hits.t[i] * directions[3 * i + k]);
+    const off = Math.sqrt(faceDistance2(mesh, hits.faceId[i], p));
     assert.ok(
-      Math.abs(hits.t[i] - reference[i]) * length <= 1e-5 * diagonal,
-      `ray ${i}: t ${hits.t[i]} vs ${reference[i]}`,
+      off <= 1e-5 * diagonal,
+      `ray ${i}: t ${hits.t[i]} vs ${reference[i]}, ${off} off face ${hits.faceId[i]}`,
     );
+    disagree++;
   }
   // Grazing rays: a few per thousand may fall either side of an edge in float32.
   assert.ok(
     disagree <= Math.max(3, reference.length * 3e-3),
-    `${disagree} rays disagree on hit or miss`,
+    `${disagree} rays disagree on hit or miss, or on the face`,
   );
 }
