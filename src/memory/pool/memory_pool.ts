@@ -17,7 +17,6 @@
  * @module
  */
 
-import { Event } from "../../cuda/event.ts";
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
@@ -35,6 +34,7 @@ import {
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
 import { Block, Segment, UNMAPPED } from "./block.ts";
+import { PendingReuse } from "./pending_reuse.ts";
 import { describeLive, describePool } from "./pool_report.ts";
 import { StreamFreeLists } from "./stream_free_lists.ts";
 import { absorbNext, cutAfter, type Growth, isUnused, planGrowth } from "./segment_carving.ts";
@@ -92,7 +92,7 @@ export class MemoryPool implements BlockResource {
   /** Blocks handed out through the address API, by address. */
   readonly #byAddress = new Map<bigint, Block>();
   /** Freed blocks waiting for events on other streams before they may be reused. */
-  #pending: Block[] = [];
+  readonly #pending = new PendingReuse();
   #limit = Infinity;
   #closed = false;
   readonly #allocated = new Counter();
@@ -258,26 +258,9 @@ export class MemoryPool implements BlockResource {
     return block;
   }
 
-  /**
-   * Holds a block used on other streams until events recorded on them now have completed. A
-   * stream closed since cannot take an event, and its queued work still runs: its device is
-   * waited for instead (rare: a buffer freed after a stream that used it was closed).
-   */
+  /** Holds a block used on other streams until their work up to now is done, else keeps it. */
   #deferReuse(block: Block): void {
-    const events: Event[] = [];
-    for (const used of block.useStreams!) {
-      if (used?.closed) {
-        used.device.synchronize();
-        continue;
-      }
-      const event = new Event(used?.device ?? this.device, { timing: false });
-      event.record(used ?? undefined);
-      events.push(event);
-    }
-    block.useStreams = null;
-    if (events.length === 0) return this.#keep(block);
-    block.pendingEvents = events;
-    this.#pending.push(block);
+    if (!this.#pending.defer(block, this.device)) this.#keep(block);
   }
 
   /**
@@ -791,19 +774,7 @@ export class MemoryPool implements BlockResource {
 
   /** Files pending blocks whose events have all completed; returns how many. */
   #collectPending(): number {
-    if (this.#pending.length === 0) return 0;
-    const waiting: Block[] = [];
-    let done = 0;
-    for (const block of this.#pending) {
-      if (block.pendingEvents!.every((event) => event.query())) {
-        for (const event of block.pendingEvents!) event.close();
-        block.pendingEvents = null;
-        this.#cache(block);
-        done++;
-      } else waiting.push(block);
-    }
-    this.#pending = waiting;
-    return done;
+    return this.#pending.size === 0 ? 0 : this.#pending.collect((block) => this.#cache(block));
   }
 
   #releaseSegment(segment: Segment): void {
