@@ -545,19 +545,32 @@ export class MemoryPool implements BlockResource {
   #grow(size: number, small: boolean, key: Stream | null): Block {
     if (this.#space !== null) return this.#growInPlace(this.#space, size, small, key);
     const segmentSize = segmentSizeFor(size);
+    return this.#growWithRetry(size, () => {
+      const refused = this.#overLimit(segmentSize);
+      if (refused !== undefined) return refused;
+      this.#upstreamCalls++;
+      const address = this.upstream.allocate(segmentSize, key ?? undefined);
+      const segment = new Segment(address, segmentSize, key, small);
+      this.#adoptSegment(segment);
+      this.#reserved.add(segmentSize);
+      this.#segmentCount.add(1);
+      return segment.first;
+    });
+  }
+
+  /**
+   * One way to grow for both kinds of segment: `grow` returns the new block, or why the limit
+   * refused; refused or out of memory, it runs once more after the cache is freed, and then the
+   * pool's OutOfMemoryError says why.
+   */
+  #growWithRetry(size: number, grow: () => Block | string): Block {
     let failure: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt === 1) this.freeCache();
-      failure = this.#overLimit(segmentSize);
-      if (failure !== undefined) continue;
       try {
-        this.#upstreamCalls++;
-        const address = this.upstream.allocate(segmentSize, key ?? undefined);
-        const segment = new Segment(address, segmentSize, key, small);
-        this.#adoptSegment(segment);
-        this.#reserved.add(segmentSize);
-        this.#segmentCount.add(1);
-        return segment.first;
+        const grown = grow();
+        if (typeof grown !== "string") return grown;
+        failure = grown;
       } catch (error) {
         if (!(error instanceof OutOfMemoryError)) throw error;
         failure = error;
@@ -572,39 +585,30 @@ export class MemoryPool implements BlockResource {
    * segment has room. Frees the cache and retries once when the limit or the upstream refuses.
    */
   #growInPlace(space: AddressSpaceResource, size: number, small: boolean, key: Stream | null) {
-    let failure: unknown;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt === 1) this.freeCache();
+    return this.#growWithRetry(size, () => {
       const lists = this.#listsFor(key);
       const ranges = small ? lists.smallRanges : lists.largeRanges;
-      const planned = planGrowth(ranges, size, space);
-      const bytes = planned?.bytes ?? space.roundUp(size);
-      failure = this.#overLimit(bytes);
-      if (failure !== undefined) continue;
-      try {
-        let growth = planned;
-        if (growth === null) {
-          this.#upstreamCalls++;
-          const rangeBytes = Math.max(space.defaultRangeBytes, bytes);
-          const segment = new Segment(space.reserve(rangeBytes), rangeBytes, key, small, true);
-          this.#adoptSegment(segment);
-          ranges.push(segment);
-          growth = { unmapped: segment.first, offset: 0, bytes };
-        }
-        const segment = growth.unmapped.segment;
+      let growth = planGrowth(ranges, size, space);
+      const bytes = growth?.bytes ?? space.roundUp(size);
+      const refused = this.#overLimit(bytes);
+      if (refused !== undefined) return refused;
+      if (growth === null) {
         this.#upstreamCalls++;
-        space.map(segment.address + BigInt(growth.offset), growth.bytes);
-        this.#reserved.add(growth.bytes);
-        this.#segmentCount.add(1);
-        const block = this.#cache(this.#carveMapped(growth));
-        (small ? lists.small : lists.large).remove(block);
-        return block;
-      } catch (error) {
-        if (!(error instanceof OutOfMemoryError)) throw error;
-        failure = error;
+        const rangeBytes = Math.max(space.defaultRangeBytes, bytes);
+        const segment = new Segment(space.reserve(rangeBytes), rangeBytes, key, small, true);
+        this.#adoptSegment(segment);
+        ranges.push(segment);
+        growth = { unmapped: segment.first, offset: 0, bytes };
       }
-    }
-    throw this.#outOfMemory(size, failure);
+      const segment = growth.unmapped.segment;
+      this.#upstreamCalls++;
+      space.map(segment.address + BigInt(growth.offset), growth.bytes);
+      this.#reserved.add(growth.bytes);
+      this.#segmentCount.add(1);
+      const block = this.#cache(this.#carveMapped(growth));
+      (small ? lists.small : lists.large).remove(block);
+      return block;
+    });
   }
 
   /** Splits the newly mapped piece out of its unmapped block; returns it (free, unfiled). */
