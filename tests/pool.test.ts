@@ -13,6 +13,7 @@ import {
   OutOfMemoryError,
   Stream,
 } from "../mod.ts";
+import { isBlockResource } from "../src/memory/resource.ts";
 import { FaultInjectingAddressSpace } from "../src/memory/address_space/fault_injecting_address_space.ts";
 import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
@@ -160,6 +161,31 @@ Deno.test("pool: an upstream failure frees the cache, retries once, then reports
   assert.ok(oom.cause instanceof OutOfMemoryError);
   assert.match(oom.message, /refused by faults\(host\)/);
   assert.equal(host.live.count, 0);
+});
+
+Deno.test("pool: faults over a pool keep its block path: failures injected, recordStream reaches it", () => {
+  const pool = new MemoryPool(new HostResource());
+  const faults = new FaultInjectingResource(pool, { failEvery: 3 });
+  assert.ok(isBlockResource(faults), "a pool's wrapper has the block path");
+  assert.ok(!isBlockResource(new FaultInjectingResource(new HostResource(), { failEvery: 3 })));
+  const recorded: Stream[] = [];
+  const original = pool.recordStream.bind(pool);
+  pool.recordStream = (block, stream) => {
+    recorded.push(stream);
+    original(block, stream);
+  };
+  using other = new Stream(cpuDevice);
+  const a = DeviceBuffer.allocate(MiB, { resource: faults, label: "faults.a" });
+  const b = DeviceBuffer.allocate(MiB, { resource: faults });
+  expectError(() => DeviceBuffer.allocate(MiB, { resource: faults }), OutOfMemoryError);
+  assert.equal(faults.injected, 1);
+  assert.equal(pool.stats().allocations.current, 2, "the failure took nothing from the pool");
+  a.recordStream(other);
+  assert.deepEqual(recorded, [other], "recordStream went to the pool, not nowhere");
+  a.free();
+  b.free();
+  assert.equal(pool.stats().allocatedBytes.current, 0);
+  pool.close();
 });
 
 Deno.test("pool: bad input is a typed error and changes nothing", () => {

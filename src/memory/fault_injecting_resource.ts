@@ -8,13 +8,19 @@
 import type { Stream } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
-import type { MemoryResource } from "./resource.ts";
+import {
+  type BlockResource,
+  isBlockResource,
+  type MemoryResource,
+  type ResourceBlock,
+} from "./resource.ts";
 
 export { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
 
 /**
  * Wraps `upstream`; injected failures throw OutOfMemoryError before the upstream is called, so
- * nothing leaks. Frees always pass through.
+ * nothing leaks. Frees always pass through. Over a resource with the block path (a MemoryPool) it
+ * has that path too, so buffers keep their fast free and `recordStream` still reaches the pool.
  */
 export class FaultInjectingResource implements MemoryResource {
   /** The wrapped resource. */
@@ -29,6 +35,12 @@ export class FaultInjectingResource implements MemoryResource {
   readonly name: string;
   /** When allocations fail. */
   readonly schedule: FaultSchedule;
+  /** The block path, present only when the upstream has one (see BlockResource). */
+  readonly allocateBlock?: BlockResource["allocateBlock"];
+  /** The block path's free, present only when the upstream has one. */
+  readonly deallocateBlock?: BlockResource["deallocateBlock"];
+  /** Marks a block as used on another stream, present only when the upstream has the block path. */
+  readonly recordStream?: BlockResource["recordStream"];
 
   /** Wraps `upstream` with the failure schedule in `options`. */
   constructor(upstream: MemoryResource, options: FaultOptions) {
@@ -36,6 +48,15 @@ export class FaultInjectingResource implements MemoryResource {
     this.upstream = upstream;
     this.device = upstream.device;
     this.name = `faults(${upstream.name})`;
+    if (isBlockResource(upstream)) {
+      // Instance properties, not methods: isBlockResource must see them only when they work.
+      this.allocateBlock = (bytes: number, stream?: Stream, label?: string): ResourceBlock => {
+        this.schedule.attempt(bytes, this.device, this.name);
+        return upstream.allocateBlock(bytes, stream, label);
+      };
+      this.deallocateBlock = (block, stream) => upstream.deallocateBlock(block, stream);
+      this.recordStream = (block, stream) => upstream.recordStream(block, stream);
+    }
   }
 
   /** Allocations attempted so far. */
