@@ -48,6 +48,25 @@ Deno.test("resizable: auto picks vmm where the pool can map, copy elsewhere", ()
   assert.equal(d.strategy, "vmm");
 });
 
+Deno.test("resizable: any memory resource serves the copy strategy; vmm needs growable ranges", () => {
+  const host = new HostResource();
+  using r = ResizableBuffer.create(16, { pool: host, label: "test.plain" });
+  assert.equal(r.strategy, "copy");
+  r.append(Float32Array.of(1, 2, 3));
+  assert.deepEqual(new Float32Array(r.copyToHost().buffer.slice(16)), Float32Array.of(1, 2, 3));
+  assert.ok(host.live.count > 0);
+  expectError(
+    () => ResizableBuffer.create(0, { pool: host, strategy: "vmm" }),
+    InvalidArgumentError,
+  );
+  expectError(
+    () => ResizableBuffer.create(0, { device: cpuDevice, pool: {} as never }),
+    InvalidArgumentError,
+  );
+  r.free();
+  assert.equal(host.live.count, 0, "everything went back to the resource");
+});
+
 Deno.test("resizable: a pool refuses to close under an open vmm buffer", () => {
   const pool = new MemoryPool(new HostVirtualMemoryResource());
   const buffer = ResizableBuffer.create(1 << 20, { pool, label: "test.open" });

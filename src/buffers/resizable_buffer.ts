@@ -23,11 +23,10 @@ import {
   GpumemError,
   InvalidArgumentError,
 } from "../errors.ts";
-import { isAddressSpaceResource } from "../memory/address_space/address_space_resource.ts";
 import { defaultResource } from "../memory/default_resources.ts";
 import type { GrowableRange } from "../memory/pool/growable_range.ts";
-import { MemoryPool } from "../memory/pool/memory_pool.ts";
-import { checkBacked, type MemoryResource } from "../memory/resource.ts";
+import { type GrowableSource, isGrowableSource } from "../memory/growable_source.ts";
+import { checkBacked, checkMemoryResource, type MemoryResource } from "../memory/resource.ts";
 import { activeTracker } from "../tracking/active_tracker.ts";
 import type { MemoryTracker } from "../tracking/memory_tracker.ts";
 import type { TrackedAllocation } from "../tracking/tracker_node.ts";
@@ -58,8 +57,12 @@ export interface GrowthPolicy {
 export interface ResizableBufferOptions {
   /** The device (default: the pool's, else {@linkcode defaultDevice}). */
   device?: MemoryDevice;
-  /** The pool memory comes from and is accounted in (default: the device's default pool). */
-  pool?: MemoryPool;
+  /**
+   * The resource memory comes from and is accounted in (default: the device's default pool). Any
+   * resource serves "copy"; "vmm" needs one that reserves growable ranges (a MemoryPool over CUDA
+   * VMM or host mmap).
+   */
+  pool?: MemoryResource;
   /** "vmm" or "copy"; default "auto": vmm where the pool's upstream can map (CUDA VMM, mmap). */
   strategy?: ResizeStrategy | "auto";
   /**
@@ -104,7 +107,7 @@ class MappedStorage implements Storage {
   #tracker: MemoryTracker | null;
   #record: TrackedAllocation | null = null;
 
-  constructor(pool: MemoryPool, maxBytes: number, label: string | undefined) {
+  constructor(pool: GrowableSource, maxBytes: number, label: string | undefined) {
     this.#range = pool.reserveGrowable(maxBytes, label);
     this.#label = label;
     this.#deviceId = pool.device.id;
@@ -177,13 +180,13 @@ class MappedStorage implements Storage {
 
 /** One pool block, replaced by a bigger (or smaller) one and copied on the buffer's stream. */
 class CopiedStorage implements Storage {
-  readonly #pool: MemoryPool;
+  readonly #pool: MemoryResource;
   readonly #stream: Stream | undefined;
   readonly #label: string | undefined;
   #block: DeviceBuffer | null = null;
   #empty: DeviceBuffer | null = null;
 
-  constructor(pool: MemoryPool, stream: Stream | undefined, label: string | undefined) {
+  constructor(pool: MemoryResource, stream: Stream | undefined, label: string | undefined) {
     this.#pool = pool;
     this.#stream = stream;
     this.#label = label;
@@ -277,14 +280,15 @@ export class ResizableBuffer {
     }
     const device = options.device ?? options.pool?.device ?? defaultDevice();
     const pool = options.pool ?? defaultResource(device);
+    checkMemoryResource(pool, "pool");
     checkBacked(pool, "pool");
-    if (!(pool instanceof MemoryPool) || pool.device !== device) {
-      throw new InvalidArgumentError("pool", `a MemoryPool on ${device.id}`, pool);
+    if (pool.device !== device) {
+      throw new InvalidArgumentError("pool", `a memory resource on ${device.id}`, pool.name);
     }
     if (stream !== undefined && stream.device !== device) {
       throw new InvalidArgumentError("stream", `a Stream on ${device.id}`, stream.toString());
     }
-    const canMap = isAddressSpaceResource(pool.upstream);
+    const canMap = isGrowableSource(pool);
     const strategy = options.strategy ?? "auto";
     if (strategy !== "auto" && strategy !== "vmm" && strategy !== "copy") {
       throw new InvalidArgumentError("strategy", '"auto", "vmm" or "copy"', strategy);
@@ -309,7 +313,7 @@ export class ResizableBuffer {
       throw new CapacityError(`ResizableBuffer(${label ?? device.id})`, length, maxBytes);
     }
     const storage = chosen === "vmm"
-      ? new MappedStorage(pool, maxBytes, label)
+      ? new MappedStorage(pool as GrowableSource, maxBytes, label)
       : new CopiedStorage(pool, stream, label);
     const buffer = new ResizableBuffer(storage, chosen, device, label, maxBytes, stream, [
       factor,

@@ -7,6 +7,7 @@
  */
 
 import { InvalidArgumentError } from "../errors.ts";
+import { checkDevice } from "../validate.ts";
 import type { Stream } from "../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../device/types.ts";
 
@@ -77,4 +78,16 @@ export function checkBacked<R extends MemoryResource>(resource: R, argument: str
     );
   }
   return resource;
+}
+
+/** Rejects what is no MemoryResource: a device, a name, allocate and deallocate. */
+export function checkMemoryResource(resource: MemoryResource, argument: string): void {
+  const r = resource as Partial<MemoryResource> | null;
+  if (
+    typeof r !== "object" || r === null || typeof r.allocate !== "function" ||
+    typeof r.deallocate !== "function" || typeof r.name !== "string"
+  ) {
+    throw new InvalidArgumentError(argument, "a MemoryResource", resource);
+  }
+  checkDevice(r.device, `${argument}.device`);
 }

@@ -20,15 +20,10 @@
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
-import {
-  checkByteCount,
-  checkDevice,
-  checkOptions,
-  checkPositiveByteCount,
-} from "../../validate.ts";
+import { checkByteCount, checkOptions, checkPositiveByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
-import type { BlockResource, MemoryResource } from "../resource.ts";
+import { type BlockResource, checkMemoryResource, type MemoryResource } from "../resource.ts";
 import {
   type AddressSpaceResource,
   isAddressSpaceResource,
@@ -78,6 +73,10 @@ export class MemoryPool implements BlockResource {
   readonly device: MemoryDevice;
   /** A name for messages. */
   readonly name: string;
+  /** Whether {@linkcode MemoryPool.reserveGrowable} works here: the upstream maps in place. */
+  get growsInPlace(): boolean {
+    return isAddressSpaceResource(this.upstream);
+  }
   /** Whether segments grow in place (see {@linkcode MemoryPoolOptions.expandableSegments}). */
   readonly expandableSegments: boolean;
 
@@ -109,7 +108,7 @@ export class MemoryPool implements BlockResource {
 
   /** A pool over `upstream`. */
   constructor(upstream: MemoryResource, options: MemoryPoolOptions = {}) {
-    checkResource(upstream, "upstream");
+    checkMemoryResource(upstream, "upstream");
     checkOptions(options);
     if (options.name !== undefined && typeof options.name !== "string") {
       throw new InvalidArgumentError("options.name", "a string", options.name);
@@ -790,16 +789,4 @@ export class MemoryPool implements BlockResource {
     this.#reserved.sub(segment.size);
     this.#segmentCount.sub(1);
   }
-}
-
-/** Rejects what is no MemoryResource: a device, a name, allocate and deallocate. */
-function checkResource(resource: MemoryResource, argument: string): void {
-  const r = resource as Partial<MemoryResource> | null;
-  if (
-    typeof r !== "object" || r === null || typeof r.allocate !== "function" ||
-    typeof r.deallocate !== "function" || typeof r.name !== "string"
-  ) {
-    throw new InvalidArgumentError(argument, "a MemoryResource", resource);
-  }
-  checkDevice(r.device, `${argument}.device`);
 }
