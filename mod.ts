@@ -74,6 +74,7 @@ export {
   FaultSchedule,
 } from "./src/memory/fault_injecting_resource.ts";
 export { CudaMallocResource } from "./src/memory/cuda_malloc_resource.ts";
+export { LimitingResource, type LimitingResourceOptions } from "./src/memory/limiting_resource.ts";
 export {
   CudaAsyncResource,
   type CudaAsyncResourceOptions,
