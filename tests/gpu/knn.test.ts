@@ -1,7 +1,14 @@
 /** The distance and nearest-neighbour contracts on the CUDA build of csrc/knn/, and the CPU build's answers beside it. */
 
 import assert from "node:assert/strict";
-import { cpuDevice, knn, knnPoints, pointFeatures } from "../../mod.ts";
+import {
+  cpuDevice,
+  getMemoryManager,
+  knn,
+  knnPoints,
+  OutOfMemoryError,
+  pointFeatures,
+} from "../../mod.ts";
 import { lidarPatch, registerKnnContracts } from "../contracts/knn_contracts.ts";
 import { Seeded } from "../contracts/meshes.ts";
 import { contractTest } from "../contracts/register.ts";
@@ -36,5 +43,27 @@ contractTest(
     ];
     assert.deepEqual(vg.indices, vc.indices);
     assert.deepEqual(vg.distances, vc.distances);
+  },
+);
+
+contractTest(
+  "gpu knn",
+  cudaKernelIgnoreReason,
+  'fallback "cpu": a query the device cannot hold runs on the cpu device, with the same answer',
+  async () => {
+    const rng = new Seeded();
+    const points = lidarPatch(rng, 50_000, 60);
+    const expected = await knnPoints(points, 8, { device: cpuDevice });
+    const pool = getMemoryManager().pool(gpu());
+    const previous = pool.limit;
+    pool.freeCache();
+    pool.limit = pool.stats().reservedBytes.current + (64 << 10); // room for almost nothing
+    try {
+      await assert.rejects(() => knnPoints(points, 8, { device: gpu() }), OutOfMemoryError);
+      const got = await knnPoints(points, 8, { device: gpu(), fallback: "cpu" });
+      assert.deepEqual(got.indices, expected.indices, `seed ${rng.seed}`);
+    } finally {
+      pool.limit = previous;
+    }
   },
 );
