@@ -180,5 +180,6 @@ export type { DriverResource } from "./src/memory/driver_resource.ts";
 export type { AddressSpaceResource } from "./src/memory/address_space/address_space_resource.ts";
 export type { LiveAllocations } from "./src/memory/live_allocations.ts";
 export type { MemorySource } from "./src/memory/out_of_memory.ts";
+export type { DevicePools } from "./src/memory/default_resources.ts";
 export type { ReportRow, SiteCapture, TrackedAllocation } from "./src/tracking/memory_tracker.ts";
 export type { KernelBackend, KernelLibrary } from "./src/kernels/library.ts";

@@ -7,6 +7,8 @@ import {
   DeviceBuffer,
   getMemoryManager,
   InvalidArgumentError,
+  MemoryManager,
+  MemoryTracker,
   OutOfMemoryError,
 } from "../mod.ts";
 
@@ -53,4 +55,19 @@ Deno.test("manager: canAllocate counts the cache, frees it before saying no, hon
     manager.freeCache();
   }
   assert.equal(manager.usedBytes(cpuDevice), 0);
+});
+
+Deno.test("manager: a second manager owns its own pools; the process manager's serve buffers", () => {
+  const process = getMemoryManager();
+  const other = new MemoryManager(new MemoryTracker());
+  assert.notEqual(other.pool(cpuDevice), process.pool(cpuDevice));
+  assert.notEqual(other.pinnedPool(cpuDevice), process.pinnedPool(cpuDevice));
+  using mine = DeviceBuffer.allocate(MiB, { resource: other.pool(cpuDevice), label: "other" });
+  using theirs = DeviceBuffer.allocate(MiB, { device: cpuDevice, label: "process" });
+  assert.equal(theirs.resource, process.pool(cpuDevice), "no resource named: the process pool");
+  assert.equal(other.usedBytes(cpuDevice), MiB);
+  assert.equal(other.totalUsage().devices.cpu.allocatedBytes, MiB, "only its own pools count");
+  mine.free();
+  other.pool(cpuDevice).close();
+  assert.equal(other.usedBytes(cpuDevice), 0, "a closed pool is replaced by a fresh one");
 });

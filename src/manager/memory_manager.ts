@@ -10,12 +10,7 @@ import { describePool } from "../memory/pool/pool_report.ts";
 import { defaultDevice, listDevices } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { formatBytes, InvalidArgumentError } from "../errors.ts";
-import {
-  defaultPinnedPool,
-  defaultPinnedPools,
-  defaultPools,
-  defaultResource,
-} from "../memory/default_resources.ts";
+import { DevicePools, processPools } from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import type { PoolStats } from "../memory/pool/pool_stats.ts";
 import { activeTracker, setActiveTracker } from "../tracking/active_tracker.ts";
@@ -53,20 +48,26 @@ export interface MemoryUsage {
 export class MemoryManager {
   /** The tracker every DeviceBuffer reports to. */
   readonly tracker: MemoryTracker;
+  readonly #pools: DevicePools;
 
-  /** Use {@linkcode getMemoryManager}. */
-  constructor(tracker: MemoryTracker) {
+  /**
+   * A manager owning `pools` (default: pools of its own, none shared with another manager).
+   * Buffers that name no resource allocate from the process manager's: use
+   * {@linkcode getMemoryManager}.
+   */
+  constructor(tracker: MemoryTracker, pools: DevicePools = new DevicePools()) {
     this.tracker = tracker;
+    this.#pools = pools;
   }
 
   /** The pool of `device` (default: the default device). */
   pool(device: MemoryDevice = defaultDevice()): MemoryPool {
-    return defaultResource(checkDevice(device));
+    return this.#pools.pool(checkDevice(device));
   }
 
   /** The pinned host pool serving `device`'s transfers (default: the default device). */
   pinnedPool(device: MemoryDevice = defaultDevice()): MemoryPool {
-    return defaultPinnedPool(checkDevice(device));
+    return this.#pools.pinned(checkDevice(device));
   }
 
   /**
@@ -92,7 +93,7 @@ export class MemoryManager {
   /** Gives every pool's unused memory back, pinned pools included (or only `device`'s). */
   freeCache(device?: MemoryDevice): void {
     const pools = device === undefined
-      ? [...defaultPools(), ...defaultPinnedPools()]
+      ? [...this.#pools.pools(), ...this.#pools.pinnedPools()]
       : [this.pool(device), this.pinnedPool(device)];
     for (const pool of pools) pool.freeCache();
   }
@@ -111,12 +112,12 @@ export class MemoryManager {
       pinnedAllocatedBytes: 0,
       pinnedReservedBytes: 0,
     };
-    for (const pool of defaultPinnedPools()) {
+    for (const pool of this.#pools.pinnedPools()) {
       const stats = pool.stats();
       usage.pinnedAllocatedBytes += stats.allocatedBytes.current;
       usage.pinnedReservedBytes += stats.reservedBytes.current;
     }
-    for (const pool of defaultPools()) {
+    for (const pool of this.#pools.pools()) {
       const stats = pool.stats();
       const entry = {
         allocatedBytes: stats.allocatedBytes.current,
@@ -132,14 +133,14 @@ export class MemoryManager {
   /** A readable report: each device's pool, then the live allocations by label. */
   report(): string {
     const lines = ["gpumem memory report"];
-    for (const pool of defaultPools()) {
+    for (const pool of this.#pools.pools()) {
       const { free, total } = pool.memInfo();
       lines.push(
         `  ${pool.device.id}: ${describePool(pool.stats(), pool.limit)}; device ` +
           `${formatBytes(free)} free of ${formatBytes(total)}`,
       );
     }
-    for (const pool of defaultPinnedPools()) {
+    for (const pool of this.#pools.pinnedPools()) {
       const s = pool.stats();
       lines.push(
         `  ${pool.name}: ${formatBytes(s.allocatedBytes.current)} pinned host memory in use, ` +
@@ -178,7 +179,7 @@ export function getMemoryManager(): MemoryManager {
   if (manager === undefined) {
     const tracker = activeTracker() ?? new MemoryTracker();
     setActiveTracker(tracker);
-    manager = new MemoryManager(tracker);
+    manager = new MemoryManager(tracker, processPools);
   }
   return manager;
 }

@@ -28,9 +28,6 @@ export const LIMIT_ENV = "GPUMEM_LIMIT";
 /** Environment variable capping each pinned host pool: bytes, "8GiB" or "25%" of host memory. */
 export const PINNED_LIMIT_ENV = "GPUMEM_PINNED_LIMIT";
 
-const pools = new Map<MemoryDevice, MemoryPool>();
-const pinnedPools = new Map<MemoryDevice, MemoryPool>();
-
 /** The upstream of `device`'s default pool. */
 export function defaultUpstream(device: MemoryDevice): MemoryResource {
   if (device.kind === "cpu") {
@@ -46,16 +43,6 @@ export function defaultUpstream(device: MemoryDevice): MemoryResource {
     : new CudaMallocResource(device);
 }
 
-/** The default pool of `device`, created on first use. */
-export function defaultResource(device: MemoryDevice): MemoryPool {
-  return poolOf(pools, device, () => defaultUpstream(device), `pool(${device.id})`, LIMIT_ENV);
-}
-
-/** The default pools created so far. */
-export function defaultPools(): MemoryPool[] {
-  return [...pools.values()];
-}
-
 /**
  * The upstream of `device`'s pinned pool: cuMemHostAlloc through its context, or plain host
  * memory on the cpu device (where every copy is a memcpy, so pinning gains nothing).
@@ -64,20 +51,69 @@ export function pinnedUpstream(device: MemoryDevice): MemoryResource {
   return device.kind === "cpu" ? new HostResource() : new PinnedHostResource(device);
 }
 
-/** The pinned host pool of `device` (staging and HostBuffer memory), created on first use. */
+/**
+ * A pool per device and a pinned host pool per device, made on first use (a closed one is
+ * replaced, not kept refusing). Each MemoryManager owns one; the process manager's is
+ * {@linkcode processPools}, which buffers allocate from when they name no resource.
+ */
+export class DevicePools {
+  readonly #pools = new Map<MemoryDevice, MemoryPool>();
+  readonly #pinned = new Map<MemoryDevice, MemoryPool>();
+
+  /** The pool of `device`. */
+  pool(device: MemoryDevice): MemoryPool {
+    return poolOf(
+      this.#pools,
+      device,
+      () => defaultUpstream(device),
+      `pool(${device.id})`,
+      LIMIT_ENV,
+    );
+  }
+
+  /** The pinned host pool of `device` (staging and HostBuffer memory). */
+  pinned(device: MemoryDevice): MemoryPool {
+    return poolOf(
+      this.#pinned,
+      device,
+      () => pinnedUpstream(device),
+      `pinned(${device.id})`,
+      PINNED_LIMIT_ENV,
+    );
+  }
+
+  /** The device pools made so far. */
+  pools(): MemoryPool[] {
+    return [...this.#pools.values()];
+  }
+
+  /** The pinned pools made so far. */
+  pinnedPools(): MemoryPool[] {
+    return [...this.#pinned.values()];
+  }
+}
+
+/** The process manager's pools (getMemoryManager's). */
+export const processPools: DevicePools = new DevicePools();
+
+/** The default pool of `device`: the process manager's, created on first use. */
+export function defaultResource(device: MemoryDevice): MemoryPool {
+  return processPools.pool(device);
+}
+
+/** The default pools created so far. */
+export function defaultPools(): MemoryPool[] {
+  return processPools.pools();
+}
+
+/** The process manager's pinned host pool of `device`, created on first use. */
 export function defaultPinnedPool(device: MemoryDevice): MemoryPool {
-  return poolOf(
-    pinnedPools,
-    device,
-    () => pinnedUpstream(device),
-    `pinned(${device.id})`,
-    PINNED_LIMIT_ENV,
-  );
+  return processPools.pinned(device);
 }
 
 /** The pinned pools created so far. */
 export function defaultPinnedPools(): MemoryPool[] {
-  return [...pinnedPools.values()];
+  return processPools.pinnedPools();
 }
 
 /** `device`'s pool in `map`, made on first use over `upstream()` with the limit `limitEnv` sets. */
