@@ -25,11 +25,11 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-pthread,-Wall -cudart static $(CUD
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
-# Tests also read ../shared/traces (the recorded allocation traces) and the bunny beside the
+# Tests also read ../shared/traces (the recorded allocation traces), csrc/ (the ABI test) and the bunny beside the
 # peers, take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path), and
 # run the examples with Deno itself, writing into build/.
 TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY \
-              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD) \
+              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc \
               --allow-write=$(BUILD) --allow-run=$(DENO) \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 

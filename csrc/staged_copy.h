@@ -13,18 +13,23 @@
 
 #include <stdint.h>
 
-/* Driver calls a stager makes, numbered for gm_stage_report.call. */
-enum gm_stage_call {
-  GM_CALL_NONE = 0,
-  GM_CALL_CTX_SET_CURRENT = 1,
-  GM_CALL_MEMCPY_HTOD_ASYNC = 2,
-  GM_CALL_MEMCPY_DTOH_ASYNC = 3,
-  GM_CALL_EVENT_CREATE = 4,
-  GM_CALL_EVENT_RECORD = 5,
-  GM_CALL_EVENT_SYNCHRONIZE = 6,
-};
+/* Driver calls a stager makes, numbered for gm_stage_report.call in this order: declared once
+ * here, read name by name by ffi/kernels.ts's STAGE_CALL_NAMES (tests/abi.test.ts checks). */
+#define GM_STAGE_CALLS(X)                                  \
+  X(GM_CALL_NONE, "")                                      \
+  X(GM_CALL_CTX_SET_CURRENT, "cuCtxSetCurrent")            \
+  X(GM_CALL_MEMCPY_HTOD_ASYNC, "cuMemcpyHtoDAsync_v2")     \
+  X(GM_CALL_MEMCPY_DTOH_ASYNC, "cuMemcpyDtoHAsync_v2")     \
+  X(GM_CALL_EVENT_CREATE, "cuEventCreate")                 \
+  X(GM_CALL_EVENT_RECORD, "cuEventRecord")                 \
+  X(GM_CALL_EVENT_SYNCHRONIZE, "cuEventSynchronize")
 
-/* What a failed gm_stager_run reports (ffi/kernels.ts reads it as a BigUint64Array of 4). */
+#define GM_STAGE_CALL_ENUM(name, symbol) name,
+enum gm_stage_call { GM_STAGE_CALLS(GM_STAGE_CALL_ENUM) };
+#undef GM_STAGE_CALL_ENUM
+
+/* What a failed gm_stager_run reports (ffi/kernels.ts reads it as a BigUint64Array of 4, by the
+ * word names of STAGE_REPORT there, in this order). */
 struct gm_stage_report {
   uint64_t pieces_done; /* pieces whose copy finished */
   uint64_t failed_piece; /* the first piece that failed (UINT64_MAX when none) */

@@ -463,7 +463,15 @@ export const KernelStatus = {
   INJECTED_FAULT: 3,
 } as const;
 
-/** enum gm_stage_call (csrc/staged_copy.h): the driver call a failed staged copy names. */
+/** Words of struct gm_stage_report (csrc/staged_copy.h), in its order. */
+export const STAGE_REPORT = {
+  piecesDone: 0,
+  failedPiece: 1,
+  cudaResult: 2,
+  call: 3,
+} as const;
+
+/** GM_STAGE_CALLS (csrc/staged_copy.h), in its order: the driver call a failed staged copy names. */
 export const STAGE_CALL_NAMES: readonly string[] = [
   "",
   "cuCtxSetCurrent",

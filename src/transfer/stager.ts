@@ -7,7 +7,7 @@
  * @module
  */
 
-import { KernelStatus, STAGE_CALL_NAMES } from "../../ffi/kernels.ts";
+import { KernelStatus, STAGE_CALL_NAMES, STAGE_REPORT } from "../../ffi/kernels.ts";
 import { cudaDriver, cudaErrorOf } from "../cuda/driver.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { GpumemError, KernelLibraryUnavailableError } from "../errors.ts";
@@ -169,14 +169,17 @@ export class Stager {
       ? await symbols.gm_stager_run(...args)
       : symbols.gm_stager_run_here(...args);
     const result = {
-      piecesDone: Number(report[0]),
-      failedPiece: report[1] === 0xffff_ffff_ffff_ffffn ? -1 : Number(report[1]),
+      piecesDone: Number(report[STAGE_REPORT.piecesDone]),
+      failedPiece: report[STAGE_REPORT.failedPiece] === 0xffff_ffff_ffff_ffffn
+        ? -1
+        : Number(report[STAGE_REPORT.failedPiece]),
     };
     if (status === KernelStatus.OK) return result;
     if (status === KernelStatus.INJECTED_FAULT) throw new InjectedPieceFailure(result.failedPiece);
     if (status === KernelStatus.CUDA_ERROR && this.#device.kind === "cuda") {
-      const call = STAGE_CALL_NAMES[Number(report[3])] ?? "a staged copy's driver call";
-      throw cudaErrorOf(cudaDriver().symbols, call, Number(report[2]));
+      const call = STAGE_CALL_NAMES[Number(report[STAGE_REPORT.call])] ??
+        "a staged copy's driver call";
+      throw cudaErrorOf(cudaDriver().symbols, call, Number(report[STAGE_REPORT.cudaResult]));
     }
     throw new GpumemError(`gm_stager_run failed (status ${status})`);
   }
