@@ -113,17 +113,11 @@ GM_HOST_DEVICE inline void gm_point_search(const GmPointIndexView &index, const 
   for (;;) {
     if (node >= index.leaf_base) {
       uint32_t leaf = node - index.leaf_base;
-#ifdef GM_STATS
-      g_leaves++;
-#endif
       if (leaf < index.leaves && (leaf < seeded_lo || leaf > seeded_hi)) {
         gm_scan_leaf(index, q, own, leaf, best);
       }
     } else {
       uint32_t a = 2 * node, b = a + 1;
-#ifdef GM_STATS
-      g_nodes++;
-#endif
       float da = gm_box_distance2(index.nodes[a], q), db = gm_box_distance2(index.nodes[b], q);
       if (db < da) {
         uint32_t t = a;

@@ -1,9 +1,10 @@
 /**
  * A point cloud's index on a device (csrc/knn/point_index.h): the cloud's frame (float64
  * bounds; the float offsets from its centre keep Lambert-93 coordinates to a fraction of a
- * millimetre), its points sorted along a Morton curve and the boxes of an implicit tree over
- * buckets of them. Built in three steps whose scratch goes back as soon as a step is done, so a
- * 17M-point tile fits under a 1 GiB limit.
+ * millimetre), its points sorted along a Morton curve, cut into leaves on aligned cells of the
+ * curve, and the boxes of an implicit tree over them. Built in steps (frame, order, leaves,
+ * index); the upload, the order and the sort's scratch are held until the index is made, so a
+ * 17M-point float64 tile needs about 1.3 GB at the peak (bench/RESULTS.md).
  *
  * @module
  */
