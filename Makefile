@@ -69,7 +69,7 @@ $(CPU_LIB): $(CSRC_COMMON) $(CPU_SOURCES) csrc/parallel_for.h
 	@mkdir -p $(BUILD)
 	$(CXX) $(CXXFLAGS) -shared -o $@ $(CPU_SOURCES) -ldl
 
-$(CUDA_LIB): $(CSRC_COMMON) $(CUDA_SOURCES) csrc/cuda_scope.h
+$(CUDA_LIB): $(CSRC_COMMON) $(CUDA_SOURCES) csrc/cuda_scope.h csrc/cuda_launch.h
 	@mkdir -p $(BUILD)
 	$(NVCC) $(NVCCFLAGS) -shared -o $@ $(CUDA_SOURCES) -ldl
 

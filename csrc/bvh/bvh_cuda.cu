@@ -4,7 +4,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
-#include "../cuda_scope.h"
+#include "../cuda_launch.h"
 #include "../gpumem.h"
 #include "../status.h"
 #include "bvh_elements.h"
@@ -28,20 +28,6 @@ __global__ void validate_init_kernel(unsigned long long *report) {
   report[GM_VALIDATE_FIRST_NONFINITE] = ~0ull;
 }
 constexpr unsigned kQueryThreads = 128;
-
-int launch_check(const char *what) {
-  cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? GM_OK : gm_cuda_failure(what, error);
-}
-
-unsigned blocks_for(uint64_t n, unsigned threads) {
-  uint64_t b = (n + threads - 1) / threads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 0x7FFFFFFFu ? 0x7FFFFFFFu : b));
-}
-
-#define GM_FOR_EACH(i, n) \
-  for (uint64_t i = blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<uint64_t>(gridDim.x) * blockDim.x)
 
 template <typename V>
 __global__ void validate_kernel(const V *vertices, uint64_t vertex_values, const uint32_t *triangles,
@@ -159,11 +145,11 @@ __global__ void slab_finish_kernel(uint64_t node_count, GmBvhNode *nodes) {
 /* The three slab passes, after the boxes and dipoles are done. */
 int launch_slabs(GmBvhNode *nodes, const GmBvhWinding *winding, const int32_t *parents,
                  const GmBvhTriangle *tris, uint64_t node_count, cudaStream_t s) {
-  unsigned blocks = blocks_for(node_count, kThreads);
+  unsigned blocks = gm_blocks_for(node_count, kThreads);
   slab_init_kernel<<<blocks, kThreads, 0, s>>>(winding, node_count, nodes);
   slab_widen_kernel<<<blocks, kThreads, 0, s>>>(nodes, parents, tris, node_count);
   slab_finish_kernel<<<blocks, kThreads, 0, s>>>(node_count, nodes);
-  return launch_check("slab kernels");
+  return gm_launch_check("slab kernels");
 }
 
 __global__ void pending_kernel(const GmBvhNode *nodes, uint64_t node_count, int32_t *pending) {
@@ -433,7 +419,7 @@ extern "C" int gm_bvh_validate(int device, uint64_t vertices, uint64_t vertex_co
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (report == 0) return gm_fail(GM_INVALID_ARGUMENT, "gm_bvh_validate: null report");
   uint64_t work = 3 * (triangle_count > vertex_count ? triangle_count : vertex_count);
-  unsigned blocks = blocks_for(work, kThreads);
+  unsigned blocks = gm_blocks_for(work, kThreads);
   if (blocks > 4096) blocks = 4096;
   auto *out = reinterpret_cast<unsigned long long *>(report);
   validate_init_kernel<<<1, 1, 0, s>>>(out);
@@ -447,7 +433,7 @@ extern "C" int gm_bvh_validate(int device, uint64_t vertices, uint64_t vertex_co
                                                 3 * vertex_count, tri, 3 * triangle_count,
                                                 vertex_count, out);
   }
-  return launch_check("validate_kernel");
+  return gm_launch_check("validate_kernel");
 }
 
 extern "C" int gm_bvh_build_scratch(uint64_t triangle_count, uint64_t *bytes) {
@@ -463,18 +449,18 @@ template <typename V>
 static void launch_tree(const V *vertices, const uint32_t *triangles, uint64_t n,
                         GmOrigin origin, uint32_t leaf_size, GmBuildScratch &sc,
                         GmBvhTriangle *tris, uint32_t *indices, cudaStream_t s, int *status) {
-  unsigned reduce_blocks = blocks_for(n, kThreads);
+  unsigned reduce_blocks = gm_blocks_for(n, kThreads);
   if (reduce_blocks > 1024) reduce_blocks = 1024;
   bounds_kernel<<<reduce_blocks, kThreads, 0, s>>>(vertices, triangles, n, origin, sc.bounds);
-  morton_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
+  morton_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
                                                              sc.bounds, sc.keys[0], sc.values[0]);
-  *status = launch_check("morton_kernel");
+  *status = gm_launch_check("morton_kernel");
   if (*status != GM_OK) return;
   *status = sort_pairs<uint32_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, n, 30, s);
   if (*status != GM_OK) return;
-  gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
+  gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(vertices, triangles, n, origin,
                                                              sc.values[1], tris, indices);
-  *status = launch_check("gather_kernel");
+  *status = gm_launch_check("gather_kernel");
 }
 
 extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_count,
@@ -509,9 +495,9 @@ extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_
   }
   if (status != GM_OK) return status;
   if (n > 1) {
-    karras_kernel<<<blocks_for(n - 1, kThreads), kThreads, 0, s>>>(sc.keys[1], n, leaf_size,
+    karras_kernel<<<gm_blocks_for(n - 1, kThreads), kThreads, 0, s>>>(sc.keys[1], n, leaf_size,
                                                                    sc.karras, sc.kept);
-    if ((status = launch_check("karras_kernel")) != GM_OK) return status;
+    if ((status = gm_launch_check("karras_kernel")) != GM_OK) return status;
     size_t bytes = sc.sort_bytes;
     error = cub::DeviceScan::ExclusiveSum(sc.sort_temp, bytes, sc.kept, sc.index,
                                           static_cast<int64_t>(n - 1), s);
@@ -519,7 +505,7 @@ extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_
   }
   count_kernel<<<1, 1, 0, s>>>(sc.kept, sc.index, n, leaf_size,
                                reinterpret_cast<uint32_t *>(node_count_out));
-  return launch_check("count_kernel");
+  return gm_launch_check("count_kernel");
 }
 
 extern "C" int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t leaf_size,
@@ -538,13 +524,13 @@ extern "C" int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t 
   auto *parents = reinterpret_cast<int32_t *>(parents_out);
   auto *winding = reinterpret_cast<GmBvhWinding *>(winding_out);
   auto *triangles = reinterpret_cast<const GmBvhTriangle *>(tris);
-  emit_kernel<<<blocks_for(n > 1 ? n - 1 : 1, kThreads), kThreads, 0, s>>>(
+  emit_kernel<<<gm_blocks_for(n > 1 ? n - 1 : 1, kThreads), kThreads, 0, s>>>(
       sc.karras, sc.index, n, leaf_size, nodes, parents, sc.pending);
-  int status = launch_check("emit_kernel");
+  int status = gm_launch_check("emit_kernel");
   if (status != GM_OK) return status;
-  bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
+  bottom_up_kernel<<<gm_blocks_for(node_count, kThreads), kThreads, 0, s>>>(
       nodes, winding, triangles, parents, sc.pending, node_count);
-  if ((status = launch_check("bottom_up_kernel")) != GM_OK) return status;
+  if ((status = gm_launch_check("bottom_up_kernel")) != GM_OK) return status;
   return launch_slabs(nodes, winding, parents, triangles, node_count, s);
 }
 
@@ -562,18 +548,18 @@ extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const
   auto *idx = reinterpret_cast<const uint32_t *>(indices);
   GmOrigin origin_words = origin_of(origin);
   if (vertex_f64) {
-    regather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+    regather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
         reinterpret_cast<const double *>(vertices), idx, n, origin_words, tris);
   } else {
-    regather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+    regather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
         reinterpret_cast<const float *>(vertices), idx, n, origin_words, tris);
   }
   auto *counters = reinterpret_cast<int32_t *>(pending);
-  pending_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(nodes, node_count, counters);
+  pending_kernel<<<gm_blocks_for(node_count, kThreads), kThreads, 0, s>>>(nodes, node_count, counters);
   auto *winding = reinterpret_cast<GmBvhWinding *>(bvh[GM_BVH_WINDING]);
-  bottom_up_kernel<<<blocks_for(node_count, kThreads), kThreads, 0, s>>>(
+  bottom_up_kernel<<<gm_blocks_for(node_count, kThreads), kThreads, 0, s>>>(
       nodes, winding, tris, reinterpret_cast<const int32_t *>(parents), counters, node_count);
-  int status = launch_check("refit kernels");
+  int status = gm_launch_check("refit kernels");
   if (status != GM_OK) return status;
   return launch_slabs(nodes, winding, reinterpret_cast<const int32_t *>(parents), tris, node_count,
                       s);
@@ -602,17 +588,17 @@ extern "C" int gm_bvh_normals(int device, uint64_t tris_address, uint64_t indice
   auto *normals = reinterpret_cast<GmBvhPseudoNormals *>(normals_out);
   cudaError_t error = cudaMemsetAsync(sc.sums, 0, 3 * vertex_count * sizeof(float), s);
   if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
-  vertex_normals_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(tris, indices, n, sc.sums);
-  edge_keys_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.keys[0],
+  vertex_normals_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(tris, indices, n, sc.sums);
+  edge_keys_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.keys[0],
                                                                 sc.values[0]);
-  int status = launch_check("vertex_normals_kernel, edge_keys_kernel");
+  int status = gm_launch_check("vertex_normals_kernel, edge_keys_kernel");
   if (status != GM_OK) return status;
   status = sort_pairs<uint64_t>(sc.sort_temp, sc.sort_bytes, sc.keys, sc.values, 3 * n, 64, s);
   if (status != GM_OK) return status;
-  edge_normals_kernel<<<blocks_for(3 * n, kThreads), kThreads, 0, s>>>(sc.keys[1], sc.values[1],
+  edge_normals_kernel<<<gm_blocks_for(3 * n, kThreads), kThreads, 0, s>>>(sc.keys[1], sc.values[1],
                                                                        3 * n, tris, normals);
-  vertex_gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.sums, normals);
-  return launch_check("edge_normals_kernel, vertex_gather_kernel");
+  vertex_gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(indices, n, sc.sums, normals);
+  return gm_launch_check("edge_normals_kernel, vertex_gather_kernel");
 }
 
 extern "C" int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) {
@@ -649,9 +635,9 @@ int prepare_queries(const GmFrame &frame, const P *points, uint64_t count, uint6
   cudaError_t error = cudaMemsetAsync(sc->deferred_count, 0, sizeof(uint32_t), s);
   if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
   if (!sorted) return GM_OK;
-  query_morton_kernel<<<blocks_for(count, kThreads), kThreads, 0, s>>>(frame, points, count,
+  query_morton_kernel<<<gm_blocks_for(count, kThreads), kThreads, 0, s>>>(frame, points, count,
                                                                        sc->keys[0], sc->values[0]);
-  int status = launch_check("query_morton_kernel");
+  int status = gm_launch_check("query_morton_kernel");
   if (status != GM_OK) return status;
   status = sort_pairs<uint32_t>(sc->sort_temp, sc->sort_bytes, sc->keys, sc->values, count, 30, s);
   *order = sc->values[1];
@@ -676,13 +662,13 @@ int closest(const GmBvhView &bvh, const GmFrame &frame, const P *points, uint64_
   auto *p = reinterpret_cast<float *>(point);
   auto *b = reinterpret_cast<float *>(bary);
   auto *st = reinterpret_cast<uint32_t *>(status);
-  closest_first_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+  closest_first_kernel<<<gm_blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
       bvh, frame, points, count, order, limit, sign_mode, d, f, p, b, sc.deferred,
       sc.deferred_count, st);
   closest_deferred_kernel<<<deferred_blocks(count), kQueryThreads, 0, s>>>(
       bvh, frame, points, limit, sign_mode, d, f, p, b, sc.deferred, sc.deferred_count,
       sc.warp_stacks, st);
-  return launch_check("closest kernels");
+  return gm_launch_check("closest kernels");
 }
 
 template <typename P>
@@ -697,12 +683,12 @@ int rays(const GmBvhView &bvh, const GmFrame &frame, const P *origins, const P *
   auto *f = reinterpret_cast<int32_t *>(face);
   auto *b = reinterpret_cast<float *>(bary);
   auto *st = reinterpret_cast<uint32_t *>(status);
-  ray_first_kernel<<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+  ray_first_kernel<<<gm_blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
       bvh, frame, origins, directions, count, order, t_max, any_hit, t, f, b, sc.deferred,
       sc.deferred_count, st);
   ray_deferred_kernel<<<deferred_blocks(count), kQueryThreads, 0, s>>>(
       bvh, frame, origins, directions, t_max, any_hit, t, f, b, sc.deferred, sc.deferred_count, st);
-  return launch_check("ray kernels");
+  return gm_launch_check("ray kernels");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
  * blocks, and a warp-per-query selection that folds a block into each query's running k best
  * (a candidate buffer in shared memory, merged by a bitonic sort when it fills). Ordered on the
  * caller's stream in memory the caller handed in. */
-#include "../cuda_scope.h"
+#include "../cuda_launch.h"
 #include "../gpumem.h"
 #include "../status.h"
 #include "l2_steps.h"
@@ -13,11 +13,6 @@ namespace {
 constexpr int kTile = 128;    /* rows and columns of a block's distance tile */
 constexpr int kStep = 8;      /* dimensions a shared-memory stage holds */
 constexpr int kPerThread = 8; /* rows and columns of a thread's share: 16 x 16 threads */
-
-int launch_check(const char *what) {
-  cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? gm_ok() : gm_cuda_failure(what, error);
-}
 
 /* Loads a kTile x kStep stage of rows [row0, row0 + kTile) x dims [k0, k0 + kStep) into
  * s[dim][row], zero past the ends (a zero difference adds nothing). */
@@ -187,7 +182,7 @@ extern "C" int gm_vectors_centre(int device, uint64_t corpus, uint64_t n, uint32
     centre_kernel<<<blocks, threads, 0, s>>>(reinterpret_cast<const float *>(corpus), n, dim,
                                              rows, c);
   }
-  return launch_check("gm_vectors_centre");
+  return gm_launch_check("gm_vectors_centre");
 }
 
 extern "C" int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64_t corpus,
@@ -219,7 +214,7 @@ extern "C" int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64
                                         reinterpret_cast<const float *>(corpus), n_count, dim, c,
                                         squared, o, ld);
   }
-  return launch_check("gm_l2_tile");
+  return gm_launch_check("gm_l2_tile");
 }
 
 extern "C" int gm_knn_select(int device, uint64_t tile, uint64_t ld, uint64_t q_count,
@@ -242,5 +237,5 @@ extern "C" int gm_knn_select(int device, uint64_t tile, uint64_t ld, uint64_t q_
       reinterpret_cast<const float *>(tile), ld, q_count, n_count, corpus_base, query_base,
       static_cast<int>(k), p, flags, reinterpret_cast<float *>(best_d),
       reinterpret_cast<int32_t *>(best_i));
-  return launch_check("gm_knn_select");
+  return gm_launch_check("gm_knn_select");
 }

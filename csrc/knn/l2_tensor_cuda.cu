@@ -7,7 +7,7 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
-#include "../cuda_scope.h"
+#include "../cuda_launch.h"
 #include "../status.h"
 #include "l2_steps.h"
 #include "l2_tensor.h"
@@ -228,6 +228,5 @@ int gm_l2_tensor_tile(int precision, uint64_t queries, uint64_t q_count, uint64_
     dispatch(precision, reinterpret_cast<const float *>(queries), q_count,
              reinterpret_cast<const float *>(corpus), n_count, dim, c, squared, o, ld, s);
   }
-  cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? gm_ok() : gm_cuda_failure("gm_l2_tile (tensor cores)", error);
+  return gm_launch_check("gm_l2_tile (tensor cores)");
 }

@@ -4,7 +4,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
-#include "../cuda_scope.h"
+#include "../cuda_launch.h"
 #include "../gpumem.h"
 #include "../status.h"
 #include "point_layout.h"
@@ -14,20 +14,6 @@ namespace {
 
 constexpr unsigned kThreads = 256;
 constexpr unsigned kQueryThreads = 128;
-
-unsigned blocks_for(uint64_t n, unsigned threads) {
-  uint64_t b = (n + threads - 1) / threads;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 0x7FFFFFFFu ? 0x7FFFFFFFu : b));
-}
-
-int launch_check(const char *what) {
-  cudaError_t error = cudaGetLastError();
-  return error == cudaSuccess ? gm_ok() : gm_cuda_failure(what, error);
-}
-
-#define GM_FOR_EACH(i, n) \
-  for (uint64_t i = blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<uint64_t>(gridDim.x) * blockDim.x)
 
 __global__ void frame_init_kernel(GmPointFrame *frame) {
   for (int k = 0; k < 3; k++) {
@@ -144,7 +130,7 @@ void launch_query(const GmPointIndexView &index, const V *queries, const uint32_
                   uint64_t count, int k, float radius2, int flags, uint64_t out_begin,
                   uint64_t out_end, int32_t *indices, float *distances, int32_t *counts,
                   float *features, cudaStream_t s) {
-  query_kernel<KCAP, V><<<blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+  query_kernel<KCAP, V><<<gm_blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
       index, queries, order, count, k, radius2, flags, out_begin, out_end, indices, distances,
       counts, features);
 }
@@ -202,14 +188,14 @@ extern "C" int gm_points_frame(int device, uint64_t points, uint64_t n, int f64,
   auto *f = reinterpret_cast<GmPointFrame *>(frame);
   frame_init_kernel<<<1, 1, 0, s>>>(f);
   if (n > 0) {
-    unsigned blocks = blocks_for(n, kThreads) < 1024 ? blocks_for(n, kThreads) : 1024;
+    unsigned blocks = gm_blocks_for(n, kThreads) < 1024 ? gm_blocks_for(n, kThreads) : 1024;
     if (f64) {
       frame_kernel<<<blocks, kThreads, 0, s>>>(reinterpret_cast<const double *>(points), n, f);
     } else {
       frame_kernel<<<blocks, kThreads, 0, s>>>(reinterpret_cast<const float *>(points), n, f);
     }
   }
-  return launch_check("gm_points_frame");
+  return gm_launch_check("gm_points_frame");
 }
 
 extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
@@ -228,13 +214,13 @@ extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64,
   if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
   if (n == 0) return gm_ok();
   if (f64) {
-    order_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+    order_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
         reinterpret_cast<const double *>(points), n, f, sc.keys[0], sc.values, bad);
   } else {
-    order_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+    order_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
         reinterpret_cast<const float *>(points), n, f, sc.keys[0], sc.values, bad);
   }
-  int status = launch_check("gm_points_order");
+  int status = gm_launch_check("gm_points_order");
   if (status != GM_OK) return status;
   size_t bytes = sc.sort_bytes;
   error = cub::DeviceRadixSort::SortPairs(sc.sort_temp, bytes, sc.keys[0], sc.keys[1], sc.values,
@@ -253,14 +239,14 @@ extern "C" int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   auto *count = reinterpret_cast<uint32_t *>(count_out);
   if (n > 0) {
-    leaf_flags_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(sc.keys[1], n, sc.flags);
+    leaf_flags_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(sc.keys[1], n, sc.flags);
     size_t bytes = sc.sort_bytes;
     cudaError_t error = cub::DeviceScan::ExclusiveSum(sc.sort_temp, bytes, sc.flags, sc.leaf_of,
                                                       static_cast<int64_t>(n), s);
     if (error != cudaSuccess) return gm_cuda_failure("cub::DeviceScan::ExclusiveSum", error);
   }
   leaf_count_kernel<<<1, 1, 0, s>>>(sc.flags, sc.leaf_of, n, count);
-  return launch_check("gm_points_leaves");
+  return gm_launch_check("gm_points_leaves");
 }
 
 extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
@@ -278,22 +264,22 @@ extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64,
   auto *o = reinterpret_cast<const uint32_t *>(order);
   if (n > 0) {
     if (f64) {
-      gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+      gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
           reinterpret_cast<const double *>(points), n, f, o, layout.points);
     } else {
-      gather_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+      gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
           reinterpret_cast<const float *>(points), n, f, o, layout.points);
     }
   }
   uint64_t base = layout.leaf_base;
-  leaf_starts_kernel<<<blocks_for(n, kThreads), kThreads, 0, s>>>(
+  leaf_starts_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
       sc.flags, sc.leaf_of, sc.keys[1], n, leaves, layout.starts, layout.leaf_codes);
-  leaf_kernel<<<blocks_for(base, kThreads), kThreads, 0, s>>>(layout.points, layout.starts,
+  leaf_kernel<<<gm_blocks_for(base, kThreads), kThreads, 0, s>>>(layout.points, layout.starts,
                                                               leaves, base, layout.nodes);
   for (uint64_t level = base / 2; level >= 1; level /= 2) {
-    level_kernel<<<blocks_for(level, kThreads), kThreads, 0, s>>>(level, layout.nodes);
+    level_kernel<<<gm_blocks_for(level, kThreads), kThreads, 0, s>>>(level, layout.nodes);
   }
-  return launch_check("gm_points_index");
+  return gm_launch_check("gm_points_index");
 }
 
 extern "C" int gm_points_query(int device, const uint64_t *index, uint64_t queries, int f64,
@@ -321,5 +307,5 @@ extern "C" int gm_points_query(int device, const uint64_t *index, uint64_t queri
     dispatch_query(static_cast<int>(k), view, reinterpret_cast<const float *>(queries), o, count,
                    radius2, flags, out_begin, out_end, ix, d, c, fe, s);
   }
-  return launch_check("gm_points_query");
+  return gm_launch_check("gm_points_query");
 }
