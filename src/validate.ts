@@ -133,6 +133,13 @@ function isDetached(buffer: ArrayBufferLike): boolean {
   return "detached" in buffer && (buffer as ArrayBuffer).detached === true;
 }
 
+/** A boolean option: `value`, or `fallback` when undefined; InvalidArgumentError otherwise. */
+export function checkBoolean(value: unknown, fallback: boolean, argument: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new InvalidArgumentError(argument, "a boolean", value);
+  return value;
+}
+
 /** An options object (undefined: `{}`); InvalidArgumentError for anything else. */
 export function checkOptions<T extends object>(value: T | undefined, argument = "options"): T {
   if (value === undefined) return {} as T;

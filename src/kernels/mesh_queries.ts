@@ -6,7 +6,7 @@
  */
 
 import { BufferBatch } from "../buffers/buffer_batch.ts";
-import { checkOptions } from "../validate.ts";
+import { checkBoolean, checkOptions } from "../validate.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { Stream } from "../cuda/stream.ts";
 import { streamDone } from "../cuda/stream.ts";
@@ -181,10 +181,7 @@ export async function runRays(
   if (!(typeof tMax === "number" && tMax >= 0)) {
     throw new InvalidArgumentError("options.tMax", "a number >= 0 or Infinity", tMax);
   }
-  const anyHit = options.anyHit ?? false;
-  if (typeof anyHit !== "boolean") {
-    throw new InvalidArgumentError("options.anyHit", "a boolean", anyHit);
-  }
+  const anyHit = checkBoolean(options.anyHit, false, "options.anyHit");
   const o = coordinateTriples(origins, "origins", target.device);
   const d = coordinateTriples(directions, "directions", target.device);
   checkSameSide(o, d);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { checkBoolean } from "../validate.ts";
 import { cpuDevice } from "../device/cpu_device.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
@@ -195,10 +196,7 @@ function pointJob(
   if (options.fallback !== undefined && options.fallback !== "none" && options.fallback !== "cpu") {
     throw new InvalidArgumentError("options.fallback", '"none" or "cpu"', options.fallback);
   }
-  const excludeSelf = options.excludeSelf ?? true;
-  if (typeof excludeSelf !== "boolean") {
-    throw new InvalidArgumentError("options.excludeSelf", "a boolean", excludeSelf);
-  }
+  const excludeSelf = checkBoolean(options.excludeSelf, true, "options.excludeSelf");
   const p = coordinateTriples(points, "points", placement.device);
   const q = options.queries === undefined
     ? null

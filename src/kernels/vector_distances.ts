@@ -6,16 +6,16 @@
  * @module
  */
 
+import { checkBoolean } from "../validate.ts";
 import { BufferBatch } from "../buffers/buffer_batch.ts";
 import type { DeviceBuffer } from "../buffers/device_buffer.ts";
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
 import { streamDone } from "../cuda/stream.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { getMemoryManager } from "../manager/memory_manager.ts";
 import { type KernelPlacementOptions, placeKernel } from "./kernel_options.ts";
 import { callKernel } from "./native_call.ts";
 import { checkK } from "./point_queries.ts";
-import { fitItems } from "./kernel_memory.ts";
+import { fitItems, fits } from "./kernel_memory.ts";
 import { tile, upload, type VectorJob } from "./vector_tiles.ts";
 import {
   checkDim,
@@ -121,10 +121,7 @@ export async function l2Distances(
   options: L2DistancesOptions,
 ): Promise<Float32Array | DeviceBuffer> {
   const job = vectorJob(queries, corpus, options, "l2");
-  const squared = options.squared ?? false;
-  if (typeof squared !== "boolean") {
-    throw new InvalidArgumentError("options.squared", "a boolean", squared);
-  }
+  const squared = checkBoolean(options.squared, false, "options.squared");
   const { q, c, placement } = job;
   const { device, stream, label } = placement;
   using batch = new BufferBatch({ device, stream });
@@ -196,10 +193,7 @@ export async function knn(
   options: KnnOptions,
 ): Promise<Neighbours | DeviceNeighbours> {
   const job = vectorJob(queries, corpus, options, "knn");
-  const excludeSelf = options.excludeSelf ?? false;
-  if (typeof excludeSelf !== "boolean") {
-    throw new InvalidArgumentError("options.excludeSelf", "a boolean", excludeSelf);
-  }
+  const excludeSelf = checkBoolean(options.excludeSelf, false, "options.excludeSelf");
   checkK(k, "k", MAX_VECTOR_K);
   const available = job.c.rows - (excludeSelf ? 1 : 0);
   if (k > available) {
@@ -318,13 +312,9 @@ function planFor(job: VectorJob, k: number): KnnPlan {
   const inputBytes = q.host === null ? 0 : (q.rows + c.rows) * q.dim * (q.f64 ? 8 : 4);
   const outputBytes = q.rows * k * 8;
   const queryChunk = Math.max(1, Math.min(q.rows, MAX_TILE_ROWS));
-  const manager = getMemoryManager();
   let corpusChunk = Math.max(1, Math.min(c.rows, Math.floor(TILE_BYTES / 4 / queryChunk) || 1));
   const fixed = inputBytes + outputBytes + 8 * q.dim;
-  while (
-    corpusChunk > 256 &&
-    !manager.canAllocate(fixed + queryChunk * corpusChunk * 4, placement.device)
-  ) {
+  while (corpusChunk > 256 && !fits(placement.device, fixed + queryChunk * corpusChunk * 4)) {
     corpusChunk = Math.ceil(corpusChunk / 2);
   }
   const tileBytes = queryChunk * corpusChunk * 4;

@@ -7,7 +7,7 @@
  */
 
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
-import { checkByteCount, checkOptions } from "../validate.ts";
+import { checkBoolean, checkByteCount, checkOptions } from "../validate.ts";
 import { checkCapacity, EventLog } from "./event_log.ts";
 import { flushTrackerNurseries } from "./nursery.ts";
 import { buildReport, type MemoryReport } from "./report.ts";
@@ -94,9 +94,7 @@ export class MemoryTracker {
   /** A tracker; see {@linkcode MemoryTrackerOptions}. */
   constructor(options: MemoryTrackerOptions = {}) {
     checkOptions(options);
-    if (options.timestamps !== undefined && typeof options.timestamps !== "boolean") {
-      throw new InvalidArgumentError("options.timestamps", "a boolean", options.timestamps);
-    }
+    checkBoolean(options.timestamps, false, "options.timestamps");
     this.#sites = new SiteSampler(options.sites ?? "off");
     this.#timestamps = options.timestamps === true;
     this.#updateDetailed();

@@ -20,7 +20,12 @@
 import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
-import { checkByteCount, checkOptions, checkPositiveByteCount } from "../../validate.ts";
+import {
+  checkBoolean,
+  checkByteCount,
+  checkOptions,
+  checkPositiveByteCount,
+} from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
 import { type BlockResource, checkMemoryResource, type MemoryResource } from "../resource.ts";
@@ -118,9 +123,7 @@ export class MemoryPool implements BlockResource {
     this.name = options.name ?? `pool(${upstream.name})`;
     const canGrow = isAddressSpaceResource(upstream);
     const expandable = options.expandableSegments;
-    if (expandable !== undefined && typeof expandable !== "boolean") {
-      throw new InvalidArgumentError("expandableSegments", "a boolean", expandable);
-    }
+    checkBoolean(expandable, false, "expandableSegments");
     if (expandable === true && !canGrow) {
       throw new InvalidArgumentError(
         "expandableSegments",
