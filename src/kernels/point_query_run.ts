@@ -40,10 +40,14 @@ export function plan(
   queryCount: number,
   shape: OutputShape,
 ): PointQueryPlan {
-  const index = planPointIndex(placement, count);
-  const indexBytes = index.indexBytes + 64;
-  const buildBytes = inputBytes + 4 * count + 8 +
-    Math.max(index.orderScratchBytes, index.indexBytes);
+  // The build holds the upload, the order, the ordering scratch and the index at once (see
+  // PointIndex.build). The index's size past its sorted points depends on the leaves, known only
+  // once sorted: the build check counts none (a lower bound: it refuses only what cannot fit),
+  // the chunk plan one leaf per 8 points (leaves hold 1 to 32, about 20 on LiDAR tiles).
+  const sorted = planPointIndex(placement, count, 0);
+  const indexBytes = planPointIndex(placement, count, Math.ceil(count / 8)).indexBytes + 64;
+  const buildBytes = inputBytes + 4 * count + 8 + 64 + sorted.orderScratchBytes +
+    sorted.indexBytes;
   const perQuery = bytesPerQuery(shape);
   const fitsNow = (bytes: number) => fits(placement.device, bytes);
   let chunk = Math.max(queryCount, 1);
@@ -152,7 +156,7 @@ export async function run(job: PointJob): Promise<any> {
     await streamDone(stream);
     copyChunk(out, host, start, n, queryCount, job);
   }
-  if (job.features) return host.features;
+  if (host.features !== null) return host.features.arrays;
   const { indices, distances, counts } = host.neighbours;
   return job.radius === Infinity ? { indices, distances } : { indices, distances, counts };
 }
@@ -191,8 +195,8 @@ async function orderQueries(
 
 interface HostResults {
   neighbours: RadiusNeighbours;
-  features: PointFeatures;
-  featureFloats: Float32Array | null;
+  /** The feature arrays and the one block they view, for feature queries. */
+  features: { arrays: PointFeatures; floats: Float32Array } | null;
 }
 
 function hostResults(count: number, job: PointJob): HostResults {
@@ -204,8 +208,7 @@ function hostResults(count: number, job: PointJob): HostResults {
   const floats = job.features ? new Float32Array(count * FEATURE_FLOATS) : null;
   return {
     neighbours,
-    features: floats === null ? null! : featureViews(floats, count),
-    featureFloats: floats,
+    features: floats === null ? null : { arrays: featureViews(floats, count), floats },
   };
 }
 
@@ -251,7 +254,7 @@ function copyChunk(
   if (out.features === null) return;
   // The chunk's block has the same layout over n queries: copy each array into its place.
   const chunk = out.features.copyToHost(new Float32Array(n * FEATURE_FLOATS));
-  const all = host.featureFloats!;
+  const all = host.features!.floats;
   for (const [, offset, width] of FEATURE_LAYOUT) {
     all.set(chunk.subarray(offset * n, offset * n + width * n), offset * total + width * start);
   }

@@ -95,7 +95,7 @@ export type DevicePointFeatures =
 export interface PointQueryPlan {
   /** Bytes of the index (sorted points, tree boxes, frame). */
   indexBytes: number;
-  /** Most bytes held while the index is built (input, Morton codes, sort storage, order). */
+  /** Bytes the index build holds at least (input, order, Morton codes, sort storage, sorted points). */
   buildBytes: number;
   /** Output bytes per query. */
   bytesPerQuery: number;
