@@ -60,7 +60,8 @@ function referenceKnn(
 /**
  * Asserts each returned row is the exact answer up to float rounding: distances within `tol`
  * of the reference's, and the same indices wherever the reference's distance is not within
- * `tol` of another (a near tie may fall either way).
+ * `tol` of another (a near tie may fall either way). Reference rows should hold k + 1 entries:
+ * the last returned neighbour is only clear of a tie when the one after it is known.
  */
 function checkNeighbours(
   got: { indices: Int32Array; distances: Float32Array },
@@ -76,7 +77,7 @@ function checkNeighbours(
       assert.ok(Math.abs(d - r[j]) <= tol, `query ${i} neighbour ${j}: ${d} vs ${r[j]}`);
       if (j > 0) assert.ok(d >= got.distances[i * k + j - 1], `query ${i}: ascending`);
       const clear = (j === 0 || r[j] - r[j - 1] > 2 * tol) &&
-        (j === k - 1 || r[j + 1] - r[j] > 2 * tol);
+        (j === r.length - 1 || r[j + 1] - r[j] > 2 * tol);
       if (clear) {
         assert.equal(got.indices[i * k + j], ref.indices[i][j], `query ${i} neighbour ${j}`);
       }
@@ -106,8 +107,9 @@ export function registerKnnContracts(
       const queries = new Float64Array(
         rows.flatMap((i) => [points[3 * i], points[3 * i + 1], points[3 * i + 2]]),
       );
-      const ref = referenceKnn(points, queries, k + 1, false);
-      // The reference includes the query itself first (distance 0): drop it, as excludeSelf does.
+      const ref = referenceKnn(points, queries, k + 2, false);
+      // The reference includes the query itself (distance 0): drop it, as excludeSelf does, and
+      // keep one entry past k so a tie at the k-th neighbour is seen.
       const picked = {
         indices: new Int32Array(
           rows.flatMap((i) => Array.from(got.indices.subarray(i * k, (i + 1) * k))),
@@ -117,9 +119,9 @@ export function registerKnnContracts(
         ),
       };
       const trimmed = {
-        indices: ref.indices.map((row, r) => row.filter((j) => j !== rows[r]).slice(0, k)),
+        indices: ref.indices.map((row, r) => row.filter((j) => j !== rows[r]).slice(0, k + 1)),
         distances: ref.distances.map((row, r) =>
-          row.filter((_, c) => ref.indices[r][c] !== rows[r]).slice(0, k)
+          row.filter((_, c) => ref.indices[r][c] !== rows[r]).slice(0, k + 1)
         ),
       };
       checkNeighbours(picked, trimmed, k, 1e-4, rows.map((_, r) => r));
@@ -136,7 +138,7 @@ export function registerKnnContracts(
       const queries = new Float32Array(Array.from({ length: 90 }, () => rng.uniform(-1, side)));
       const k = 9;
       const got = await knnPoints(points, k, { device: device(), queries });
-      const ref = referenceKnn(new Float64Array(points), new Float64Array(queries), k, false);
+      const ref = referenceKnn(new Float64Array(points), new Float64Array(queries), k + 1, false);
       checkNeighbours(got, ref, k, 1e-5, Array.from({ length: 30 }, (_, i) => i));
       // On grid points exactly, ties go to the smaller index every time.
       const exact = await knnPoints(points, 5, {
