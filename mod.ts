@@ -115,6 +115,7 @@ export {
 export { activeTracker, setActiveTracker } from "./src/tracking/active_tracker.ts";
 
 export { getMemoryManager, MemoryManager, type MemoryUsage } from "./src/manager/memory_manager.ts";
+export { type MemorySnapshot, parseSnapshot } from "./src/snapshot/snapshot_format.ts";
 
 // Kernels: mesh queries, nearest neighbours and features, distances.
 export { axpy } from "./src/kernels/axpy.ts";
@@ -181,5 +182,19 @@ export type { AddressSpaceResource } from "./src/memory/address_space/address_sp
 export type { LiveAllocations } from "./src/memory/live_allocations.ts";
 export type { MemorySource } from "./src/memory/out_of_memory.ts";
 export type { DevicePools } from "./src/memory/default_resources.ts";
-export type { ReportRow, SiteCapture, TrackedAllocation } from "./src/tracking/memory_tracker.ts";
+export type {
+  EventOp,
+  ReportRow,
+  SiteCapture,
+  Timeline,
+  TrackedAllocation,
+} from "./src/tracking/memory_tracker.ts";
+export type {
+  BlockSnapshot,
+  BlockState,
+  DeviceSnapshot,
+  LiveSnapshot,
+  PoolSnapshot,
+  SegmentSnapshot,
+} from "./src/snapshot/snapshot_format.ts";
 export type { KernelBackend, KernelLibrary } from "./src/kernels/library.ts";

@@ -379,6 +379,11 @@ export class DeviceBuffer {
     return `DeviceBuffer(${parts.join(", ")})`;
   }
 
+  /** The tracker node's address (read only by the event log and snapshots). */
+  private get trackAddress(): bigint {
+    return this.#address;
+  }
+
   /** This owner seen as the tracker's node (its TS-private track* fields). */
   #asNode(): TrackerNode {
     return this as unknown as TrackerNode;
@@ -403,6 +408,7 @@ export class DeviceBuffer {
       trackSite: this.trackSite,
       trackTime: this.trackTime,
       trackStream: this.trackStream,
+      trackAddress: this.#address,
       trackEntry: this.trackEntry,
     };
     this.trackEntry = null;

@@ -16,6 +16,13 @@ import type { PoolStats } from "../memory/pool/pool_stats.ts";
 import { activeTracker, setActiveTracker } from "../tracking/active_tracker.ts";
 import { MemoryTracker } from "../tracking/memory_tracker.ts";
 import { checkByteCount } from "../validate.ts";
+import {
+  hexAddress,
+  type LiveSnapshot,
+  type MemorySnapshot,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+} from "../snapshot/snapshot_format.ts";
 
 /** Memory in use, per device and in all. */
 export interface MemoryUsage {
@@ -151,6 +158,48 @@ export class MemoryManager {
     }
     lines.push(this.tracker.report().text);
     return lines.join("\n");
+  }
+
+  /**
+   * Everything the manager knows, as plain JSON-serialisable data: devices, every pool (device
+   * and pinned) with its segments and blocks, the tracker's live allocations (their sites and
+   * ages when the tracker records them) and, while an event log runs, its events. Write it with
+   * JSON.stringify, read it back with {@linkcode parseSnapshot}, look at it with `deno task viz`.
+   */
+  snapshot(): MemorySnapshot {
+    const live = this.tracker.live();
+    const now = performance.now();
+    const devices = [...this.#pools.pools()].map((pool) => {
+      const { free, total } = pool.memInfo();
+      return {
+        id: pool.device.id,
+        name: pool.device.name,
+        freeBytes: Number.isFinite(free) ? free : null,
+        totalBytes: Number.isFinite(total) ? total : null,
+      };
+    });
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      taken: new Date().toISOString(),
+      now,
+      devices,
+      pools: [...this.#pools.pools()].map((pool) => pool.snapshot(live)),
+      pinnedPools: [...this.#pools.pinnedPools()].map((pool) => pool.snapshot(live)),
+      live: live.map((allocation) => {
+        const entry: LiveSnapshot = {
+          id: allocation.id,
+          bytes: allocation.bytes,
+          device: allocation.device,
+          label: allocation.label,
+          address: hexAddress(allocation.address),
+        };
+        if (allocation.site !== undefined) entry.site = allocation.site;
+        if (!Number.isNaN(allocation.time)) entry.ageMs = now - allocation.time;
+        return entry;
+      }),
+      timeline: this.tracker.timeline(),
+    };
   }
 
   /** Every device the manager can serve. */

@@ -1,6 +1,8 @@
 /**
- * The event log: the latest allocations and frees as a ring of [op, id, size, stream] (the
- * format of shared/traces), exportable as a trace that replayTrace replays.
+ * The event log: the latest allocations and frees as a ring, each with its address, label and
+ * site, plus the pools' own events (memory reserved and released, out-of-memory, cache trims).
+ * It exports as a trace (the format of shared/traces, for replayTrace) or as a timeline (every
+ * column, for snapshots and the viewer).
  *
  * @module
  */
@@ -8,8 +10,54 @@
 import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Trace, TraceEvent } from "./trace_format.ts";
 
-/** Most events a log keeps: 2^26 (2 GiB of events). */
+/** Most events a log keeps: 2^26 (3 GiB of events). */
 const MAX_EVENT_CAPACITY = 2 ** 26;
+/** Bytes a log keeps per event: four float64 columns, the address, label and site indices. */
+const BYTES_PER_EVENT = 48;
+
+/** What an event of the log is (the timeline's `op` column). */
+export const EventOp = {
+  /** A buffer allocated: id, bytes, stream, address, label, site. */
+  allocate: 0,
+  /** A buffer freed: id, stream. */
+  free: 1,
+  /** A pool took memory from its upstream: pool index as id, bytes, address. */
+  reserve: 2,
+  /** A pool gave memory back: pool index as id, bytes, address. */
+  release: 3,
+  /** A pool refused an allocation: pool index as id, bytes asked for. */
+  outOfMemory: 4,
+  /** A pool's cache was trimmed or freed: pool index as id, bytes it was asked to keep. */
+  trim: 5,
+} as const;
+
+/** The log's events in columns, oldest first (JSON-serialisable). */
+export interface Timeline {
+  /** {@linkcode EventOp} per event. */
+  op: number[];
+  /** Allocation id (allocate, free) or pool index (the pool events). */
+  id: number[];
+  /** Bytes (0 for a free). */
+  size: number[];
+  /** Stream number (0: none or the legacy default stream). */
+  stream: number[];
+  /** Address (allocate, reserve, release; else 0). */
+  address: number[];
+  /** Index into `labels` (allocate; else -1). */
+  label: number[];
+  /** Index into `sites` (allocate with a site; else -1). */
+  site: number[];
+  /** performance.now() per event when the tracker takes timestamps, else null. */
+  time: number[] | null;
+  /** Label names. */
+  labels: string[];
+  /** Site texts. */
+  sites: string[];
+  /** Pool names (the pool events' `id`). */
+  pools: string[];
+  /** Events recorded before the oldest one kept. */
+  dropped: number;
+}
 
 export function checkCapacity(capacity: number): void {
   if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > MAX_EVENT_CAPACITY) {
@@ -21,14 +69,42 @@ export function checkCapacity(capacity: number): void {
   }
 }
 
+/** Interns strings as small indices (labels, sites, pool names). */
+class Names {
+  readonly list: string[] = [];
+  readonly #index = new Map<string, number>();
+  #last: string | undefined = undefined;
+  #lastIndex = -1;
+
+  indexOf(name: string | undefined): number {
+    if (name === undefined) return -1;
+    if (name === this.#last) return this.#lastIndex; // a loop of one label skips the map
+    let index = this.#index.get(name);
+    if (index === undefined) {
+      index = this.list.length;
+      this.list.push(name);
+      this.#index.set(name, index);
+    }
+    this.#last = name;
+    this.#lastIndex = index;
+    return index;
+  }
+}
+
 /** A ring of the latest `capacity` events. */
 export class EventLog {
   /** Events it keeps. */
   readonly capacity: number;
-  /** [op (0 allocate, 1 free), id, size, stream] per event. */
+  /** [op, id, size, stream] per event. */
   readonly #events: Float64Array<ArrayBuffer>;
+  readonly #addresses: Float64Array<ArrayBuffer>;
+  /** [label, site] per event. */
+  readonly #names: Int32Array<ArrayBuffer>;
   /** performance.now() per event, when the tracker takes timestamps. */
   readonly #times: Float64Array<ArrayBuffer>;
+  readonly #labels = new Names();
+  readonly #sites = new Names();
+  readonly #pools = new Names();
   #written = 0;
   /** Where the next event goes. */
   #slot = 0;
@@ -41,10 +117,14 @@ export class EventLog {
     checkCapacity(capacity);
     try {
       this.#events = new Float64Array(4 * capacity);
+      this.#addresses = new Float64Array(capacity);
+      this.#names = new Int32Array(2 * capacity);
       this.#times = new Float64Array(timestamps ? capacity : 0);
     } catch (error) {
       throw new GpumemError(
-        `an event log of ${capacity} events (${formatBytes(32 * capacity)}) could not be allocated`,
+        `an event log of ${capacity} events (${
+          formatBytes(BYTES_PER_EVENT * capacity)
+        }) could not be allocated`,
         { cause: error },
       );
     }
@@ -56,8 +136,32 @@ export class EventLog {
     return this.#written;
   }
 
-  /** Records one event (op 0: allocate, 1: free). */
-  log(op: number, id: number, size: number, stream: number, time: number): void {
+  /** Records an allocation. */
+  allocate(
+    id: number,
+    size: number,
+    stream: number,
+    address: number,
+    label: string | undefined,
+    site: string | undefined,
+    time: number,
+  ): void {
+    const slot = this.#next(EventOp.allocate, id, size, stream, address, time);
+    this.#names[2 * slot] = this.#labels.indexOf(label);
+    this.#names[2 * slot + 1] = this.#sites.indexOf(site);
+  }
+
+  /** Records a free. */
+  free(id: number, stream: number, time: number): void {
+    this.#next(EventOp.free, id, 0, stream, 0, time);
+  }
+
+  /** Records one of a pool's events (reserve, release, outOfMemory, trim). */
+  pool(op: number, pool: string, bytes: number, address: number, time: number): void {
+    this.#next(op, this.#pools.indexOf(pool), bytes, 0, address, time);
+  }
+
+  #next(op: number, id: number, size: number, stream: number, address: number, time: number) {
     const slot = this.#slot;
     this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
     this.#written++;
@@ -67,31 +171,67 @@ export class EventLog {
     events[at + 1] = id;
     events[at + 2] = size;
     events[at + 3] = stream;
+    this.#addresses[slot] = address;
+    this.#names[2 * slot] = -1;
+    this.#names[2 * slot + 1] = -1;
     if (this.#times.length !== 0) this.#times[slot] = time;
+    return slot;
   }
 
-  /** The kept events as a trace; frees of allocations older than the window are left out. */
-  trace(workload: string): Trace {
+  /** Slots of the kept events, oldest first. */
+  *#kept(): Generator<number> {
     const kept = Math.min(this.#written, this.capacity);
-    const oldest = this.#written - kept;
+    for (let n = this.#written - kept; n < this.#written; n++) yield n % this.capacity;
+  }
+
+  /** The kept allocations and frees as a trace; frees of allocations older than the window are left out. */
+  trace(workload: string): Trace {
     const events: TraceEvent[] = [];
     let live = 0;
     let peak = 0;
     const sizes = new Map<number, number>();
-    for (let n = oldest; n < this.#written; n++) {
-      const at = 4 * (n % this.capacity); // cold path: the division is fine here
-      const [op, id, size, stream] = this.#events.subarray(at, at + 4);
-      if (op === 0) {
+    for (const slot of this.#kept()) {
+      const [op, id, size, stream] = this.#events.subarray(4 * slot, 4 * slot + 4);
+      if (op === EventOp.allocate) {
         events.push(["a", id, size, stream]);
         sizes.set(id, size);
         live += size;
         peak = Math.max(peak, live);
-      } else if (sizes.has(id)) {
+      } else if (op === EventOp.free && sizes.has(id)) {
         events.push(["f", id, 0, stream]);
         live -= sizes.get(id)!;
         sizes.delete(id);
       }
     }
     return { workload, events, peak_live: peak };
+  }
+
+  /** Every kept event in columns. */
+  timeline(): Timeline {
+    const timeline: Timeline = {
+      op: [],
+      id: [],
+      size: [],
+      stream: [],
+      address: [],
+      label: [],
+      site: [],
+      time: this.#times.length !== 0 ? [] : null,
+      labels: [...this.#labels.list],
+      sites: [...this.#sites.list],
+      pools: [...this.#pools.list],
+      dropped: Math.max(0, this.#written - this.capacity),
+    };
+    for (const slot of this.#kept()) {
+      timeline.op.push(this.#events[4 * slot]);
+      timeline.id.push(this.#events[4 * slot + 1]);
+      timeline.size.push(this.#events[4 * slot + 2]);
+      timeline.stream.push(this.#events[4 * slot + 3]);
+      timeline.address.push(this.#addresses[slot]);
+      timeline.label.push(this.#names[2 * slot]);
+      timeline.site.push(this.#names[2 * slot + 1]);
+      timeline.time?.push(this.#times[slot]);
+    }
+    return timeline;
   }
 }

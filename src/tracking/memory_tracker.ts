@@ -8,7 +8,7 @@
 
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { checkBoolean, checkByteCount, checkOptions } from "../validate.ts";
-import { checkCapacity, EventLog } from "./event_log.ts";
+import { checkCapacity, EventLog, type Timeline } from "./event_log.ts";
 import { flushTrackerNurseries } from "./nursery.ts";
 import { buildReport, type MemoryReport } from "./report.ts";
 import { type SiteCapture, SiteSampler } from "./sites.ts";
@@ -25,6 +25,7 @@ import { defaultLeakWarning, TrackerScope } from "./tracker_scope.ts";
 
 export { registerTrackerNursery } from "./nursery.ts";
 export type { MemoryReport, ReportRow } from "./report.ts";
+export { EventOp, type Timeline } from "./event_log.ts";
 export type { SiteCapture } from "./sites.ts";
 export type { LabelEntry, TrackedAllocation, TrackerNode } from "./tracker_node.ts";
 export { TrackerScope } from "./tracker_scope.ts";
@@ -211,7 +212,15 @@ export class MemoryTracker {
   #recordDetails(node: TrackerNode): void {
     if (this.#sites.mode !== "off") node.trackSite = this.#sites.capture();
     if (this.#timestamps) node.trackTime = performance.now();
-    this.#log?.log(0, node.trackId, node.byteLength, node.trackStream, node.trackTime);
+    this.#log?.allocate(
+      node.trackId,
+      node.byteLength,
+      node.trackStream,
+      Number(node.trackAddress),
+      node.trackEntry!.label,
+      node.trackSite,
+      node.trackTime,
+    );
   }
 
   /**
@@ -236,7 +245,7 @@ export class MemoryTracker {
     const tracker = entry.tracker;
     const log = tracker.#log;
     if (log !== null) {
-      log.log(1, node.trackId, 0, node.trackStream, tracker.#timestamps ? performance.now() : NaN);
+      log.free(node.trackId, node.trackStream, tracker.#timestamps ? performance.now() : NaN);
     }
   }
 
@@ -336,6 +345,26 @@ export class MemoryTracker {
   /** The event log as a trace in the format of shared/traces (replayable with replayTrace). */
   exportTrace(workload = "gpumem"): Trace {
     return this.#log?.trace(workload) ?? { workload, events: [], peak_live: 0 };
+  }
+
+  /**
+   * Records one of a pool's own events in the log, when one runs (pools call it on their slow
+   * paths: memory reserved or released, an allocation refused, the cache trimmed).
+   *
+   * @ignore
+   */
+  logPoolEvent(op: number, pool: string, bytes: number, address: bigint): void {
+    this.#log?.pool(op, pool, bytes, Number(address), this.#timestamps ? performance.now() : NaN);
+  }
+
+  /** Whether an event log runs now. */
+  get logsEvents(): boolean {
+    return this.#log !== null;
+  }
+
+  /** Every event the log keeps, in columns (for snapshots and the viewer); null without a log. */
+  timeline(): Timeline | null {
+    return this.#log?.timeline() ?? null;
   }
 
   /** Events recorded since the log started (it keeps the latest `eventCapacity`). */

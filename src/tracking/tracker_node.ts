@@ -27,6 +27,8 @@ export interface TrackedAllocation {
   readonly time: number;
   /** A number naming the stream (0: none or the legacy default stream). */
   readonly stream: number;
+  /** Its device address (0n for a record made with recordAllocation). */
+  readonly address: bigint;
 }
 
 /** Live allocations and bytes under one label on one device (shared by their nodes). */
@@ -59,6 +61,8 @@ export interface TrackerNode {
   trackTime: number;
   /** Stream number for the event log. */
   trackStream: number;
+  /** The device address, for the event log and snapshots. */
+  readonly trackAddress: bigint;
   /** Its label's entry while it is live in a tracker; null otherwise. */
   trackEntry: LabelEntry | null;
 }
@@ -72,6 +76,7 @@ export class StandaloneRecord implements TrackerNode, TrackedAllocation {
   trackSite: string | undefined = undefined;
   trackTime = NaN;
   trackStream: number;
+  readonly trackAddress = 0n;
   trackEntry: LabelEntry | null = null;
 
   constructor(bytes: number, device: string, label: string | undefined, stream: number) {
@@ -96,6 +101,9 @@ export class StandaloneRecord implements TrackerNode, TrackedAllocation {
   get stream(): number {
     return this.trackStream;
   }
+  get address(): bigint {
+    return this.trackAddress;
+  }
 }
 
 /**
@@ -116,5 +124,6 @@ export function describeNode(
     site: node.trackSite,
     time: timestamps ? node.trackTime : NaN,
     stream: node.trackStream,
+    address: node.trackAddress,
   };
 }

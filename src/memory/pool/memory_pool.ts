@@ -40,6 +40,11 @@ import { StreamFreeLists } from "./stream_free_lists.ts";
 import { absorbNext, cutAfter, type Growth, isUnused, planGrowth } from "./segment_carving.ts";
 import { GrowableRange, type RangeAccount } from "./growable_range.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
+import { activeTracker } from "../../tracking/active_tracker.ts";
+import { EventOp } from "../../tracking/event_log.ts";
+import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
+import type { PoolSnapshot } from "../../snapshot/snapshot_format.ts";
+import type { TrackedAllocation } from "../../tracking/tracker_node.ts";
 import { Counter, type PoolStats } from "./pool_stats.ts";
 
 /** Options for {@linkcode MemoryPool}. */
@@ -307,6 +312,7 @@ export class MemoryPool implements BlockResource {
     this.#flushQuick();
     this.#collectPending();
     for (const lists of this.#freeLists.values()) lists.prune();
+    const before = this.#reserved.current;
     if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
     else {
       const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
@@ -315,6 +321,7 @@ export class MemoryPool implements BlockResource {
         this.#releaseSegment(segment);
       }
     }
+    if (this.#reserved.current < before) this.#logEvent(EventOp.trim, bytesToKeep, 0n);
   }
 
   /** Gives every unused segment back to the upstream. */
@@ -352,6 +359,32 @@ export class MemoryPool implements BlockResource {
       freeCachedBytes: free,
       largestFreeBlock: largest,
       fragmentation: free === 0 ? 0 : 1 - largest / free,
+    };
+  }
+
+  /**
+   * The pool as plain data: options, statistics and every segment with its blocks (allocated,
+   * cached, pending or unmapped). Pass the tracker's live allocations (`tracker.live()`) to give
+   * allocated blocks their sites, ages and ids; {@linkcode MemoryManager.snapshot} does.
+   */
+  snapshot(live: readonly TrackedAllocation[] = []): PoolSnapshot {
+    const stats = this.stats();
+    const { segments, streams } = snapshotSegments(
+      this.#segments,
+      (block) => block.pendingEvents !== null || block.binSlot === -1,
+      liveByAddress(live),
+      performance.now(),
+    );
+    return {
+      name: this.name,
+      device: this.device.id,
+      upstream: this.upstream.name,
+      expandableSegments: this.expandableSegments,
+      limit: Number.isFinite(this.#limit) ? this.#limit : null,
+      pressure: this.pressure(),
+      stats,
+      streams,
+      segments,
     };
   }
 
@@ -459,6 +492,7 @@ export class MemoryPool implements BlockResource {
       },
       mapped: (delta) => {
         this.#upstreamCalls++;
+        this.#logEvent(delta > 0 ? EventOp.reserve : EventOp.release, Math.abs(delta), 0n);
         if (delta > 0) {
           this.#reserved.add(delta);
           this.#allocated.add(delta);
@@ -555,6 +589,7 @@ export class MemoryPool implements BlockResource {
       const segment = new Segment(address, segmentSize, key, small);
       this.#adoptSegment(segment);
       this.#reserved.add(segmentSize);
+      this.#logEvent(EventOp.reserve, segmentSize, address);
       this.#segmentCount.add(1);
       return segment.first;
     });
@@ -606,6 +641,7 @@ export class MemoryPool implements BlockResource {
       this.#upstreamCalls++;
       space.map(segment.address + BigInt(growth.offset), growth.bytes);
       this.#reserved.add(growth.bytes);
+      this.#logEvent(EventOp.reserve, growth.bytes, segment.address + BigInt(growth.offset));
       this.#segmentCount.add(1);
       const block = this.#cache(this.#carveMapped(growth));
       (small ? lists.small : lists.large).remove(block);
@@ -675,6 +711,7 @@ export class MemoryPool implements BlockResource {
     this.#upstreamCalls++;
     space.unmap(address, bytes);
     this.#reserved.sub(bytes);
+    this.#logEvent(EventOp.release, bytes, address);
     this.#segmentCount.sub(1);
     index.remove(holder);
     const offset = Number(address - segment.address);
@@ -719,7 +756,13 @@ export class MemoryPool implements BlockResource {
     space.release(segment.address, segment.size);
   }
 
+  /** Puts one of the pool's own events in the active tracker's event log, when one runs. */
+  #logEvent(op: number, bytes: number, address: bigint): void {
+    activeTracker()?.logPoolEvent(op, this.name, bytes, address);
+  }
+
   #outOfMemory(size: number, failure: unknown): OutOfMemoryError {
+    this.#logEvent(EventOp.outOfMemory, size, 0n);
     const extra = [
       typeof failure === "string" ? `refused: ${failure}` : `refused by ${this.upstream.name}`,
       `${this.name}: ${describePool(this.stats(), this.#limit)}`,
@@ -790,6 +833,7 @@ export class MemoryPool implements BlockResource {
     this.#upstreamCalls++;
     this.upstream.deallocate(segment.address, segment.size, segment.stream ?? undefined);
     this.#reserved.sub(segment.size);
+    this.#logEvent(EventOp.release, segment.size, segment.address);
     this.#segmentCount.sub(1);
   }
 }
