@@ -111,7 +111,7 @@ export interface LiveSnapshot {
 /** A whole snapshot. */
 export interface MemorySnapshot {
   /** Always "gpumem-snapshot". */
-  format: typeof SNAPSHOT_FORMAT;
+  format: "gpumem-snapshot";
   /** Format version (1). */
   version: number;
   /** When it was taken (ISO 8601). */
