@@ -28,9 +28,9 @@ PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
 # Tests also read ../shared/traces (the recorded allocation traces), csrc/ (the ABI test) and the bunny beside the
 # peers, take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path), and
 # run the examples with Deno itself, writing into build/.
-TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY \
+TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY,CHROMIUM \
               --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc \
-              --allow-write=$(BUILD) --allow-run=$(DENO) \
+              --allow-write=$(BUILD) --allow-run=$(DENO),chromium --allow-net=127.0.0.1 \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean

@@ -1,0 +1,732 @@
+// deno-lint-ignore-file no-explicit-any
+/**
+ * The viewer's page script. It runs in a browser, not in Deno: viewer_page.ts inlines
+ * `viewerClient.toString()` into the HTML, so the function must stay self-contained (no imports,
+ * nothing from outside its body), and DOM objects are typed `any` (Deno's type check has no DOM).
+ *
+ * It decodes the model (gzip'd typed arrays), then draws on canvases: the timeline (live bytes
+ * stacked by label, one column per pixel aggregated from checkpoints, reserved bytes per pool,
+ * the limit and reference lines, out-of-memory and trim marks; wheel zooms, drag pans, hover names
+ * the allocation), the segment map at the chosen moment, and the largest allocations at the peak.
+ * `globalThis.gpumemViewer` exposes what the browser tests read.
+ *
+ * @module
+ */
+
+/** The page's entry point (see the module doc: inlined as text, run in the browser). */
+export function viewerClient(): void {
+  const g: any = globalThis;
+  const doc: any = g.document;
+  const $ = (id: string): any => doc.getElementById(id);
+  const started = g.performance.now();
+  const api: any = { ready: null, series: [], firstViewMs: NaN, errors: [] };
+  g.gpumemViewer = api;
+
+  const COLORS = [
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+  ];
+  const OTHER = "#bab0ac";
+  const POOL_LINES = ["#1f2937", "#7c3aed", "#0e7490", "#b45309"];
+  const TOP = COLORS.length;
+  const CHECKPOINT = 4096;
+
+  function bytesText(bytes: number): string {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let value = Math.abs(bytes), unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const digits = unit === 0 ? 0 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
+    return `${bytes < 0 ? "-" : ""}${value.toFixed(digits)} ${units[unit]}`;
+  }
+  function msText(ms: number): string {
+    if (Math.abs(ms) >= 1000) return `${(ms / 1000).toFixed(ms >= 10000 ? 1 : 2)} s`;
+    if (Math.abs(ms) >= 1) return `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
+    return `${(ms * 1000).toFixed(0)} µs`;
+  }
+  function countText(n: number): string {
+    if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+    if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+    return String(Math.round(n));
+  }
+  function escapeHtml(text: string): string {
+    return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  async function unpack(packed: any): Promise<any> {
+    const binary = g.atob(packed.data);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    const stream = new g.Blob([bytes]).stream().pipeThrough(new g.DecompressionStream("gzip"));
+    const buffer = await new g.Response(stream).arrayBuffer();
+    const kinds: any = { i32: Int32Array, f64: Float64Array };
+    return new kinds[packed.type](buffer);
+  }
+
+  async function load(): Promise<any> {
+    const raw = JSON.parse($("model").textContent);
+    const model: any = { ...raw, allocations: {}, reservations: {} };
+    for (const key of Object.keys(raw.allocations)) {
+      model.allocations[key] = await unpack(raw.allocations[key]);
+    }
+    for (const key of Object.keys(raw.reservations)) {
+      model.reservations[key] = await unpack(raw.reservations[key]);
+    }
+    model.times = raw.times === null ? null : await unpack(raw.times);
+    return model;
+  }
+
+  /** Groups (top labels by their own peak, the rest as "other"), deltas and checkpoints. */
+  function prepare(model: any): any {
+    const n = model.events;
+    const a = model.allocations;
+    const count = a.start.length;
+    const labelDelta = new Float64Array(n + 1);
+    const labelOf = new Int32Array(n + 1).fill(-1);
+    for (let i = 0; i < count; i++) {
+      labelDelta[a.start[i]] += a.size[i];
+      labelOf[a.start[i]] = a.label[i];
+      if (a.end[i] < n) {
+        labelDelta[a.end[i]] -= a.size[i];
+        labelOf[a.end[i]] = a.label[i];
+      }
+    }
+    const labelLive = new Float64Array(model.labels.length);
+    const labelPeak = new Float64Array(model.labels.length);
+    let live = 0, peak = 0, peakAt = 0;
+    for (let e = 0; e < n; e++) {
+      const l = labelOf[e];
+      if (l < 0) continue;
+      labelLive[l] += labelDelta[e];
+      if (labelLive[l] > labelPeak[l]) labelPeak[l] = labelLive[l];
+      live += labelDelta[e];
+      if (live > peak) {
+        peak = live;
+        peakAt = e;
+      }
+    }
+    const order = Array.from(model.labels.keys()).filter((l: any) => labelPeak[l] > 0)
+      .sort((x: any, y: any) => labelPeak[y] - labelPeak[x]);
+    // The biggest labels get colours; stacked in order of first use, so what lives longest
+    // (weights, caches) tends to lie at the bottom.
+    const firstUse = new Float64Array(model.labels.length).fill(Infinity);
+    for (let i = count - 1; i >= 0; i--) firstUse[a.label[i]] = a.start[i];
+    const top = (order.slice(0, order.length > TOP ? TOP - 1 : TOP) as number[])
+      .sort((x, y) => firstUse[x] - firstUse[y]);
+    const groupOfLabel = new Int32Array(model.labels.length).fill(top.length);
+    top.forEach((l, gIndex) => (groupOfLabel[l] = gIndex));
+    const groups = top.map((l, i) => ({ name: model.labels[l], color: COLORS[i] }));
+    if (order.length > top.length) {
+      groups.push({ name: `other (${order.length - top.length} labels)`, color: OTHER });
+    }
+    const G = Math.max(1, groups.length);
+    const groupOf = new Int32Array(n + 1).fill(-1);
+    for (let e = 0; e < n; e++) if (labelOf[e] >= 0) groupOf[e] = groupOfLabel[labelOf[e]];
+    const checkpoints = new Float64Array((Math.floor(n / CHECKPOINT) + 1) * G);
+    const state = new Float64Array(G);
+    for (let e = 0; e < n; e++) {
+      if (e % CHECKPOINT === 0) checkpoints.set(state, (e / CHECKPOINT) * G);
+      if (groupOf[e] >= 0) state[groupOf[e]] += labelDelta[e];
+    }
+    // Reservations: cumulative per pool after each step.
+    const r = model.reservations;
+    const pools = model.pools.length;
+    const reservedAfter = new Float64Array(r.at.length);
+    const running = new Float64Array(pools);
+    let reservedPeak = 0;
+    for (let i = 0; i < r.at.length; i++) {
+      running[r.pool[i]] += r.delta[i];
+      reservedAfter[i] = running[r.pool[i]];
+      let sum = 0;
+      for (let p = 0; p < pools; p++) sum += running[p];
+      reservedPeak = Math.max(reservedPeak, sum);
+    }
+    const allocationGroup = new Int32Array(count);
+    for (let i = 0; i < count; i++) allocationGroup[i] = groupOfLabel[a.label[i]];
+    return {
+      n,
+      G,
+      groups,
+      delta: labelDelta,
+      groupOf,
+      checkpoints,
+      reservedAfter,
+      reservedPeak,
+      peak,
+      peakAt,
+      allocationGroup,
+    };
+  }
+
+  function columns(model: any, prep: any, x0: number, x1: number, W: number): any {
+    const { G, delta, groupOf, checkpoints } = prep;
+    const stacks = new Float64Array(W * G);
+    const totals = new Float64Array(W);
+    const at = new Int32Array(W);
+    const state = new Float64Array(G);
+    let e = Math.max(0, Math.floor(x0));
+    const c0 = Math.floor(e / CHECKPOINT);
+    state.set(checkpoints.subarray(c0 * G, c0 * G + G));
+    let total = 0;
+    for (let k = 0; k < G; k++) total += state[k];
+    for (let i = c0 * CHECKPOINT; i < e; i++) {
+      if (groupOf[i] >= 0) {
+        state[groupOf[i]] += delta[i];
+        total += delta[i];
+      }
+    }
+    const span = x1 - x0;
+    for (let c = 0; c < W; c++) {
+      const end = Math.min(prep.n, Math.floor(x0 + ((c + 1) * span) / W));
+      let best = total, bestAt = e - 1;
+      stacks.set(state, c * G);
+      while (e < end) {
+        const gi = groupOf[e];
+        if (gi >= 0) {
+          state[gi] += delta[e];
+          total += delta[e];
+          if (total > best) {
+            best = total;
+            bestAt = e;
+            stacks.set(state, c * G);
+          }
+        }
+        e++;
+      }
+      totals[c] = best;
+      at[c] = Math.max(0, bestAt);
+    }
+    // Reserved bytes per pool: the column's highest.
+    const r = model.reservations;
+    const pools = model.pools.length;
+    const reserved = new Float64Array(W * pools);
+    const running = new Float64Array(pools);
+    let lo = 0, hi = r.at.length;
+    const first = Math.max(0, Math.floor(x0));
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r.at[mid] < first) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let p = 0; p < pools; p++) {
+      for (let i = lo - 1; i >= 0; i--) {
+        if (r.pool[i] === p) {
+          running[p] = prep.reservedAfter[i];
+          break;
+        }
+      }
+    }
+    let s = lo;
+    for (let c = 0; c < W; c++) {
+      const end = Math.min(prep.n, Math.floor(x0 + ((c + 1) * span) / W));
+      for (let p = 0; p < pools; p++) reserved[c * pools + p] = running[p];
+      while (s < r.at.length && r.at[s] < end) {
+        running[r.pool[s]] = prep.reservedAfter[s];
+        const cell = c * pools + r.pool[s];
+        if (running[r.pool[s]] > reserved[cell]) reserved[cell] = running[r.pool[s]];
+        s++;
+      }
+    }
+    return { stacks, totals, at, reserved };
+  }
+
+  /** Live allocations after event `e`, in allocation order, optionally of one group. */
+  function liveAt(model: any, prep: any, e: number, group = -1): number[] {
+    const a = model.allocations;
+    const out: number[] = [];
+    for (let i = 0; i < a.start.length && a.start[i] <= e; i++) {
+      if (a.end[i] > e && (group < 0 || prep.allocationGroup[i] === group)) out.push(i);
+    }
+    return out;
+  }
+
+  function lifetimeText(model: any, i: number): string {
+    const a = model.allocations;
+    const freed = a.end[i] < model.events;
+    if (model.times !== null) {
+      const t0 = model.times[0];
+      const from = msText(model.times[a.start[i]] - t0);
+      return freed
+        ? `from ${from} to ${msText(model.times[a.end[i]] - t0)} (${
+          msText(model.times[a.end[i]] - model.times[a.start[i]])
+        })`
+        : `from ${from}, never freed`;
+    }
+    return freed
+      ? `events ${countText(a.start[i])} to ${countText(a.end[i])} (${
+        countText(a.end[i] - a.start[i])
+      } events)`
+      : `from event ${countText(a.start[i])}, never freed`;
+  }
+
+  function describeAllocation(model: any, i: number): string {
+    const a = model.allocations;
+    const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
+    return `<b>${escapeHtml(model.labels[a.label[i]])}</b> ${bytesText(a.size[i])}` +
+      (a.address[i] > 0 ? ` at 0x${a.address[i].toString(16)}` : "") +
+      `<br>${lifetimeText(model, i)}` + (site ? `<br><code>${escapeHtml(site)}</code>` : "");
+  }
+
+  function setupCanvas(canvas: any, height: number): any {
+    const width = canvas.parentElement.clientWidth;
+    const ratio = g.devicePixelRatio || 1;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    return { ctx, width, height };
+  }
+
+  function niceStep(max: number, ticks: number, base: number): number {
+    const raw = max / ticks;
+    const step = Math.pow(base, Math.floor(Math.log(raw) / Math.log(base)));
+    // Powers of two for bytes (256 MiB, 512 MiB, 1 GiB), 1-2-5 for counts.
+    for (const m of base === 2 ? [1, 2] : [1, 2, 5]) if (step * m >= raw) return step * m;
+    return step * base;
+  }
+
+  function main(model: any): void {
+    const prep = prepare(model);
+    api.series = prep.groups.map((group: any) => group.name);
+    api.model = model;
+    $("title").textContent = model.title;
+    $("source").textContent = `${model.source} · ${countText(model.events)} events · ` +
+      `${countText(model.allocations.start.length)} allocations · peak live ${
+        bytesText(prep.peak)
+      }`;
+    $("figures").innerHTML = model.figures.map((f: any) =>
+      `<div><dt>${escapeHtml(f[0])}</dt><dd>${escapeHtml(f[1])}</dd></div>`
+    ).join("");
+
+    const canvas = $("timeline");
+    const tip = $("tip");
+    const M = { left: 70, right: 16, top: 14, bottom: 30 };
+    let view = { x0: 0, x1: Math.max(1, model.events) };
+    let cols: any = null, yMax = 1, plotW = 1, plotH = 1, selected = prep.peakAt;
+
+    function legend(): void {
+      const items = prep.groups.map((group: any) =>
+        `<span class="key"><i style="background:${group.color}"></i>${
+          escapeHtml(group.name)
+        }</span>`
+      );
+      model.pools.forEach((pool: string, p: number) =>
+        items.push(
+          `<span class="key"><i class="line" style="border-color:${
+            POOL_LINES[p % POOL_LINES.length]
+          }"></i>reserved: ${escapeHtml(pool)}</span>`,
+        )
+      );
+      if (model.limit !== null) {
+        items.push(
+          `<span class="key"><i class="line dashed" style="border-color:#dc2626"></i>limit ${
+            bytesText(model.limit)
+          }</span>`,
+        );
+      }
+      for (const ref of model.references) {
+        items.push(
+          `<span class="key"><i class="line dotted" style="border-color:#6b7280"></i>${
+            escapeHtml(ref.name)
+          } ${bytesText(ref.bytes)}</span>`,
+        );
+      }
+      $("legend").innerHTML = items.join("");
+    }
+
+    function draw(): void {
+      const { ctx, width, height } = setupCanvas(canvas, 380);
+      plotW = Math.max(1, Math.floor(width - M.left - M.right));
+      plotH = height - M.top - M.bottom;
+      cols = columns(model, prep, view.x0, view.x1, plotW);
+      const pools = model.pools.length;
+      let visible = 0;
+      for (let c = 0; c < plotW; c++) {
+        visible = Math.max(visible, cols.totals[c]);
+        for (let p = 0; p < pools; p++) {
+          let sum = 0;
+          for (let q = 0; q < pools; q++) sum += cols.reserved[c * pools + q];
+          visible = Math.max(visible, sum);
+        }
+      }
+      const full = view.x0 <= 0 && view.x1 >= model.events;
+      let top = visible;
+      if (full) {
+        if (model.limit !== null) top = Math.max(top, model.limit);
+        for (const ref of model.references) top = Math.max(top, ref.bytes);
+      }
+      yMax = Math.max(1, top * 1.08);
+      const y = (bytes: number) => M.top + plotH - (bytes / yMax) * plotH;
+      ctx.clearRect(0, 0, width, height);
+      ctx.font = "12px system-ui, sans-serif";
+      // Grid and y labels.
+      const step = niceStep(yMax, 5, 2);
+      ctx.strokeStyle = "#e5e7eb";
+      ctx.fillStyle = "#4b5563";
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      for (let v = 0; v <= yMax; v += step) {
+        ctx.beginPath();
+        ctx.moveTo(M.left, Math.round(y(v)) + 0.5);
+        ctx.lineTo(M.left + plotW, Math.round(y(v)) + 0.5);
+        ctx.stroke();
+        ctx.fillText(bytesText(v), M.left - 6, y(v));
+      }
+      // Stacked live bytes, one column per pixel.
+      const G = prep.G;
+      for (let c = 0; c < plotW; c++) {
+        let base = 0;
+        for (let k = 0; k < G; k++) {
+          const v = cols.stacks[c * G + k];
+          if (v <= 0) continue;
+          ctx.fillStyle = prep.groups[k]?.color ?? OTHER;
+          const yTop = y(base + v), yBottom = y(base);
+          ctx.fillRect(M.left + c, yTop, 1, Math.max(0.5, yBottom - yTop));
+          base += v;
+        }
+      }
+      // Reserved bytes per pool (stacked sums when several pools).
+      for (let p = 0; p < pools; p++) {
+        ctx.strokeStyle = POOL_LINES[p % POOL_LINES.length];
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        for (let c = 0; c < plotW; c++) {
+          const v = cols.reserved[c * pools + p];
+          if (c === 0) ctx.moveTo(M.left + c, y(v));
+          else ctx.lineTo(M.left + c, y(v));
+        }
+        ctx.stroke();
+      }
+      ctx.lineWidth = 1;
+      const hline = (bytes: number, color: string, dash: number[]) => {
+        if (bytes > yMax) return;
+        ctx.strokeStyle = color;
+        ctx.setLineDash(dash);
+        ctx.beginPath();
+        ctx.moveTo(M.left, y(bytes));
+        ctx.lineTo(M.left + plotW, y(bytes));
+        ctx.stroke();
+        ctx.setLineDash([]);
+      };
+      if (model.limit !== null) hline(model.limit, "#dc2626", [6, 4]);
+      for (const ref of model.references) hline(ref.bytes, "#6b7280", [2, 3]);
+      // Marks.
+      const x = (e: number) => M.left + ((e - view.x0) / (view.x1 - view.x0)) * plotW;
+      for (const mark of model.marks) {
+        if (mark.at < view.x0 || mark.at > view.x1) continue;
+        ctx.strokeStyle = mark.kind === "oom" ? "#dc2626" : "#2563eb";
+        ctx.beginPath();
+        ctx.moveTo(Math.round(x(mark.at)) + 0.5, M.top);
+        ctx.lineTo(Math.round(x(mark.at)) + 0.5, M.top + plotH);
+        ctx.stroke();
+      }
+      // The moment the segment map shows.
+      if (selected >= view.x0 && selected <= view.x1) {
+        ctx.strokeStyle = "#111827";
+        ctx.setLineDash([3, 3]);
+        ctx.beginPath();
+        ctx.moveTo(Math.round(x(selected)) + 0.5, M.top);
+        ctx.lineTo(Math.round(x(selected)) + 0.5, M.top + plotH);
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      // X axis: events, or time when recorded.
+      ctx.fillStyle = "#4b5563";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "top";
+      const span = view.x1 - view.x0;
+      const xStep = niceStep(span, Math.max(2, Math.floor(plotW / 110)), 10);
+      for (let e = Math.ceil(view.x0 / xStep) * xStep; e <= view.x1; e += xStep) {
+        const label = model.times !== null && e < model.events
+          ? msText(model.times[Math.floor(e)] - model.times[0])
+          : countText(e);
+        ctx.fillText(label, x(e), M.top + plotH + 6);
+      }
+      ctx.strokeStyle = "#9ca3af";
+      ctx.strokeRect(M.left + 0.5, M.top + 0.5, plotW, plotH);
+      $("range").textContent = model.times !== null
+        ? `time (events ${countText(view.x0)} – ${countText(view.x1)})`
+        : `events ${countText(view.x0)} – ${countText(view.x1)} of ${countText(model.events)}`;
+    }
+
+    function hover(cx: number, cy: number): string | null {
+      const c = Math.floor(cx - M.left);
+      if (cols === null || c < 0 || c >= plotW || cy < M.top || cy > M.top + plotH) return null;
+      const bytes = ((M.top + plotH - cy) / plotH) * yMax;
+      const e = cols.at[c];
+      const pools = model.pools.length;
+      let reserved = 0;
+      for (let p = 0; p < pools; p++) reserved += cols.reserved[c * pools + p];
+      const when = model.times !== null
+        ? msText(model.times[e] - model.times[0])
+        : `event ${countText(e)}`;
+      let text = `${when}: ${bytesText(cols.totals[c])} live, ${bytesText(reserved)} reserved`;
+      let base = 0;
+      for (let k = 0; k < prep.G; k++) {
+        const v = cols.stacks[c * prep.G + k];
+        if (bytes >= base && bytes < base + v) {
+          let offset = base;
+          for (const i of liveAt(model, prep, e, k)) {
+            offset += model.allocations.size[i];
+            if (offset > bytes) {
+              text = `${describeAllocation(model, i)}<br><span class="dim">${text}</span>`;
+              break;
+            }
+          }
+          break;
+        }
+        base += v;
+      }
+      return text;
+    }
+
+    let drag: any = null;
+    canvas.addEventListener("mousemove", (event: any) => {
+      const box = canvas.getBoundingClientRect();
+      const cx = event.clientX - box.left, cy = event.clientY - box.top;
+      if (drag !== null) {
+        const shift = ((drag.x - cx) / plotW) * (drag.view.x1 - drag.view.x0);
+        const span = drag.view.x1 - drag.view.x0;
+        const x0 = Math.min(Math.max(0, drag.view.x0 + shift), Math.max(0, model.events - span));
+        view = { x0, x1: x0 + span };
+        drag.moved = true;
+        g.requestAnimationFrame(draw);
+        return;
+      }
+      const text = hover(cx, cy);
+      if (text === null) {
+        tip.style.display = "none";
+        return;
+      }
+      tip.innerHTML = text;
+      tip.style.display = "block";
+      const left = Math.min(cx + 14, box.width - tip.offsetWidth - 4);
+      tip.style.left = `${Math.max(0, left)}px`;
+      tip.style.top = `${cy + 14}px`;
+    });
+    canvas.addEventListener("mouseleave", () => (tip.style.display = "none"));
+    canvas.addEventListener("mousedown", (event: any) => {
+      const box = canvas.getBoundingClientRect();
+      drag = { x: event.clientX - box.left, view: { ...view }, moved: false };
+    });
+    g.addEventListener("mouseup", (event: any) => {
+      if (drag !== null && !drag.moved && cols !== null) {
+        const box = canvas.getBoundingClientRect();
+        const c = Math.floor(event.clientX - box.left - M.left);
+        if (c >= 0 && c < plotW) {
+          selected = cols.at[c];
+          draw();
+          segmentMap(selected);
+        }
+      }
+      drag = null;
+    });
+    canvas.addEventListener("wheel", (event: any) => {
+      event.preventDefault();
+      const box = canvas.getBoundingClientRect();
+      const f = Math.min(1, Math.max(0, (event.clientX - box.left - M.left) / plotW));
+      const span = view.x1 - view.x0;
+      const next = Math.min(model.events, Math.max(8, span * Math.exp(event.deltaY * 0.002)));
+      const center = view.x0 + f * span;
+      const x0 = Math.min(Math.max(0, center - f * next), Math.max(0, model.events - next));
+      view = { x0, x1: x0 + next };
+      g.requestAnimationFrame(draw);
+    }, { passive: false });
+    $("reset").addEventListener("click", () => {
+      view = { x0: 0, x1: Math.max(1, model.events) };
+      draw();
+    });
+
+    // The segment map at event m: mapped ranges from the reservations, blocks from allocations.
+    const mapCanvas = $("map");
+    let mapLayout: any = null;
+    function segmentMap(m: number): void {
+      const r = model.reservations;
+      let ranges: number[][] = [];
+      for (let i = 0; i < r.at.length && r.at[i] <= m; i++) {
+        const start = r.address[i], end = start + Math.abs(r.delta[i]);
+        if (start === 0) continue;
+        if (r.delta[i] > 0) {
+          ranges.push([start, end]);
+          ranges.sort((p, q) => p[0] - q[0]);
+          const merged: number[][] = [];
+          for (const range of ranges) {
+            const last = merged[merged.length - 1];
+            if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
+            else merged.push([...range]);
+          }
+          ranges = merged;
+        } else {
+          const kept: number[][] = [];
+          for (const [s, t] of ranges) {
+            if (t <= start || s >= end) kept.push([s, t]);
+            else {
+              if (s < start) kept.push([s, start]);
+              if (t > end) kept.push([end, t]);
+            }
+          }
+          ranges = kept;
+        }
+      }
+      const live = liveAt(model, prep, m).filter((i) => model.allocations.address[i] > 0)
+        .sort((p, q) => model.allocations.address[p] - model.allocations.address[q]);
+      const total = ranges.reduce((sum, [s, t]) => sum + (t - s), 0);
+      const { ctx, width, height } = setupCanvas(mapCanvas, 260);
+      ctx.clearRect(0, 0, width, height);
+      const rows = 16, rowH = Math.floor((height - 8) / rows) - 3;
+      const perRow = Math.max(1, total / rows);
+      const offsets: number[] = [];
+      let acc = 0;
+      for (const [s, t] of ranges) {
+        offsets.push(acc);
+        acc += t - s;
+      }
+      const place = (offset: number) => {
+        const row = Math.min(rows - 1, Math.floor(offset / perRow));
+        return { row, x: ((offset - row * perRow) / perRow) * width };
+      };
+      const paint = (from: number, to: number, color: string) => {
+        while (from < to) {
+          const { row, x } = place(from);
+          const rowEnd = (row + 1) * perRow;
+          const stop = Math.min(to, rowEnd);
+          const w = ((stop - from) / perRow) * width;
+          ctx.fillStyle = color;
+          ctx.fillRect(x, 4 + row * (rowH + 3), Math.max(0.6, w), rowH);
+          if (stop >= rowEnd && row === rows - 1) break;
+          from = stop;
+        }
+      };
+      let allocated = 0, largestFree = 0, free = 0, k = 0;
+      const blocks: number[][] = [];
+      ranges.forEach(([s, t], index) => {
+        paint(offsets[index], offsets[index] + (t - s), "#e5e7eb");
+        let cursor = s;
+        while (k < live.length && model.allocations.address[live[k]] < t) {
+          const i = live[k++];
+          const start = model.allocations.address[i];
+          if (start < s) continue;
+          const size = model.allocations.size[i];
+          const gap = start - cursor;
+          if (gap > 0) {
+            free += gap;
+            largestFree = Math.max(largestFree, gap);
+          }
+          const from = offsets[index] + (start - s);
+          paint(from, from + size, prep.groups[prep.allocationGroup[i]]?.color ?? OTHER);
+          blocks.push([from, from + size, i]);
+          allocated += size;
+          cursor = Math.max(cursor, start + size);
+        }
+        if (t > cursor) {
+          free += t - cursor;
+          largestFree = Math.max(largestFree, t - cursor);
+        }
+      });
+      // Range boundaries, so separate segments read as separate.
+      ctx.fillStyle = "#111827";
+      for (const offset of offsets.slice(1)) {
+        const { row, x } = place(offset);
+        ctx.fillRect(x - 0.5, 2 + row * (rowH + 3), 1, rowH + 4);
+      }
+      mapLayout = { blocks, perRow, rows, rowH, width };
+      const when = model.times !== null
+        ? msText(model.times[m] - model.times[0])
+        : `event ${countText(m)}`;
+      $("mapAt").textContent = m === prep.peakAt ? `${when} (the peak)` : when;
+      $("mapStats").textContent = ranges.length === 0
+        ? "No mapped ranges with addresses were recorded up to this moment."
+        : `${ranges.length} mapped ranges, ${bytesText(total)}: ${bytesText(allocated)} in ${
+          countText(live.length)
+        } blocks, ${bytesText(free)} free (largest hole ${bytesText(largestFree)}; ` +
+          `fragmentation ${
+            free > 0 ? (100 * (1 - largestFree / free)).toFixed(1) : "0.0"
+          }%). Each row is ${bytesText(perRow)}.`;
+    }
+    mapCanvas.addEventListener("mousemove", (event: any) => {
+      const tipMap = $("maptip");
+      if (mapLayout === null) return;
+      const box = mapCanvas.getBoundingClientRect();
+      const cx = event.clientX - box.left, cy = event.clientY - box.top;
+      const row = Math.floor((cy - 4) / (mapLayout.rowH + 3));
+      const offset = row * mapLayout.perRow + (cx / mapLayout.width) * mapLayout.perRow;
+      const hit = mapLayout.blocks.find((b: number[]) => b[0] <= offset && offset < b[1]);
+      if (hit === undefined) {
+        tipMap.style.display = "none";
+        return;
+      }
+      tipMap.innerHTML = describeAllocation(model, hit[2]);
+      tipMap.style.display = "block";
+      tipMap.style.left = `${Math.min(cx + 14, box.width - tipMap.offsetWidth - 4)}px`;
+      tipMap.style.top = `${cy + 14}px`;
+    });
+    mapCanvas.addEventListener("mouseleave", () => ($("maptip").style.display = "none"));
+
+    function peakTable(): void {
+      const live = liveAt(model, prep, prep.peakAt)
+        .sort((p, q) => model.allocations.size[q] - model.allocations.size[p]).slice(0, 12);
+      const a = model.allocations;
+      $("peak").innerHTML = "<tr><th>label</th><th>size</th><th>lifetime</th><th>site</th></tr>" +
+        live.map((i) => {
+          const color = prep.groups[prep.allocationGroup[i]]?.color ?? OTHER;
+          const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
+          return `<tr><td><i class="swatch" style="background:${color}"></i>${
+            escapeHtml(model.labels[a.label[i]])
+          }</td><td class="num">${bytesText(a.size[i])}</td><td>${
+            lifetimeText(model, i)
+          }</td><td><code>${escapeHtml(site)}</code></td></tr>`;
+        }).join("");
+      $("peakAt").textContent = `${bytesText(prep.peak)} live`;
+    }
+
+    /** Where the browser tests point: client coordinates of (event, bytes) on the timeline. */
+    api.locate = (e: number, bytes: number) => {
+      const box = canvas.getBoundingClientRect();
+      const x = M.left + ((e - view.x0) / (view.x1 - view.x0)) * plotW + 0.5;
+      return { x: box.left + x, y: box.top + M.top + plotH - (bytes / yMax) * plotH };
+    };
+    api.redraw = () => {
+      const t = g.performance.now();
+      draw();
+      return g.performance.now() - t;
+    };
+    api.zoom = (x0: number, x1: number) => {
+      view = { x0, x1 };
+      draw();
+    };
+    legend();
+    draw();
+    segmentMap(selected);
+    peakTable();
+    g.addEventListener("resize", () => {
+      draw();
+      segmentMap(selected);
+    });
+  }
+
+  api.ready = load().then((model) => {
+    main(model);
+    api.firstViewMs = g.performance.now() - started;
+    api.sinceNavigationMs = g.performance.now();
+    doc.body.dataset.ready = "true";
+  }).catch((error: any) => {
+    api.errors.push(String(error?.stack ?? error));
+    doc.body.insertAdjacentHTML(
+      "afterbegin",
+      `<pre class="error">The viewer failed: ${escapeHtml(String(error))}</pre>`,
+    );
+    throw error;
+  });
+}

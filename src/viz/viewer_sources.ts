@@ -1,0 +1,159 @@
+/**
+ * Where the viewer's models come from: a gpumem snapshot (its event log, or, without one, the
+ * moment it was taken), an allocation trace (replayed through gpumem's pool), or a PyTorch
+ * snapshot (torch.cuda.memory._dump_snapshot). `readViewerModel` tells them apart by content.
+ *
+ * @module
+ */
+
+import { formatBytes, GpumemError } from "../errors.ts";
+import { isSnapshot, type MemorySnapshot, type PoolSnapshot } from "../snapshot/snapshot_format.ts";
+import { EventOp, type Timeline } from "../tracking/event_log.ts";
+import type { Trace } from "../tracking/trace_format.ts";
+import { isPickle, readPickle } from "./pickle.ts";
+import { timelineFromTorchSnapshot } from "./torch_snapshot.ts";
+import { timelineFromTrace } from "./trace_timeline.ts";
+import { type Figure, modelFromTimeline, type ViewerModel } from "./viewer_model.ts";
+
+/** The pool's figures a person asks for first. */
+function poolFigures(pool: PoolSnapshot): Figure[] {
+  const s = pool.stats;
+  const hits = s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses);
+  return [
+    [`${pool.name}: peak allocated`, formatBytes(s.allocatedBytes.peak)],
+    [
+      "peak reserved ÷ peak allocated",
+      (s.reservedBytes.peak / Math.max(1, s.allocatedBytes.peak)).toFixed(3),
+    ],
+    ["hit rate", `${(100 * hits).toFixed(2)}%`],
+    ["upstream calls", String(s.upstreamCalls)],
+    ["fragmentation now", `${(100 * s.fragmentation).toFixed(1)}%`],
+  ];
+}
+
+/** The moment a snapshot was taken as a timeline: its segments reserved, its blocks allocated. */
+function timelineOfMoment(snapshot: MemorySnapshot): Timeline {
+  const t: Timeline = {
+    op: [],
+    id: [],
+    size: [],
+    stream: [],
+    address: [],
+    label: [],
+    site: [],
+    time: null,
+    labels: [],
+    sites: [],
+    pools: [],
+    dropped: 0,
+  };
+  const intern = (list: string[], name: string) => {
+    const at = list.indexOf(name);
+    return at >= 0 ? at : list.push(name) - 1;
+  };
+  const push = (op: number, id: number, size: number, address: number, label = -1, site = -1) => {
+    t.op.push(op);
+    t.id.push(id);
+    t.size.push(size);
+    t.stream.push(0);
+    t.address.push(address);
+    t.label.push(label);
+    t.site.push(site);
+  };
+  let id = 0;
+  for (const pool of [...snapshot.pools, ...snapshot.pinnedPools]) {
+    const poolIndex = intern(t.pools, pool.name);
+    for (const segment of pool.segments) {
+      const base = Number(BigInt(segment.address));
+      let runStart = -1;
+      const flush = (end: number) => {
+        if (runStart >= 0) push(EventOp.reserve, poolIndex, end - runStart, base + runStart);
+        runStart = -1;
+      };
+      for (const block of segment.blocks) {
+        if (block.state === "unmapped") flush(block.offset);
+        else if (runStart < 0) runStart = block.offset;
+      }
+      flush(segment.size);
+      for (const block of segment.blocks) {
+        if (block.state !== "allocated") continue;
+        push(
+          EventOp.allocate,
+          id++,
+          block.size,
+          base + block.offset,
+          intern(t.labels, block.label ?? "(unlabelled)"),
+          block.site === undefined ? -1 : intern(t.sites, block.site),
+        );
+      }
+    }
+  }
+  return t;
+}
+
+/** The viewer model of a gpumem snapshot: its event log when it has one, else its moment. */
+export function modelFromSnapshot(snapshot: MemorySnapshot, source: string): ViewerModel {
+  const pool = snapshot.pools[0];
+  const timeline = snapshot.timeline ?? timelineOfMoment(snapshot);
+  const dropped = timeline.dropped > 0
+    ? ` (the log's ${timeline.dropped} oldest events dropped)`
+    : "";
+  return modelFromTimeline(timeline, {
+    title: `gpumem snapshot, ${snapshot.taken}`,
+    source: `${source}${
+      snapshot.timeline === null ? " (no event log: the moment it was taken)" : dropped
+    }`,
+    limit: pool?.limit ?? null,
+    figures: pool === undefined ? [] : poolFigures(pool),
+  });
+}
+
+/** The viewer model of an allocation trace, replayed through gpumem's pool. */
+export function modelFromTrace(trace: Trace, source: string): ViewerModel {
+  const { timeline, figures, references } = timelineFromTrace(trace);
+  return modelFromTimeline(timeline, {
+    title: `${trace.workload}: replayed through gpumem`,
+    source,
+    figures,
+    references,
+  });
+}
+
+function isTrace(value: unknown): value is Trace {
+  const t = value as Partial<Trace> | null;
+  return typeof t === "object" && t !== null && Array.isArray(t.events) &&
+    typeof t.peak_live === "number";
+}
+
+/**
+ * Reads a file the viewer shows: a gpumem snapshot (.json), an allocation trace (.json or
+ * .json.gz, the format of shared/traces and of `tracker.exportTrace()`), or a PyTorch snapshot
+ * pickle. GpumemError for anything else.
+ */
+export async function readViewerModel(path: string): Promise<ViewerModel> {
+  let bytes = await Deno.readFile(path);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+  const name = path.split("/").pop() ?? path;
+  if (isPickle(bytes)) {
+    const { timeline, figures } = timelineFromTorchSnapshot(readPickle(bytes));
+    return modelFromTimeline(timeline, {
+      title: `PyTorch snapshot ${name}`,
+      source: path,
+      figures,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new GpumemError(`${path}: neither JSON nor a pickle`, { cause: error });
+  }
+  if (isSnapshot(value)) return modelFromSnapshot(value, path);
+  if (isTrace(value)) return modelFromTrace(value, path);
+  throw new GpumemError(
+    `${path}: not a gpumem snapshot, an allocation trace or a PyTorch snapshot`,
+  );
+}
