@@ -25,11 +25,12 @@ NVCCFLAGS := -O3 -std=c++17 -Xcompiler -fPIC,-pthread,-Wall -cudart static $(CUD
 # Only the permissions gpumem needs: FFI, its own environment variables, system memory figures.
 ENV_VARS := GPUMEM_CUDA_LIBRARY,GPUMEM_KERNELS_LIBRARY,GPUMEM_KERNELS_CPU_LIBRARY,GPUMEM_DEVICE,GPUMEM_LIMIT,GPUMEM_PINNED_LIMIT
 PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
-# Tests also read ../shared/traces (the recorded allocation traces), csrc/ (the ABI test) and the bunny beside the
-# peers, take GPUMEM_TEST_SEED (replay a failed test's inputs) and GPUMEM_BUNNY (its path), and
-# run the examples with Deno itself, writing into build/.
+# Tests also read ../shared/traces (the recorded allocation traces), csrc/ (the ABI test),
+# tests/fixtures and the bunny beside the peers, take GPUMEM_TEST_SEED (replay a failed test's
+# inputs), GPUMEM_BUNNY (its path) and CHROMIUM (the browser's), run the examples with Deno itself
+# and the viewer's browser tests in chromium (DevTools on 127.0.0.1), writing into build/.
 TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY,CHROMIUM \
-              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc \
+              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc,tests/fixtures \
               --allow-write=$(BUILD) --allow-run=$(DENO),chromium --allow-net=127.0.0.1 \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
@@ -38,7 +39,7 @@ TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY,
 all: build
 
 demo: build $(DENO)
-	$(DENO) run $(PERMISSIONS) --allow-read=../shared/peers/mesh_knn/data src/cli/demo.ts
+	$(DENO) run $(PERMISSIONS) --allow-read=../shared/peers/mesh_knn/data --allow-write=$(BUILD) src/cli/demo.ts
 
 # Static checks first, then the tests (tests/gpu show as ignored, with the reason, without a GPU).
 test: build $(DENO) check

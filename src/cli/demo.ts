@@ -6,7 +6,8 @@
  * pool, prints the manager's report (pool figures and live buffers by label), grows a
  * ResizableBuffer both ways, builds and queries a mesh BVH (src/cli/mesh_demo.ts), finds the
  * neighbours and features of a LiDAR-like tile (src/cli/knn_demo.ts), and shows that
- * a view cannot outlive its owner. Run with `deno run --allow-ffi --allow-env --allow-sys src/cli/demo.ts`.
+ * a view cannot outlive its owner. The mesh and kNN runs' memory is logged and written as a
+ * snapshot (build/snapshot.json) and the memory viewer (build/memory.html). Run with `deno run --allow-ffi --allow-env --allow-sys --allow-write=build src/cli/demo.ts`.
  *
  * @module
  */
@@ -31,6 +32,8 @@ import {
 import { defaultResource } from "../../src/memory/default_resources.ts";
 import { isAddressSpaceResource } from "../../src/memory/address_space/address_space_resource.ts";
 import { showKnn } from "./knn_demo.ts";
+import { renderViewerPage } from "../viz/viewer_page.ts";
+import { modelFromSnapshot } from "../viz/viewer_sources.ts";
 import { showMeshBvh } from "./mesh_demo.ts";
 import { timeGrowth } from "./resize_timing.ts";
 import { timeTransfers, transferTable } from "./transfer_timing.ts";
@@ -155,6 +158,20 @@ function showPoolAndTracker(device: MemoryDevice): void {
   );
 }
 
+/** Writes build/snapshot.json and build/memory.html (the viewer) of the run so far. */
+async function writeMemoryViewer(): Promise<void> {
+  const snapshot = getMemoryManager().snapshot();
+  await Deno.mkdir("build", { recursive: true });
+  await Deno.writeTextFile("build/snapshot.json", JSON.stringify(snapshot));
+  const page = await renderViewerPage(modelFromSnapshot(snapshot, "make demo"));
+  await Deno.writeTextFile("build/memory.html", page);
+  console.log(
+    `\nThe memory of the mesh and kNN runs (${snapshot.timeline?.op.length ?? 0} events): ` +
+      "build/memory.html (open it in a browser; from build/snapshot.json, as " +
+      "`deno task viz build/snapshot.json -o build/memory.html` makes it)",
+  );
+}
+
 function showOwnership(device: MemoryDevice): void {
   const owner = DeviceBuffer.allocate(1024, { device, label: "demo.owner" });
   const view = owner.view(256, 512);
@@ -196,8 +213,15 @@ if (import.meta.main) {
   measureCopies(device);
   await showTransfers(device);
   checkKernel(device);
+  // The kernels' memory goes into an event log, then a snapshot and the viewer page.
+  const tracker = getMemoryManager().tracker;
+  tracker.startEventLog(1 << 20);
+  tracker.sites = "on";
   await showMeshBvh(device);
   await showKnn(device);
+  await writeMemoryViewer();
+  tracker.sites = "off";
+  tracker.stopEventLog();
   showPoolAndTracker(device);
   showResizing(device);
   showOwnership(device);

@@ -19,7 +19,7 @@ const BYTES_PER_EVENT = 48;
 export const EventOp = {
   /** A buffer allocated: id, bytes, stream, address, label, site. */
   allocate: 0,
-  /** A buffer freed: id, stream. */
+  /** A buffer freed: id, bytes, stream, address. */
   free: 1,
   /** A pool took memory from its upstream: pool index as id, bytes, address. */
   reserve: 2,
@@ -37,11 +37,11 @@ export interface Timeline {
   op: number[];
   /** Allocation id (allocate, free) or pool index (the pool events). */
   id: number[];
-  /** Bytes (0 for a free). */
+  /** Bytes. */
   size: number[];
   /** Stream number (0: none or the legacy default stream). */
   stream: number[];
-  /** Address (allocate, reserve, release; else 0). */
+  /** Address (allocate, free, reserve, release; else 0). */
   address: number[];
   /** Index into `labels` (allocate; else -1). */
   label: number[];
@@ -97,7 +97,8 @@ export class EventLog {
   readonly capacity: number;
   /** [op, id, size, stream] per event. */
   readonly #events: Float64Array<ArrayBuffer>;
-  readonly #addresses: Float64Array<ArrayBuffer>;
+  /** Addresses as given (bigint): converting each to a number on the hot path costs more. */
+  readonly #addresses: BigUint64Array<ArrayBuffer>;
   /** [label, site] per event. */
   readonly #names: Int32Array<ArrayBuffer>;
   /** performance.now() per event, when the tracker takes timestamps. */
@@ -117,7 +118,7 @@ export class EventLog {
     checkCapacity(capacity);
     try {
       this.#events = new Float64Array(4 * capacity);
-      this.#addresses = new Float64Array(capacity);
+      this.#addresses = new BigUint64Array(capacity);
       this.#names = new Int32Array(2 * capacity);
       this.#times = new Float64Array(timestamps ? capacity : 0);
     } catch (error) {
@@ -141,7 +142,7 @@ export class EventLog {
     id: number,
     size: number,
     stream: number,
-    address: number,
+    address: bigint,
     label: string | undefined,
     site: string | undefined,
     time: number,
@@ -151,17 +152,17 @@ export class EventLog {
     this.#names[2 * slot + 1] = this.#sites.indexOf(site);
   }
 
-  /** Records a free. */
-  free(id: number, stream: number, time: number): void {
-    this.#next(EventOp.free, id, 0, stream, 0, time);
+  /** Records a free (with the allocation's size and address, for frees of what the log never saw allocated). */
+  free(id: number, size: number, stream: number, address: bigint, time: number): void {
+    this.#next(EventOp.free, id, size, stream, address, time);
   }
 
   /** Records one of a pool's events (reserve, release, outOfMemory, trim). */
-  pool(op: number, pool: string, bytes: number, address: number, time: number): void {
+  pool(op: number, pool: string, bytes: number, address: bigint, time: number): void {
     this.#next(op, this.#pools.indexOf(pool), bytes, 0, address, time);
   }
 
-  #next(op: number, id: number, size: number, stream: number, address: number, time: number) {
+  #next(op: number, id: number, size: number, stream: number, address: bigint, time: number) {
     const slot = this.#slot;
     this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
     this.#written++;
@@ -227,7 +228,7 @@ export class EventLog {
       timeline.id.push(this.#events[4 * slot + 1]);
       timeline.size.push(this.#events[4 * slot + 2]);
       timeline.stream.push(this.#events[4 * slot + 3]);
-      timeline.address.push(this.#addresses[slot]);
+      timeline.address.push(Number(this.#addresses[slot]));
       timeline.label.push(this.#names[2 * slot]);
       timeline.site.push(this.#names[2 * slot + 1]);
       timeline.time?.push(this.#times[slot]);

@@ -216,7 +216,7 @@ export class MemoryTracker {
       node.trackId,
       node.byteLength,
       node.trackStream,
-      Number(node.trackAddress),
+      node.trackAddress,
       node.trackEntry!.label,
       node.trackSite,
       node.trackTime,
@@ -245,7 +245,13 @@ export class MemoryTracker {
     const tracker = entry.tracker;
     const log = tracker.#log;
     if (log !== null) {
-      log.free(node.trackId, node.trackStream, tracker.#timestamps ? performance.now() : NaN);
+      log.free(
+        node.trackId,
+        node.byteLength,
+        node.trackStream,
+        node.trackAddress,
+        tracker.#timestamps ? performance.now() : NaN,
+      );
     }
   }
 
@@ -354,7 +360,7 @@ export class MemoryTracker {
    * @ignore
    */
   logPoolEvent(op: number, pool: string, bytes: number, address: bigint): void {
-    this.#log?.pool(op, pool, bytes, Number(address), this.#timestamps ? performance.now() : NaN);
+    this.#log?.pool(op, pool, bytes, address, this.#timestamps ? performance.now() : NaN);
   }
 
   /** Whether an event log runs now. */

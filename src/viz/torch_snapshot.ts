@@ -154,7 +154,7 @@ export function timelineFromTorchSnapshot(
         const id = liveIds.get(address);
         if (id !== undefined) {
           liveIds.delete(address);
-          push(EventOp.free, id, 0, 0, time);
+          push(EventOp.free, id, size, address, time);
         }
         break;
       }

@@ -552,12 +552,24 @@ export function viewerClient(): void {
     // The segment map at event m: mapped ranges from the reservations, blocks from allocations.
     const mapCanvas = $("map");
     let mapLayout: any = null;
+    // One pool's ranges at a time (a device pool and a pinned host pool do not share a map).
+    const poolSelect = $("mapPool");
+    let mapPool = 0;
+    if (model.pools.length > 1) {
+      poolSelect.innerHTML = model.pools.map((name: string, p: number) =>
+        `<option value="${p}">${escapeHtml(name)}</option>`
+      ).join("");
+      poolSelect.addEventListener("change", () => {
+        mapPool = Number(poolSelect.value);
+        segmentMap(selected);
+      });
+    } else poolSelect.style.display = "none";
     function segmentMap(m: number): void {
       const r = model.reservations;
       let ranges: number[][] = [];
       for (let i = 0; i < r.at.length && r.at[i] <= m; i++) {
         const start = r.address[i], end = start + Math.abs(r.delta[i]);
-        if (start === 0) continue;
+        if (start === 0 || r.pool[i] !== mapPool) continue;
         if (r.delta[i] > 0) {
           ranges.push([start, end]);
           ranges.sort((p, q) => p[0] - q[0]);
@@ -678,15 +690,17 @@ export function viewerClient(): void {
       const live = liveAt(model, prep, prep.peakAt)
         .sort((p, q) => model.allocations.size[q] - model.allocations.size[p]).slice(0, 12);
       const a = model.allocations;
-      $("peak").innerHTML = "<tr><th>label</th><th>size</th><th>lifetime</th><th>site</th></tr>" +
+      const sites = live.some((i) => a.site[i] >= 0); // no empty column when none was captured
+      $("peak").innerHTML =
+        `<tr><th>label</th><th>size</th><th>lifetime</th>${sites ? "<th>site</th>" : ""}</tr>` +
         live.map((i) => {
           const color = prep.groups[prep.allocationGroup[i]]?.color ?? OTHER;
           const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
           return `<tr><td><i class="swatch" style="background:${color}"></i>${
             escapeHtml(model.labels[a.label[i]])
-          }</td><td class="num">${bytesText(a.size[i])}</td><td>${
-            lifetimeText(model, i)
-          }</td><td><code>${escapeHtml(site)}</code></td></tr>`;
+          }</td><td class="num">${bytesText(a.size[i])}</td><td>${lifetimeText(model, i)}</td>${
+            sites ? `<td><code>${escapeHtml(site)}</code></td>` : ""
+          }</tr>`;
         }).join("");
       $("peakAt").textContent = `${bytesText(prep.peak)} live`;
     }

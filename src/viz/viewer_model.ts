@@ -76,15 +76,26 @@ export interface ModelOptions {
   references?: ReferenceLine[];
 }
 
-/** The viewer model of `timeline`: allocations paired with their frees, reservations, marks. */
+/** Label of allocations the timeline frees without having seen them allocated. */
+export const BEFORE_THE_LOG = "(allocated before the log)";
+
+/**
+ * The viewer model of `timeline`: allocations paired with their frees, reservations, marks. A
+ * free of an allocation the timeline never saw (made before a log started) becomes an allocation
+ * live from the first event, labelled BEFORE_THE_LOG.
+ */
 export function modelFromTimeline(timeline: Timeline, options: ModelOptions): ViewerModel {
   const n = timeline.op.length;
-  let allocations = 0, reservations = 0;
+  let reservations = 0;
+  const seen = new Set<number>();
+  const earlier: number[] = []; // events freeing what was allocated before the timeline began
   for (let i = 0; i < n; i++) {
     const op = timeline.op[i];
-    if (op === EventOp.allocate) allocations++;
+    if (op === EventOp.allocate) seen.add(timeline.id[i]);
+    else if (op === EventOp.free && !seen.has(timeline.id[i])) earlier.push(i);
     else if (op === EventOp.reserve || op === EventOp.release) reservations++;
   }
+  const allocations = seen.size + earlier.length;
   const a = {
     start: new Int32Array(allocations),
     end: new Int32Array(allocations).fill(n),
@@ -100,8 +111,20 @@ export function modelFromTimeline(timeline: Timeline, options: ModelOptions): Vi
     address: new Float64Array(reservations),
   };
   const marks: ViewerModel["marks"] = [];
-  const open = new Map<number, number>();
+  const labels = timeline.labels.length > 0 ? [...timeline.labels] : ["(unlabelled)"];
   let next = 0, step = 0;
+  if (earlier.length > 0) {
+    const label = labels.push(BEFORE_THE_LOG) - 1;
+    for (const i of earlier) {
+      a.start[next] = 0;
+      a.end[next] = i;
+      a.size[next] = timeline.size[i];
+      a.label[next] = label;
+      a.site[next] = -1;
+      a.address[next++] = timeline.address[i];
+    }
+  }
+  const open = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const op = timeline.op[i], id = timeline.id[i], size = timeline.size[i];
     if (op === EventOp.allocate) {
@@ -128,7 +151,6 @@ export function modelFromTimeline(timeline: Timeline, options: ModelOptions): Vi
       marks.push({ at: i, kind: "trim", text: `${timeline.pools[id]}: cache trimmed` });
     }
   }
-  const labels = timeline.labels.length > 0 ? [...timeline.labels] : ["(unlabelled)"];
   for (let i = 0; i < allocations; i++) if (a.label[i] < 0) a.label[i] = 0;
   return {
     title: options.title,

@@ -54,6 +54,7 @@ section { background: #fff; border: 1px solid var(--rule); border-radius: 8px; p
   margin-bottom: 16px; }
 .bar { display: flex; justify-content: space-between; align-items: center; color: var(--dim);
   font-size: 12px; margin-bottom: 4px; }
+select { font: inherit; font-size: 12px; margin-left: 8px; }
 button { font: inherit; font-size: 12px; padding: 2px 10px; border: 1px solid #d1d5db;
   border-radius: 4px; background: #fff; cursor: pointer; }
 .wrap { position: relative; }
@@ -132,7 +133,8 @@ export async function renderViewerPage(model: ViewerModel): Promise<string> {
   <div id="legend"></div>
 </section>
 <div class="row">
-  <div><h2>Segments at <span id="mapAt"></span></h2><div id="mapStats"></div>
+  <div><h2>Segments at <span id="mapAt"></span> <select id="mapPool"></select></h2>
+    <div id="mapStats"></div>
     <div class="wrap"><canvas id="map"></canvas><div id="maptip" class="tip"></div></div></div>
   <div><h2>Largest live allocations at the peak · <span id="peakAt"></span></h2>
     <table id="peak"></table></div>

@@ -8,9 +8,9 @@
 
 import { formatBytes, GpumemError } from "../errors.ts";
 import { isSnapshot, type MemorySnapshot, type PoolSnapshot } from "../snapshot/snapshot_format.ts";
-import { EventOp, type Timeline } from "../tracking/event_log.ts";
 import type { Trace } from "../tracking/trace_format.ts";
 import { isPickle, readPickle } from "./pickle.ts";
+import { snapshotTimeline } from "./snapshot_timeline.ts";
 import { timelineFromTorchSnapshot } from "./torch_snapshot.ts";
 import { timelineFromTrace } from "./trace_timeline.ts";
 import { type Figure, modelFromTimeline, type ViewerModel } from "./viewer_model.ts";
@@ -31,70 +31,10 @@ function poolFigures(pool: PoolSnapshot): Figure[] {
   ];
 }
 
-/** The moment a snapshot was taken as a timeline: its segments reserved, its blocks allocated. */
-function timelineOfMoment(snapshot: MemorySnapshot): Timeline {
-  const t: Timeline = {
-    op: [],
-    id: [],
-    size: [],
-    stream: [],
-    address: [],
-    label: [],
-    site: [],
-    time: null,
-    labels: [],
-    sites: [],
-    pools: [],
-    dropped: 0,
-  };
-  const intern = (list: string[], name: string) => {
-    const at = list.indexOf(name);
-    return at >= 0 ? at : list.push(name) - 1;
-  };
-  const push = (op: number, id: number, size: number, address: number, label = -1, site = -1) => {
-    t.op.push(op);
-    t.id.push(id);
-    t.size.push(size);
-    t.stream.push(0);
-    t.address.push(address);
-    t.label.push(label);
-    t.site.push(site);
-  };
-  let id = 0;
-  for (const pool of [...snapshot.pools, ...snapshot.pinnedPools]) {
-    const poolIndex = intern(t.pools, pool.name);
-    for (const segment of pool.segments) {
-      const base = Number(BigInt(segment.address));
-      let runStart = -1;
-      const flush = (end: number) => {
-        if (runStart >= 0) push(EventOp.reserve, poolIndex, end - runStart, base + runStart);
-        runStart = -1;
-      };
-      for (const block of segment.blocks) {
-        if (block.state === "unmapped") flush(block.offset);
-        else if (runStart < 0) runStart = block.offset;
-      }
-      flush(segment.size);
-      for (const block of segment.blocks) {
-        if (block.state !== "allocated") continue;
-        push(
-          EventOp.allocate,
-          id++,
-          block.size,
-          base + block.offset,
-          intern(t.labels, block.label ?? "(unlabelled)"),
-          block.site === undefined ? -1 : intern(t.sites, block.site),
-        );
-      }
-    }
-  }
-  return t;
-}
-
 /** The viewer model of a gpumem snapshot: its event log when it has one, else its moment. */
 export function modelFromSnapshot(snapshot: MemorySnapshot, source: string): ViewerModel {
   const pool = snapshot.pools[0];
-  const timeline = snapshot.timeline ?? timelineOfMoment(snapshot);
+  const timeline = snapshotTimeline(snapshot);
   const dropped = timeline.dropped > 0
     ? ` (the log's ${timeline.dropped} oldest events dropped)`
     : "";

@@ -59,6 +59,7 @@ export class BrowserPage {
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-dev-shm-usage", // containers give /dev/shm little room
         "--no-first-run",
         "--no-default-browser-check",
         "--remote-debugging-port=0",
