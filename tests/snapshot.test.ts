@@ -15,7 +15,7 @@ import {
 } from "../mod.ts";
 import { DevicePools } from "../src/memory/default_resources.ts";
 import { VirtualResource } from "../src/memory/virtual_resource.ts";
-import { EventOp } from "../src/tracking/event_log.ts";
+import { EventOp } from "../src/tracking/timeline.ts";
 
 const MiB = 1 << 20;
 

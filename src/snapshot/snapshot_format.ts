@@ -8,7 +8,7 @@
 
 import { GpumemError } from "../errors.ts";
 import type { PoolStats } from "../memory/pool/pool_stats.ts";
-import type { Timeline } from "../tracking/event_log.ts";
+import type { Timeline } from "../tracking/timeline.ts";
 
 /** The `format` field of every snapshot. */
 export const SNAPSHOT_FORMAT = "gpumem-snapshot";

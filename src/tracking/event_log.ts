@@ -8,56 +8,13 @@
  */
 
 import { formatBytes, GpumemError, InvalidArgumentError } from "../errors.ts";
+import { EventOp, Names, type Timeline, TimelineBuilder } from "./timeline.ts";
 import type { Trace, TraceEvent } from "./trace_format.ts";
 
 /** Most events a log keeps: 2^26 (3 GiB of events). */
 const MAX_EVENT_CAPACITY = 2 ** 26;
 /** Bytes a log keeps per event: four float64 columns, the address, label and site indices. */
 const BYTES_PER_EVENT = 48;
-
-/** What an event of the log is (the timeline's `op` column). */
-export const EventOp = {
-  /** A buffer allocated: id, bytes, stream, address, label, site. */
-  allocate: 0,
-  /** A buffer freed: id, bytes, stream, address. */
-  free: 1,
-  /** A pool took memory from its upstream: pool index as id, bytes, address. */
-  reserve: 2,
-  /** A pool gave memory back: pool index as id, bytes, address. */
-  release: 3,
-  /** A pool refused an allocation: pool index as id, bytes asked for. */
-  outOfMemory: 4,
-  /** A pool's cache was trimmed or freed: pool index as id, bytes it was asked to keep. */
-  trim: 5,
-} as const;
-
-/** The log's events in columns, oldest first (JSON-serialisable). */
-export interface Timeline {
-  /** {@linkcode EventOp} per event. */
-  op: number[];
-  /** Allocation id (allocate, free) or pool index (the pool events). */
-  id: number[];
-  /** Bytes. */
-  size: number[];
-  /** Stream number (0: none or the legacy default stream). */
-  stream: number[];
-  /** Address (allocate, free, reserve, release; else 0). */
-  address: number[];
-  /** Index into `labels` (allocate; else -1). */
-  label: number[];
-  /** Index into `sites` (allocate with a site; else -1). */
-  site: number[];
-  /** performance.now() per event when the tracker takes timestamps, else null. */
-  time: number[] | null;
-  /** Label names. */
-  labels: string[];
-  /** Site texts. */
-  sites: string[];
-  /** Pool names (the pool events' `id`). */
-  pools: string[];
-  /** Events recorded before the oldest one kept. */
-  dropped: number;
-}
 
 export function checkCapacity(capacity: number): void {
   if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > MAX_EVENT_CAPACITY) {
@@ -66,28 +23,6 @@ export function checkCapacity(capacity: number): void {
       `an integer from 0 to ${MAX_EVENT_CAPACITY}`,
       capacity,
     );
-  }
-}
-
-/** Interns strings as small indices (labels, sites, pool names). */
-class Names {
-  readonly list: string[] = [];
-  readonly #index = new Map<string, number>();
-  #last: string | undefined = undefined;
-  #lastIndex = -1;
-
-  indexOf(name: string | undefined): number {
-    if (name === undefined) return -1;
-    if (name === this.#last) return this.#lastIndex; // a loop of one label skips the map
-    let index = this.#index.get(name);
-    if (index === undefined) {
-      index = this.list.length;
-      this.list.push(name);
-      this.#index.set(name, index);
-    }
-    this.#last = name;
-    this.#lastIndex = index;
-    return index;
   }
 }
 
@@ -209,30 +144,23 @@ export class EventLog {
 
   /** Every kept event in columns. */
   timeline(): Timeline {
-    const timeline: Timeline = {
-      op: [],
-      id: [],
-      size: [],
-      stream: [],
-      address: [],
-      label: [],
-      site: [],
-      time: this.#times.length !== 0 ? [] : null,
-      labels: [...this.#labels.list],
-      sites: [...this.#sites.list],
-      pools: [...this.#pools.list],
-      dropped: Math.max(0, this.#written - this.capacity),
-    };
+    const builder = new TimelineBuilder(this.#times.length !== 0, {
+      labels: this.#labels.list,
+      sites: this.#sites.list,
+      pools: this.#pools.list,
+    }, Math.max(0, this.#written - this.capacity));
     for (const slot of this.#kept()) {
-      timeline.op.push(this.#events[4 * slot]);
-      timeline.id.push(this.#events[4 * slot + 1]);
-      timeline.size.push(this.#events[4 * slot + 2]);
-      timeline.stream.push(this.#events[4 * slot + 3]);
-      timeline.address.push(Number(this.#addresses[slot]));
-      timeline.label.push(this.#names[2 * slot]);
-      timeline.site.push(this.#names[2 * slot + 1]);
-      timeline.time?.push(this.#times[slot]);
+      builder.push({
+        op: this.#events[4 * slot],
+        id: this.#events[4 * slot + 1],
+        size: this.#events[4 * slot + 2],
+        stream: this.#events[4 * slot + 3],
+        address: Number(this.#addresses[slot]),
+        label: this.#names[2 * slot],
+        site: this.#names[2 * slot + 1],
+        time: this.#times[slot],
+      });
     }
-    return timeline;
+    return builder.finish();
   }
 }

@@ -8,7 +8,8 @@
 
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import { checkBoolean, checkByteCount, checkOptions } from "../validate.ts";
-import { checkCapacity, EventLog, type Timeline } from "./event_log.ts";
+import { checkCapacity, EventLog } from "./event_log.ts";
+import type { Timeline } from "./timeline.ts";
 import { flushTrackerNurseries } from "./nursery.ts";
 import { buildReport, type MemoryReport } from "./report.ts";
 import { type SiteCapture, SiteSampler } from "./sites.ts";
@@ -25,7 +26,7 @@ import { defaultLeakWarning, TrackerScope } from "./tracker_scope.ts";
 
 export { registerTrackerNursery } from "./nursery.ts";
 export type { MemoryReport, ReportRow } from "./report.ts";
-export { EventOp, type Timeline } from "./event_log.ts";
+export { EventOp, type Timeline } from "./timeline.ts";
 export type { SiteCapture } from "./sites.ts";
 export type { LabelEntry, TrackedAllocation, TrackerNode } from "./tracker_node.ts";
 export { TrackerScope } from "./tracker_scope.ts";

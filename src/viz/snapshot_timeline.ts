@@ -8,30 +8,7 @@
  */
 
 import type { MemorySnapshot, PoolSnapshot } from "../snapshot/snapshot_format.ts";
-import { EventOp, type Timeline } from "../tracking/event_log.ts";
-
-/** An empty timeline with the given names. */
-function emptyTimeline(source: Timeline | null): Timeline {
-  return {
-    op: [],
-    id: [],
-    size: [],
-    stream: [],
-    address: [],
-    label: [],
-    site: [],
-    time: source?.time === null || source === null ? null : [],
-    labels: [...(source?.labels ?? [])],
-    sites: [...(source?.sites ?? [])],
-    pools: [...(source?.pools ?? [])],
-    dropped: source?.dropped ?? 0,
-  };
-}
-
-function intern(list: string[], name: string): number {
-  const at = list.indexOf(name);
-  return at >= 0 ? at : list.push(name) - 1;
-}
+import { EventOp, type Timeline, TimelineBuilder } from "../tracking/timeline.ts";
 
 /** Mapped address ranges as sorted, disjoint [start, end) pairs. */
 class Ranges {
@@ -95,20 +72,11 @@ function allocatedBlocks(snapshot: MemorySnapshot) {
  */
 export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
   const log = snapshot.timeline;
-  const t = emptyTimeline(log);
-  const push = (op: number, id: number, size: number, address: number, label = -1, site = -1) => {
-    t.op.push(op);
-    t.id.push(id);
-    t.size.push(size);
-    t.stream.push(0);
-    t.address.push(address);
-    t.label.push(label);
-    t.site.push(site);
-    t.time?.push(log?.time?.[0] ?? 0);
-  };
+  const t = new TimelineBuilder(log !== null && log.time !== null, log ?? {}, log?.dropped ?? 0);
+  const start = log?.time?.[0] ?? 0;
   // The pools as they were when the log started: undo its reservations, newest first.
   for (const pool of [...snapshot.pools, ...snapshot.pinnedPools]) {
-    const index = intern(t.pools, pool.name);
+    const index = t.pools.indexOf(pool.name);
     const ranges = mappedRanges(pool);
     let reserved = pool.stats.reservedBytes.current;
     if (log !== null) {
@@ -119,19 +87,21 @@ export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
         ) {
           continue;
         }
-        const start = log.address[i], end = start + log.size[i];
+        const from = log.address[i], to = from + log.size[i];
         if (op === EventOp.reserve) {
           reserved -= log.size[i];
-          if (start !== 0) ranges.remove(start, end);
+          if (from !== 0) ranges.remove(from, to);
         } else {
           reserved += log.size[i];
-          if (start !== 0) ranges.add(start, end);
+          if (from !== 0) ranges.add(from, to);
         }
       }
     }
-    for (const [start, end] of ranges.list) push(EventOp.reserve, index, end - start, start);
+    for (const [from, to] of ranges.list) {
+      t.push({ op: EventOp.reserve, id: index, size: to - from, address: from, time: start });
+    }
     const unplaced = reserved - ranges.bytes; // mapped without an address logged (growable buffers)
-    if (unplaced > 0) push(EventOp.reserve, index, unplaced, 0);
+    if (unplaced > 0) t.push({ op: EventOp.reserve, id: index, size: unplaced, time: start });
   }
   // Blocks live through the whole log: allocated at the snapshot, but not by the log.
   const loggedLive = new Set<number>();
@@ -146,28 +116,30 @@ export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
   let id = -1; // ids the log never gives
   for (const block of allocatedBlocks(snapshot)) {
     if (loggedLive.has(block.address)) continue;
-    push(
-      EventOp.allocate,
-      id--,
-      block.requested || block.size,
-      block.address,
-      intern(t.labels, block.label ?? "(unlabelled)"),
-      block.site === undefined ? -1 : intern(t.sites, block.site),
-    );
+    t.push({
+      op: EventOp.allocate,
+      id: id--,
+      size: block.requested || block.size,
+      address: block.address,
+      label: t.labels.indexOf(block.label ?? "(unlabelled)"),
+      site: t.sites.indexOf(block.site),
+      time: start,
+    });
   }
-  if (log === null) return t;
+  if (log === null) return t.finish();
   // Then the log itself; its pool indices follow the names.
   for (let i = 0; i < log.op.length; i++) {
     const op = log.op[i];
-    const pool = op >= EventOp.reserve ? intern(t.pools, log.pools[log.id[i]]) : log.id[i];
-    t.op.push(op);
-    t.id.push(pool);
-    t.size.push(log.size[i]);
-    t.stream.push(log.stream[i]);
-    t.address.push(log.address[i]);
-    t.label.push(log.label[i]);
-    t.site.push(log.site[i]);
-    t.time?.push(log.time![i]);
+    t.push({
+      op,
+      id: op >= EventOp.reserve ? t.pools.indexOf(log.pools[log.id[i]]) : log.id[i],
+      size: log.size[i],
+      stream: log.stream[i],
+      address: log.address[i],
+      label: log.label[i],
+      site: log.site[i],
+      time: log.time?.[i],
+    });
   }
-  return t;
+  return t.finish();
 }

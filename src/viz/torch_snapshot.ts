@@ -9,7 +9,7 @@
  */
 
 import { formatBytes, GpumemError } from "../errors.ts";
-import { EventOp, type Timeline } from "../tracking/event_log.ts";
+import { EventOp, type Timeline, TimelineBuilder } from "../tracking/timeline.ts";
 import type { PickleValue } from "./pickle.ts";
 import type { Figure } from "./viewer_model.ts";
 
@@ -70,48 +70,25 @@ export function timelineFromTorchSnapshot(
   const segments = (Array.isArray(snapshot.segments) ? snapshot.segments : []).filter(isDict)
     .filter((segment) => num(segment.device) === device);
 
-  const t: Timeline = {
-    op: [],
-    id: [],
-    size: [],
-    stream: [],
-    address: [],
-    label: [],
-    site: [],
-    time: entries.some((e) => "time_us" in e) ? [] : null,
-    labels: [],
-    sites: [],
+  const t = new TimelineBuilder(entries.some((e) => "time_us" in e), {
     pools: [`torch cuda:${device}`],
-    dropped: 0,
-  };
-  const labels = new Map<string, number>(), sites = new Map<string, number>();
-  const intern = (map: Map<string, number>, list: string[], name: string | undefined) => {
-    if (name === undefined) return -1;
-    let index = map.get(name);
-    if (index === undefined) {
-      index = list.push(name) - 1;
-      map.set(name, index);
-    }
-    return index;
-  };
+  });
   let nextId = 0;
   const liveIds = new Map<number, number>();
-  const push = (op: number, id: number, size: number, address: number, time: number) => {
-    t.op.push(op);
-    t.id.push(id);
-    t.size.push(size);
-    t.stream.push(0);
-    t.address.push(address);
-    t.label.push(-1);
-    t.site.push(-1);
-    t.time?.push(time);
-  };
+  const push = (op: number, id: number, size: number, address: number, time: number) =>
+    t.push({ op, id, size, address, time });
   const allocate = (address: number, size: number, frames: Dict[], time: number) => {
     const id = nextId++;
     liveIds.set(address, id);
-    push(EventOp.allocate, id, size, address, time);
-    t.label[t.label.length - 1] = intern(labels, t.labels, labelOf(frames));
-    t.site[t.site.length - 1] = intern(sites, t.sites, siteOf(frames));
+    t.push({
+      op: EventOp.allocate,
+      id,
+      size,
+      address,
+      time,
+      label: t.labels.indexOf(labelOf(frames)),
+      site: t.sites.indexOf(siteOf(frames)),
+    });
   };
 
   // What existed before the recording: segments never allocated in the trace, blocks allocated
@@ -127,7 +104,9 @@ export function timelineFromTorchSnapshot(
       tracedAllocs.add(address);
     }
   }
-  const t0 = t.time === null ? 0 : num(entries.find((e) => "time_us" in e)?.time_us) / 1000;
+  const t0 = !entries.some((e) => "time_us" in e)
+    ? 0
+    : num(entries.find((e) => "time_us" in e)?.time_us) / 1000;
   for (const segment of segments) {
     const address = num(segment.address);
     if (!tracedSegments.has(address)) {
@@ -172,15 +151,17 @@ export function timelineFromTorchSnapshot(
         break;
     }
   }
+  const timeline = t.finish();
   let reserved = 0, peakReserved = 0, live = 0, peakLive = 0;
   const sizes = new Map<number, number>();
-  for (let i = 0; i < t.op.length; i++) {
-    if (t.op[i] === EventOp.reserve) reserved += t.size[i];
-    else if (t.op[i] === EventOp.release) reserved -= t.size[i];
-    else if (t.op[i] === EventOp.allocate) {
-      sizes.set(t.id[i], t.size[i]);
-      live += t.size[i];
-    } else if (t.op[i] === EventOp.free) live -= sizes.get(t.id[i]) ?? 0;
+  for (let i = 0; i < timeline.op.length; i++) {
+    const op = timeline.op[i], size = timeline.size[i];
+    if (op === EventOp.reserve) reserved += size;
+    else if (op === EventOp.release) reserved -= size;
+    else if (op === EventOp.allocate) {
+      sizes.set(timeline.id[i], size);
+      live += size;
+    } else if (op === EventOp.free) live -= sizes.get(timeline.id[i]) ?? 0;
     peakReserved = Math.max(peakReserved, reserved);
     peakLive = Math.max(peakLive, live);
   }
@@ -192,5 +173,5 @@ export function timelineFromTorchSnapshot(
     ["peak reserved ÷ peak live", peakLive > 0 ? (peakReserved / peakLive).toFixed(3) : "–"],
     ["out-of-memory events", String(ooms)],
   ];
-  return { timeline: t, figures };
+  return { timeline, figures };
 }

@@ -12,7 +12,7 @@ import { formatBytes } from "../errors.ts";
 import { MemoryPool } from "../memory/pool/memory_pool.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
 import { setActiveTracker } from "../tracking/active_tracker.ts";
-import type { Timeline } from "../tracking/event_log.ts";
+import type { Timeline } from "../tracking/timeline.ts";
 import { MemoryTracker } from "../tracking/memory_tracker.ts";
 import type { Trace } from "../tracking/trace_format.ts";
 import type { LabelEntry, TrackerNode } from "../tracking/tracker_node.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { EventOp, type Timeline } from "../tracking/event_log.ts";
+import { EventOp, type Timeline } from "../tracking/timeline.ts";
 
 /** One figure shown beside the timeline: a name and its value as text. */
 export type Figure = [name: string, value: string];

@@ -41,7 +41,7 @@ import { absorbNext, cutAfter, type Growth, isUnused, planGrowth } from "./segme
 import { GrowableRange, type RangeAccount } from "./growable_range.ts";
 import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { activeTracker } from "../../tracking/active_tracker.ts";
-import { EventOp } from "../../tracking/event_log.ts";
+import { EventOp } from "../../tracking/timeline.ts";
 import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
 import type { PoolSnapshot } from "../../snapshot/snapshot_format.ts";
 import type { TrackedAllocation } from "../../tracking/tracker_node.ts";
