@@ -29,6 +29,7 @@ export {
   LibraryUnavailableError,
   type OutOfMemoryDetails,
   OutOfMemoryError,
+  SlotsHeldError,
   TransferError,
 } from "./src/errors.ts";
 export type { HostArray, HostArrayConstructor } from "./src/validate.ts";
@@ -99,6 +100,12 @@ export {
   type RegisterHostOptions,
 } from "./src/transfer/host_registration.ts";
 export {
+  Readback,
+  ReadbackFrame,
+  type ReadbackOptions,
+  type ReadbackStats,
+} from "./src/transfer/readback.ts";
+export {
   TransferPipeline,
   type TransferPipelineOptions,
   type TransferStats,
@@ -119,6 +126,7 @@ export { type MemorySnapshot, parseSnapshot } from "./src/snapshot/snapshot_form
 
 // Kernels: mesh queries, nearest neighbours and features, distances.
 export { axpy } from "./src/kernels/axpy.ts";
+export { stepParticles, type StepParticlesOptions } from "./src/kernels/particles.ts";
 export { MeshBvh, type MeshBvhOptions } from "./src/kernels/mesh_bvh.ts";
 export { type KernelPlacementOptions } from "./src/kernels/kernel_options.ts";
 export {

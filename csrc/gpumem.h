@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 5
+#define GM_ABI_VERSION 6
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */
@@ -38,6 +38,13 @@ const char *gm_last_error(void);
 /* y[i] = a * x[i] + y[i] for i < n, float32. Ordered on `stream` (a CUstream; NULL for the legacy
  * default stream) and asynchronous on the CUDA build; done on return on the CPU build. */
 int gm_axpy_f32(int device, uint64_t n, float a, uint64_t x, uint64_t y, void *stream);
+
+/* Advances n particles (positions and velocities: float32 xyz triples at those addresses) by
+ * `substeps` steps of `dt` seconds from `time` (csrc/sim/particles.h: three circling gravity
+ * wells, damping, walls at +-1). Ordered on `stream` on the CUDA build; done on return on the
+ * CPU build. */
+int gm_particles_step(int device, uint64_t n, uint64_t positions, uint64_t velocities, float dt,
+                      int substeps, float time, void *stream);
 
 /* Staged copies (csrc/staged_copy.h says how). Creates a stager in *out (an opaque handle) whose
  * transfers run on `threads` threads: the caller's and threads - 1 of its own, which poll for

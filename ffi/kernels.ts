@@ -272,6 +272,20 @@ export const kernelSymbols = {
     ],
     result: "i32",
   },
+  /** int gm_particles_step(int device, uint64_t n, uint64_t positions, uint64_t velocities, float dt, int substeps, float time, void *stream) */
+  gm_particles_step: {
+    parameters: [
+      "i32", /* int device */
+      "u64", /* uint64_t n: particles */
+      "u64", /* uint64_t positions: n xyz float triples, updated in place */
+      "u64", /* uint64_t velocities: n xyz float triples, updated in place */
+      "f32", /* float dt: seconds a substep */
+      "i32", /* int substeps */
+      "f32", /* float time: the wells' clock at the first substep */
+      "pointer", /* void *stream */
+    ],
+    result: "i32",
+  },
   /** int gm_stager_create(const char *driver_library, void *context, int threads, int spin_us, uint64_t *out) */
   gm_stager_create: {
     parameters: [
@@ -453,7 +467,7 @@ export const kernelSymbols = {
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 5;
+export const KERNEL_ABI_VERSION = 6;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {

@@ -167,6 +167,24 @@ export class DisposedError extends GpumemError {
   }
 }
 
+/**
+ * A Readback was asked for a frame while the host still holds every slot it could copy into:
+ * give a frame back (release()) first, or make the ring with more slots. Nothing was queued.
+ */
+export class SlotsHeldError extends GpumemError {
+  /** The ring's slots. */
+  readonly slots: number;
+
+  /** Creates the error for a ring of `slots` slots. */
+  constructor(slots: number) {
+    super(
+      `all ${slots} readback slots are held: release() a frame before asking for the next ` +
+        "(or make the ring with more slots)",
+    );
+    this.slots = slots;
+  }
+}
+
 /** Formats a byte count for people: `1.50 GiB`, `512 B`; `unknown` for NaN. */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return "unknown";
