@@ -118,8 +118,20 @@ export class DeviceBuffer {
   static {
     // The collection net asks at the end of a buffer's first task whether it is still unfreed.
     setSurvivalHandler((owner) => (owner as DeviceBuffer).#outliveTask());
-    makeWindow = (resource, address, bytes, label) =>
-      new DeviceBuffer(resource, address, bytes, undefined, undefined, label, 0, null);
+    makeWindow = (resource, address, bytes, label) => {
+      const window = new DeviceBuffer(
+        resource,
+        address,
+        bytes,
+        undefined,
+        undefined,
+        label,
+        0,
+        null,
+      );
+      window.#external = true;
+      return window;
+    };
   }
 
   /** Bytes in this buffer (a view's own length, not its owner's). */
@@ -132,6 +144,8 @@ export class DeviceBuffer {
   readonly #resource: MemoryResource;
   readonly #stream: Stream | undefined;
   readonly #block: ResourceBlock | undefined;
+  /** A window over memory something else owns and gives back (windowBuffer): free() only closes it. */
+  #external = false;
   readonly #label: string | undefined;
   /** Owner: its memory went back. (A view reads its owner's.) */
   #freed = false;
@@ -352,8 +366,9 @@ export class DeviceBuffer {
     else busy.then(() => this.#release());
   }
 
-  /** Gives a freed owner's memory back (and stops counting it). */
+  /** Gives a freed owner's memory back (and stops counting it); a window's is not its own. */
   #release(): void {
+    if (this.#external) return;
     const record = this.#record;
     if (record !== null) {
       unwatchRecord(record);
@@ -495,9 +510,9 @@ export class DeviceBuffer {
 
 /**
  * An owning DeviceBuffer over `bytes` at `address` that something else owns and accounts (a
- * ResizableBuffer's mapped range): not tracked nor watched by the collection net; its free()
- * hands the range to `resource.deallocate`, which for such windows does nothing, and makes its
- * views unusable. For gpumem's own containers, not exported from mod.ts.
+ * ResizableBuffer's mapped range, reserved from `resource`): not tracked nor watched by the
+ * collection net; its free() gives nothing back and makes its views unusable. For gpumem's own
+ * containers, not exported from mod.ts.
  */
 export function windowBuffer(
   resource: MemoryResource,

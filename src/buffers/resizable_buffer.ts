@@ -99,27 +99,24 @@ interface Storage {
 /** A range reserved once, memory mapped into it as it grows: stable pointer, views survive. */
 class MappedStorage implements Storage {
   readonly #range: GrowableRange;
-  readonly #windowResource: MemoryResource;
+  readonly #pool: GrowableSource;
   readonly #label: string | undefined;
   readonly #deviceId: string;
-  /** Owners of the views handed out, each over the capacity there was when it was made. */
-  #windows: DeviceBuffer[] = [];
+  /**
+   * The owners of the views handed out, each as long as its views reach (offset + length), so a
+   * shrink closes exactly the views reaching past what stays mapped. Held weakly: a window whose
+   * views are all gone is dropped.
+   */
+  #windows = new Map<number, WeakRef<DeviceBuffer>>();
   #tracker: MemoryTracker | null;
   #record: TrackedAllocation | null = null;
 
   constructor(pool: GrowableSource, maxBytes: number, label: string | undefined) {
     this.#range = pool.reserveGrowable(maxBytes, label);
+    this.#pool = pool;
     this.#label = label;
     this.#deviceId = pool.device.id;
     this.#tracker = activeTracker();
-    this.#windowResource = {
-      device: pool.device,
-      name: `ResizableBuffer(${pool.name})`,
-      allocate: () => {
-        throw new GpumemError("a ResizableBuffer's window allocates nothing");
-      },
-      deallocate: () => {}, // the range owns the memory
-    };
   }
 
   get capacity(): number {
@@ -141,29 +138,39 @@ class MappedStorage implements Storage {
 
   shrink(bytes: number): void {
     const mapped = this.#range.shrink(bytes);
-    // Views reaching past what stays mapped die with their window.
-    this.#windows = this.#windows.filter((window) => {
-      if (window.byteLength <= mapped) return true;
-      window.free();
-      return false;
-    });
+    // Views reaching past what stays mapped die with their window; the others live on.
+    for (const [extent, ref] of this.#windows) {
+      const window = ref.deref();
+      if (window !== undefined && extent <= mapped) continue;
+      window?.free();
+      this.#windows.delete(extent);
+    }
     this.#retrack();
   }
 
   view(offset: number, length: number): DeviceBuffer {
-    let window = this.#windows.at(-1);
-    if (window === undefined || window.byteLength !== this.capacity) {
-      window = windowBuffer(this.#windowResource, this.address, this.capacity, this.#label);
-      this.#windows.push(window);
+    const extent = offset + length;
+    let window = this.#windows.get(extent)?.deref();
+    if (window === undefined || window.disposed) {
+      if (this.#windows.size >= 64) this.#dropCollected();
+      window = windowBuffer(this.#pool, this.address, extent, this.#label);
+      this.#windows.set(extent, new WeakRef(window));
     }
     return window.view(offset, length);
   }
 
   free(): void {
-    for (const window of this.#windows) window.free();
-    this.#windows = [];
+    for (const ref of this.#windows.values()) ref.deref()?.free();
+    this.#windows.clear();
     this.#range.close();
     this.#retrack();
+  }
+
+  /** Forgets the windows nobody holds a view of any more. */
+  #dropCollected(): void {
+    for (const [extent, ref] of this.#windows) {
+      if (ref.deref() === undefined) this.#windows.delete(extent);
+    }
   }
 
   /** The tracker counts the mapped bytes under the label (one record, renewed on each resize). */

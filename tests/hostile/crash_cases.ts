@@ -106,11 +106,14 @@ export const CASES: Record<string, () => Promise<void>> = {
     using buffer = ResizableBuffer.create(1 << 20, { device: cpuDevice, strategy: "vmm" });
     buffer.resize(64 << 20);
     const tail = buffer.view(60 << 20, 4 << 20);
+    const head = buffer.view(0, 1 << 20);
+    head.fill(7);
     buffer.resize(1 << 20);
     buffer.shrinkToFit();
     assert.ok(buffer.capacity < 60 << 20, "the tail was unmapped");
     await rejects(() => tail.fill(1), DisposedError);
     await rejects(() => tail.copyToHost(), DisposedError);
+    assert.equal(head.copyToHost()[12345], 7, "a view inside what stays mapped lives on");
   },
 };
 
