@@ -20,7 +20,6 @@ import {
   CapacityError,
   DisposedError,
   formatBytes,
-  GpumemError,
   InvalidArgumentError,
 } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
