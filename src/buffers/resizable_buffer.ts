@@ -16,12 +16,7 @@
 import type { Stream } from "../cuda/stream.ts";
 import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import {
-  CapacityError,
-  DisposedError,
-  formatBytes,
-  InvalidArgumentError,
-} from "../errors.ts";
+import { CapacityError, DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
 import type { GrowableRange } from "../memory/pool/growable_range.ts";
 import { type GrowableSource, isGrowableSource } from "../memory/growable_source.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Stream, streamIdle, streamSynchronize, streamWaitFor } from "../../cuda/stream.ts";
+import { type Stream, streamIdle, streamWaitFor } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import {
@@ -33,13 +33,16 @@ import {
   type AddressSpaceResource,
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
-import { Block, Segment, UNMAPPED } from "./block.ts";
+import { Block, type Segment } from "./block.ts";
 import { PendingReuse } from "./pending_reuse.ts";
 import { describeLive, describePool } from "./pool_report.ts";
 import { StreamFreeLists } from "./stream_free_lists.ts";
-import { absorbNext, cutAfter, type Growth, isUnused, planGrowth } from "./segment_carving.ts";
+import { cutAfter } from "./segment_carving.ts";
+import { ExpandableSegments } from "./expandable_segments.ts";
+import { FixedSegments } from "./fixed_segments.ts";
+import type { SegmentHost, SegmentSource } from "./segment_source.ts";
 import { GrowableRange, type RangeAccount } from "./growable_range.ts";
-import { roundRequest, segmentSizeFor, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
+import { roundRequest, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { activeTracker } from "../../tracking/active_tracker.ts";
 import { EventOp } from "../../tracking/timeline.ts";
 import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
@@ -93,8 +96,8 @@ export class MemoryPool implements BlockResource {
   readonly #freeLists = new Map<Stream | null, StreamFreeLists>();
   #lastKey: Stream | null = null;
   #lastLists: StreamFreeLists | null = null;
-  /** The upstream, when segments grow in place. */
-  readonly #space: AddressSpaceResource | null;
+  /** Where segments come from: whole from the upstream, or ranges growing in place. */
+  readonly #segmentSource: SegmentSource;
   /** Where the upstream's memory comes from (the device, or the system for pinned host memory). */
   readonly #source: MemorySource;
   readonly #segments = new Set<Segment>();
@@ -137,7 +140,9 @@ export class MemoryPool implements BlockResource {
       );
     }
     this.expandableSegments = canGrow && options.expandableSegments !== false;
-    this.#space = this.expandableSegments ? upstream as AddressSpaceResource : null;
+    this.#segmentSource = this.expandableSegments
+      ? new ExpandableSegments(upstream as AddressSpaceResource, this.#segmentHost())
+      : new FixedSegments(upstream, this.#segmentHost());
     this.#source = upstream.memInfo === undefined
       ? this.device
       : { id: upstream.name, memInfo: () => upstream.memInfo!() };
@@ -313,14 +318,7 @@ export class MemoryPool implements BlockResource {
     this.#collectPending();
     for (const lists of this.#freeLists.values()) lists.prune();
     const before = this.#reserved.current;
-    if (this.#space !== null) this.#trimInPlace(this.#space, bytesToKeep);
-    else {
-      const unused = [...this.#segments].filter(isUnused).sort((a, b) => b.size - a.size);
-      for (const segment of unused) {
-        if (this.#reserved.current <= bytesToKeep) break;
-        this.#releaseSegment(segment);
-      }
-    }
+    this.#segmentSource.trim(bytesToKeep);
     if (this.#reserved.current < before) this.#logEvent(EventOp.trim, bytesToKeep, 0n);
   }
 
@@ -447,9 +445,7 @@ export class MemoryPool implements BlockResource {
       );
     }
     this.emergencyCleanup();
-    if (this.#space !== null) {
-      for (const segment of [...this.#segments]) this.#releaseRange(this.#space, segment);
-    }
+    this.#segmentSource.close();
     this.#closed = true;
   }
 
@@ -577,35 +573,17 @@ export class MemoryPool implements BlockResource {
     return null;
   }
 
-  /** A new segment for a request of `size`; frees the cache and retries once when refused. */
-  #grow(size: number, small: boolean, key: Stream | null): Block {
-    if (this.#space !== null) return this.#growInPlace(this.#space, size, small, key);
-    const segmentSize = segmentSizeFor(size);
-    return this.#growWithRetry(size, () => {
-      const refused = this.#overLimit(segmentSize);
-      if (refused !== undefined) return refused;
-      this.#upstreamCalls++;
-      const address = this.upstream.allocate(segmentSize, key ?? undefined);
-      const segment = new Segment(address, segmentSize, key, small);
-      this.#adoptSegment(segment);
-      this.#reserved.add(segmentSize);
-      this.#logEvent(EventOp.reserve, segmentSize, address);
-      this.#segmentCount.add(1);
-      return segment.first;
-    });
-  }
-
   /**
-   * One way to grow for both kinds of segment: `grow` returns the new block, or why the limit
-   * refused; refused or out of memory, it runs once more after the cache is freed, and then the
-   * pool's OutOfMemoryError says why.
+   * New memory for a request of `size` from the segment source: the block, or, refused by the
+   * limit or out of memory, once more after the cache is freed, and then the pool's
+   * OutOfMemoryError says why.
    */
-  #growWithRetry(size: number, grow: () => Block | string): Block {
+  #grow(size: number, small: boolean, key: Stream | null): Block {
     let failure: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt === 1) this.freeCache();
       try {
-        const grown = grow();
+        const grown = this.#segmentSource.grow(size, small, key);
         if (typeof grown !== "string") return grown;
         failure = grown;
       } catch (error) {
@@ -614,146 +592,6 @@ export class MemoryPool implements BlockResource {
       }
     }
     throw this.#outOfMemory(size, failure);
-  }
-
-  /**
-   * Maps memory for a request of `size` into a growable segment of the stream, where the least
-   * new memory serves it (next to free space it merges with); reserves a new range only when no
-   * segment has room. Frees the cache and retries once when the limit or the upstream refuses.
-   */
-  #growInPlace(space: AddressSpaceResource, size: number, small: boolean, key: Stream | null) {
-    return this.#growWithRetry(size, () => {
-      const lists = this.#listsFor(key);
-      const ranges = small ? lists.smallRanges : lists.largeRanges;
-      let growth = planGrowth(ranges, size, space);
-      const bytes = growth?.bytes ?? space.roundUp(size);
-      const refused = this.#overLimit(bytes);
-      if (refused !== undefined) return refused;
-      if (growth === null) {
-        this.#upstreamCalls++;
-        const rangeBytes = Math.max(space.defaultRangeBytes, bytes);
-        const segment = new Segment(space.reserve(rangeBytes), rangeBytes, key, small, true);
-        this.#adoptSegment(segment);
-        ranges.push(segment);
-        growth = { unmapped: segment.first, offset: 0, bytes };
-      }
-      const segment = growth.unmapped.segment;
-      this.#upstreamCalls++;
-      space.map(segment.address + BigInt(growth.offset), growth.bytes);
-      this.#reserved.add(growth.bytes);
-      this.#logEvent(EventOp.reserve, growth.bytes, segment.address + BigInt(growth.offset));
-      this.#segmentCount.add(1);
-      const block = this.#cache(this.#carveMapped(growth));
-      (small ? lists.small : lists.large).remove(block);
-      return block;
-    });
-  }
-
-  /** Splits the newly mapped piece out of its unmapped block; returns it (free, unfiled). */
-  #carveMapped({ unmapped, offset, bytes }: Growth): Block {
-    const unmappedPieces = unmapped.segment.unmapped!;
-    const end = offset + bytes;
-    if (end < unmapped.offset + unmapped.size) {
-      const tail = cutAfter(unmapped, end - unmapped.offset);
-      tail.binSlot = UNMAPPED;
-      unmappedPieces.add(tail);
-    }
-    if (offset === unmapped.offset) {
-      unmappedPieces.delete(unmapped);
-      unmapped.binSlot = -1;
-      return unmapped;
-    }
-    return cutAfter(unmapped, offset - unmapped.offset);
-  }
-
-  /** Unmaps the largest mapped pieces lying in free space until `bytesToKeep` stay mapped. */
-  #trimInPlace(space: AddressSpaceResource, bytesToKeep: number): void {
-    const pieces: { block: Block; address: bigint; bytes: number }[] = [];
-    for (const segment of this.#segments) {
-      for (let block: Block | null = segment.first; block !== null; block = block.next) {
-        if (block.binSlot < 0) continue;
-        for (const piece of space.mappingsWithin(block.address, block.size)) {
-          pieces.push({ block, ...piece });
-        }
-      }
-    }
-    pieces.sort((a, b) => b.bytes - a.bytes);
-    let keep = this.#reserved.current;
-    const chosen = pieces.filter((piece) => {
-      if (keep <= bytesToKeep) return false;
-      keep -= piece.bytes;
-      return true;
-    }).sort((a, b) => (a.address < b.address ? -1 : 1));
-    // Unmapping does not wait for work still queued on the memory (unlike cuMemFree), and a
-    // block freed on its stream may still be in use there: wait for those streams first, as
-    // PyTorch does before unmapping an expandable segment.
-    const streams = new Set(chosen.map((piece) => piece.block.segment.stream));
-    for (const stream of streams) streamSynchronize(stream, this.device);
-    // In address order, so each piece lies in the free block left after the one before it.
-    let rest: Block | null = null;
-    for (const { block, address, bytes } of chosen) {
-      const holder: Block = rest !== null && rest.segment === block.segment &&
-          rest.address <= address && address < rest.address + BigInt(rest.size)
-        ? rest
-        : block;
-      rest = this.#unmapPiece(space, holder, address, bytes);
-    }
-  }
-
-  /**
-   * Unmaps the piece at `address` lying in free block `holder`; `holder` becomes up to three
-   * blocks (free, unmapped, free). Returns the free block after the piece, if any.
-   */
-  #unmapPiece(space: AddressSpaceResource, holder: Block, address: bigint, bytes: number) {
-    const segment = holder.segment;
-    const lists = this.#listsFor(segment.stream);
-    const index = segment.small ? lists.small : lists.large;
-    this.#upstreamCalls++;
-    space.unmap(address, bytes);
-    this.#reserved.sub(bytes);
-    this.#logEvent(EventOp.release, bytes, address);
-    this.#segmentCount.sub(1);
-    index.remove(holder);
-    const offset = Number(address - segment.address);
-    let piece = holder;
-    if (offset > holder.offset) {
-      piece = cutAfter(holder, offset - holder.offset);
-      index.insert(holder);
-    }
-    let rest: Block | null = null;
-    if (piece.size > bytes) {
-      rest = cutAfter(piece, bytes);
-      index.insert(rest);
-    }
-    piece.binSlot = UNMAPPED;
-    this.#mergeUnmapped(piece);
-    return rest;
-  }
-
-  /** Files an unmapped piece, merged with unmapped neighbours. */
-  #mergeUnmapped(piece: Block): void {
-    const unmapped = piece.segment.unmapped!;
-    const next = piece.next;
-    if (next !== null && next.binSlot === UNMAPPED) {
-      unmapped.delete(next);
-      absorbNext(piece);
-    }
-    const prev = piece.prev;
-    if (prev !== null && prev.binSlot === UNMAPPED) {
-      absorbNext(prev);
-      return;
-    }
-    unmapped.add(piece);
-  }
-
-  /** Gives back the address range of a growable segment with nothing mapped. */
-  #releaseRange(space: AddressSpaceResource, segment: Segment): void {
-    const lists = this.#listsFor(segment.stream);
-    const ranges = segment.small ? lists.smallRanges : lists.largeRanges;
-    ranges.splice(ranges.indexOf(segment), 1);
-    this.#dropSegment(segment);
-    this.#upstreamCalls++;
-    space.release(segment.address, segment.size);
   }
 
   /** Puts one of the pool's own events in the active tracker's event log, when one runs. */
@@ -826,14 +664,28 @@ export class MemoryPool implements BlockResource {
     return this.#pending.size === 0 ? 0 : this.#pending.collect((block) => this.#cache(block));
   }
 
-  #releaseSegment(segment: Segment): void {
-    const lists = this.#listsFor(segment.stream);
-    (segment.small ? lists.small : lists.large).remove(segment.first);
-    this.#dropSegment(segment);
-    this.#upstreamCalls++;
-    this.upstream.deallocate(segment.address, segment.size, segment.stream ?? undefined);
-    this.#reserved.sub(segment.size);
-    this.#logEvent(EventOp.release, segment.size, segment.address);
-    this.#segmentCount.sub(1);
+  /** What the segment source may do to the pool (its slow paths' bookkeeping). */
+  #segmentHost(): SegmentHost {
+    return {
+      device: this.device,
+      segments: this.#segments,
+      listsFor: (key) => this.#listsFor(key),
+      overLimit: (bytes) => this.#overLimit(bytes),
+      reservedBytes: () => this.#reserved.current,
+      adopt: (segment) => this.#adoptSegment(segment),
+      drop: (segment) => this.#dropSegment(segment),
+      cache: (block) => this.#cache(block),
+      upstreamCall: () => void this.#upstreamCalls++,
+      took: (bytes, address) => {
+        this.#reserved.add(bytes);
+        this.#segmentCount.add(1);
+        this.#logEvent(EventOp.reserve, bytes, address);
+      },
+      gave: (bytes, address) => {
+        this.#reserved.sub(bytes);
+        this.#segmentCount.sub(1);
+        this.#logEvent(EventOp.release, bytes, address);
+      },
+    };
   }
 }
