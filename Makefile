@@ -15,7 +15,7 @@ CUDA_LIB := $(BUILD)/libgpumem_kernels_cuda.so
 KERNEL_LIBS := $(CPU_LIB) $(if $(NVCC),$(CUDA_LIB))
 CSRC_COMMON := csrc/gpumem.h csrc/status.h csrc/status.cpp csrc/axpy.h csrc/staged_copy.h \
                csrc/staged_copy.cpp csrc/carver.h $(wildcard csrc/bvh/*.h) \
-               $(wildcard csrc/knn/*.h) $(wildcard csrc/sim/*.h)
+               $(wildcard csrc/knn/*.h) $(wildcard csrc/sim/*.h) $(wildcard csrc/stage/*.h)
 CXXFLAGS := -O3 -std=c++17 -fPIC -pthread -Wall -Wextra -Werror
 # sm_80 (A100), sm_90 (H100/H200) machine code, plus PTX the driver can JIT for newer GPUs.
 CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
@@ -60,9 +60,11 @@ bench: build $(DENO)
 
 build: $(KERNEL_LIBS)
 
-CPU_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cpu_kernels.cpp csrc/bvh/bvh_cpu.cpp \
+STAGER_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/stage/host_copy.cpp \
+                  csrc/stage/piece_plan.cpp
+CPU_SOURCES := $(STAGER_SOURCES) csrc/cpu_kernels.cpp csrc/bvh/bvh_cpu.cpp \
                csrc/knn/points_cpu.cpp csrc/knn/l2_cpu.cpp csrc/sim/particles_cpu.cpp
-CUDA_SOURCES := csrc/status.cpp csrc/staged_copy.cpp csrc/cuda_kernels.cu csrc/bvh/bvh_cuda.cu \
+CUDA_SOURCES := $(STAGER_SOURCES) csrc/cuda_kernels.cu csrc/bvh/bvh_cuda.cu \
                 csrc/knn/points_cuda.cu csrc/knn/l2_cuda.cu \
                 csrc/knn/l2_tensor_cuda.cu csrc/sim/particles_cuda.cu
 

@@ -1,8 +1,6 @@
 /* The stager: see staged_copy.h. */
 #include "staged_copy.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -14,133 +12,19 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <emmintrin.h>
-#endif
-
 #include "gpumem.h"
+#include "stage/host_copy.h"
+#include "stage/piece_plan.h"
+#include "stage/stage_driver.h"
 #include "status.h"
 
 namespace {
 
-/* Copies `bytes` with non-temporal stores where the CPU has them (SSE2, every x86-64), so the
- * written lines go to memory instead of staying dirty in the copying core's cache. Measured on
- * the H100 host: the copy engine reading lines dirty in other cores' caches is slow (a 4 MiB
- * array the workers had just downloaded into, registered, uploaded at 26-33 GB/s instead of
- * 49), which an upload's slots would otherwise always be; and a copy that does not read the
- * destination first moves ~20% more a core (9.6 -> 11.5 GB/s). */
-void copy_streaming(unsigned char *to, const unsigned char *from, size_t bytes) {
-#if defined(__x86_64__)
-  if (bytes >= 4096) {
-    size_t head = (16 - (reinterpret_cast<uintptr_t>(to) & 15)) & 15;
-    std::memcpy(to, from, head);
-    to += head, from += head, bytes -= head;
-    size_t body = bytes & ~size_t(63);
-    for (size_t at = 0; at < body; at += 64) {
-      const __m128i *source = reinterpret_cast<const __m128i *>(from + at);
-      __m128i a = _mm_loadu_si128(source), b = _mm_loadu_si128(source + 1);
-      __m128i c = _mm_loadu_si128(source + 2), d = _mm_loadu_si128(source + 3);
-      __m128i *target = reinterpret_cast<__m128i *>(to + at);
-      _mm_stream_si128(target, a), _mm_stream_si128(target + 1, b);
-      _mm_stream_si128(target + 2, c), _mm_stream_si128(target + 3, d);
-    }
-    _mm_sfence();  // the stores are visible before the DMA is queued or the piece counted done
-    to += body, from += body, bytes -= body;
-  }
-#endif
-  std::memcpy(to, from, bytes);
-}
-
-/* Whether the CPU has CLFLUSHOPT (CPUID leaf 7, EBX bit 23). */
-bool has_clflushopt() {
-#if defined(__x86_64__)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 23)) != 0;
-#else
-  return false;
-#endif
-}
-
-/* Drops the cache lines of `bytes` at `at` from every core's caches. A download's threads read
- * each staging slot, which leaves its lines in their caches, and the copy engine writes lines
- * held there slowly: on an H200 host a 2 MiB DMA into a slot ran at 47 GB/s idle, 25 after one
- * core had read the slot, 8-9 after twelve threads had copied it out, and 42-44 when they had
- * also flushed it (bench/peers/dma_after_cpu_read.cpp). Flushing halves the threads' copy-out
- * rate (85-105 -> 31-34 GB/s), but staged downloads went from 19-23 to 24-44 GB/s. */
-void evict(const unsigned char *at, size_t bytes) {
-#if defined(__x86_64__)
-  static const bool optimized = has_clflushopt();
-  const uintptr_t end = reinterpret_cast<uintptr_t>(at) + bytes;
-  uintptr_t line = reinterpret_cast<uintptr_t>(at) & ~uintptr_t(63);
-  if (optimized) {
-    for (; line < end; line += 64) asm volatile("clflushopt (%0)" ::"r"(line) : "memory");
-  } else {
-    for (; line < end; line += 64) _mm_clflush(reinterpret_cast<const void *>(line));
-  }
-  _mm_sfence();
-#else
-  (void)at, (void)bytes;
-#endif
-}
-
-/* The driver types this file needs, as the driver's ABI defines them (no CUDA headers). */
-typedef int CUresult;
-typedef void *CUcontext;
-typedef void *CUstream;
-typedef void *CUevent;
-typedef unsigned long long CUdeviceptr;
-const unsigned CU_EVENT_DISABLE_TIMING = 2;
-
-/* The driver entry points a stager calls, looked up once in the library ffi/cuda.ts opened. */
-struct Driver {
-  void *library = nullptr;
-  CUresult (*ctx_get_current)(CUcontext *) = nullptr;
-  CUresult (*ctx_set_current)(CUcontext) = nullptr;
-  CUresult (*memcpy_htod_async)(CUdeviceptr, const void *, size_t, CUstream) = nullptr;
-  CUresult (*memcpy_dtoh_async)(void *, CUdeviceptr, size_t, CUstream) = nullptr;
-  CUresult (*event_create)(CUevent *, unsigned) = nullptr;
-  CUresult (*event_destroy)(CUevent) = nullptr;
-  CUresult (*event_record)(CUevent, CUstream) = nullptr;
-  CUresult (*event_synchronize)(CUevent) = nullptr;
-  CUresult (*stream_synchronize)(CUstream) = nullptr;
-
-  /* Looks every symbol up; false (with the thread's last error set) when one is missing. */
-  bool open(const char *path) {
-    library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (library == nullptr) {
-      gm_fail(GM_INVALID_ARGUMENT, "dlopen(%s) failed: %s", path, dlerror());
-      return false;
-    }
-    return bind(ctx_get_current, "cuCtxGetCurrent") && bind(ctx_set_current, "cuCtxSetCurrent") &&
-           bind(memcpy_htod_async, "cuMemcpyHtoDAsync_v2") &&
-           bind(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2") &&
-           bind(event_create, "cuEventCreate") && bind(event_destroy, "cuEventDestroy_v2") &&
-           bind(event_record, "cuEventRecord") && bind(event_synchronize, "cuEventSynchronize") &&
-           bind(stream_synchronize, "cuStreamSynchronize");
-  }
-
-  template <typename F>
-  bool bind(F &function, const char *name) {
-    function = reinterpret_cast<F>(dlsym(library, name));
-    if (function == nullptr) gm_fail(GM_INVALID_ARGUMENT, "the driver lacks %s", name);
-    return function != nullptr;
-  }
-
-  ~Driver() {
-    if (library != nullptr) dlclose(library);
-  }
-};
+using namespace gm_stage;
 
 /* Staging slots a transfer cycles through (piece i uses slot i % slots): while the threads copy
  * one piece, the DMAs of up to three others are queued behind it. */
 constexpr uint64_t kRingSlots = 4;
-/* A piece's host copy is cut into slices of at least this many bytes, at most one per thread, so
- * that every thread copies part of each piece: a piece's copy takes a fraction of its DMA's time
- * and the last one, which nothing overlaps, is short. */
-constexpr uint64_t kSliceBytes = 64 << 10;
-constexpr uint64_t kPage = 4096;
-
 /* One staging slot: pinned memory and the event recorded after the last DMA queued through it.
  * The pieces are those of the transfer (-1: none yet). */
 struct Slot {
@@ -149,11 +33,6 @@ struct Slot {
   std::atomic<int64_t> queued{-1};  /* the last piece whose DMA (and event) was queued */
   std::atomic<int64_t> waiter{-1};  /* the last piece a thread waits on the event for */
   std::atomic<int64_t> landed{-1};  /* the last piece whose DMA is known to be done */
-};
-
-/* Bytes [begin, end) of the transfer, part of `piece`, copied by one thread. */
-struct Slice {
-  uint64_t piece, begin, end;
 };
 
 /* One transfer, shared by the workers while gm_stager_run waits for them. */
@@ -204,43 +83,6 @@ inline void relax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-/* Where each piece of a `bytes`-byte transfer starts (and, last, `bytes`). The pieces grow from
- * `first` bytes, each twice the last, up to `piece`, and shrink the same way towards the end:
- * the first DMA starts (upload) or lands (download) early, the last piece's host copy or DMA,
- * which nothing overlaps, is short, and the large ones between keep the copy engine's per-copy
- * cost (~2.5 us on an H100) small. */
-std::vector<uint64_t> plan_pieces(uint64_t bytes, uint64_t first, uint64_t piece) {
-  std::vector<uint64_t> head, tail;  // piece sizes from the front, and from the back
-  uint64_t size = first < piece ? first : piece;
-  for (uint64_t left = bytes; left > 0;) {
-    for (std::vector<uint64_t> *end : {&head, &tail}) {
-      uint64_t take = size < left ? size : left;
-      if (take == 0) break;
-      end->push_back(take);
-      left -= take;
-    }
-    size = 2 * size < piece ? 2 * size : piece;
-  }
-  std::vector<uint64_t> starts{0};
-  head.insert(head.end(), tail.rbegin(), tail.rend());
-  for (uint64_t length : head) starts.push_back(starts.back() + length);
-  return starts;
-}
-
-/* Cuts every piece into slices of whole pages, kSliceBytes or more, at most `threads`. */
-std::vector<Slice> plan_slices(const std::vector<uint64_t> &starts, int threads) {
-  std::vector<Slice> slices;
-  for (uint64_t piece = 0; piece + 1 < starts.size(); piece++) {
-    uint64_t begin = starts[piece], length = starts[piece + 1] - begin;
-    uint64_t count = std::min<uint64_t>((length + kSliceBytes - 1) / kSliceBytes, threads);
-    for (uint64_t i = 0; i < count; i++) {
-      uint64_t end = i + 1 == count ? length : length * (i + 1) / count / kPage * kPage;
-      slices.push_back({piece, begin + length * i / count / kPage * kPage, begin + end});
-    }
-  }
-  return slices;
 }
 
 }  // namespace

@@ -7,7 +7,11 @@
  * driver is reached through dlopen (the library ffi/cuda.ts opened, so the same driver instance
  * and contexts), which keeps this file free of CUDA headers. A stager created without a driver
  * library runs on host memory alone: "device" addresses are host addresses and each piece's DMA
- * is a memcpy, so the cpu device exercises the same scheduling. */
+ * is a memcpy, so the cpu device exercises the same scheduling.
+ *
+ * staged_copy.cpp holds the thread pool, the slot protocol and the C ABI; stage/ the parts it
+ * uses: host_copy (streaming stores, cache eviction), piece_plan (how a transfer is cut) and
+ * stage_driver.h (the driver entry points, looked up with dlsym). */
 #ifndef GPUMEM_STAGED_COPY_H
 #define GPUMEM_STAGED_COPY_H
 
