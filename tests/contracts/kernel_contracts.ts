@@ -10,7 +10,7 @@ import {
   Stream,
 } from "../../mod.ts";
 import { randomFloats } from "./random.ts";
-import { contractTest } from "./register.ts";
+import { suiteTests } from "./register.ts";
 
 /** Registers the contracts as Deno tests named `<suite>: ...`, ignored with `ignore` as the reason. */
 export function registerKernelContracts(
@@ -18,8 +18,7 @@ export function registerKernelContracts(
   open: () => MemoryDevice,
   ignore?: string,
 ): void {
-  const test = (name: string, fn: (device: MemoryDevice) => void | Promise<void>) =>
-    contractTest(suite, ignore, name, () => fn(open()));
+  const test = suiteTests(suite, ignore, open);
 
   /** Largest error relative to |a·x| + |y| against a float64 reference; NaN never passes. */
   const worstRelativeError = (

@@ -24,7 +24,7 @@ import {
   windingReference,
   withSeed,
 } from "./meshes.ts";
-import { contractTest } from "./register.ts";
+import { suiteTests } from "./register.ts";
 
 /** Where the bunny is: GPUMEM_BUNNY, else the peers kit beside the project. */
 const BUNNY_PATH = Deno.env.get("GPUMEM_BUNNY") ??
@@ -95,8 +95,7 @@ export function registerMeshContracts(
   open: () => MemoryDevice,
   ignore?: string,
 ): void {
-  const test = (name: string, fn: (device: MemoryDevice) => void | Promise<void>, why = ignore) =>
-    contractTest(suite, why, name, () => fn(open()));
+  const test = suiteTests(suite, ignore, open);
 
   test("closest points match a float64 brute force on fresh random soups and spheres", (device) =>
     withSeed(async (rng) => {

@@ -13,7 +13,7 @@ import {
 } from "../../mod.ts";
 import { expectError } from "./expect_error.ts";
 import { type Seeded, withSeed } from "./meshes.ts";
-import { contractTest } from "./register.ts";
+import { suiteTests } from "./register.ts";
 
 /** The step in float64: what particles.h computes, without float32 rounding. */
 function referenceStep(
@@ -76,8 +76,7 @@ export function registerParticleContracts(
   open: () => MemoryDevice,
   ignore?: string,
 ): void {
-  const test = (name: string, fn: (device: MemoryDevice) => void | Promise<void>) =>
-    contractTest(suite, ignore, name, () => fn(open()));
+  const test = suiteTests(suite, ignore, open);
 
   test("stepParticles matches a float64 reference on fresh random particles", (device) =>
     withSeed((rng) => {

@@ -11,3 +11,12 @@ export function contractTest(
     fn,
   });
 }
+
+/**
+ * The `test` of one suite of contracts: each test's body gets what `open()` returns (a device, a
+ * setup), called when the test runs, so an ignored suite never opens anything.
+ */
+export function suiteTests<T>(suite: string, ignore: string | undefined, open: () => T) {
+  return (name: string, fn: (opened: T) => void | Promise<void>, why = ignore): void =>
+    contractTest(suite, why, name, () => fn(open()));
+}

@@ -22,7 +22,7 @@ import { pinnedUpstream } from "../../src/memory/default_resources.ts";
 import { expectError } from "./expect_error.ts";
 import { assertSameBytes } from "./same_bytes.ts";
 import { randomBytes, randomFloats } from "./random.ts";
-import { contractTest } from "./register.ts";
+import { suiteTests } from "./register.ts";
 
 /** What a suite hands each test. */
 export interface TransferSetup {
@@ -50,8 +50,7 @@ export function registerTransferContracts(
   open: () => TransferSetup,
   ignore?: string,
 ): void {
-  const test = (name: string, fn: (setup: TransferSetup) => void | Promise<void>) =>
-    contractTest(suite, ignore, name, () => fn(open()));
+  const test = suiteTests(suite, ignore, open);
 
   /** A fresh pinned pool, so statistics start at zero and nothing leaks into other tests. */
   const freshPinnedPool = (device: MemoryDevice) =>
