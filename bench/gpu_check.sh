@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A short check on a GPU host: build, every GPU test (tests/gpu), then the mesh benchmark's quick
-# set on the kit's meshes when the kit is at .gpu/mesh_knn. Logs under $OUT; a summary last.
+# A short check on a GPU host: build, every GPU test (tests/gpu), memcheck (leak check full) and
+# racecheck over them (SANITIZE=0 skips), then the mesh benchmark's quick set on the kit's meshes
+# when the kit is at .gpu/mesh_knn. Logs under $OUT; a summary last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build/gpu-host}
@@ -10,6 +11,15 @@ make build > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 timeout "${TEST_S:-150}" deno test --allow-ffi --allow-env --allow-read --allow-sys --allow-write --allow-run \
   --v8-flags=--expose-gc tests/gpu/ > "$out/test.log" 2>&1
 test=$?
+# The GPU's own checkers over every GPU test: memcheck with leak checking (the pools give their
+# memory back at exit), then racecheck. SANITIZE=0 skips them.
+for tool in $([ "${SANITIZE:-1}" = 1 ] && echo memcheck racecheck); do
+  extra=$([ $tool = memcheck ] && echo "--leak-check full")
+  echo "== $tool $extra"
+  timeout "${SANITIZE_S:-400}" compute-sanitizer --tool $tool $extra --print-limit 20 deno test \
+    --allow-ffi --allow-env --allow-read --allow-sys --allow-write --allow-run tests/gpu/ 2>&1 |
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|leaked|Invalid|Race|passed|failed" | head -20
+done > "$out/sanitizer.txt" 2>&1
 bench=skipped
 if [ -d .gpu/mesh_knn ] && [ "${BENCH:-1}" = 1 ]; then
   python3 bench/mesh_data.py .gpu/mesh_knn /tmp/meshes > /dev/null 2>&1
@@ -18,5 +28,6 @@ if [ -d .gpu/mesh_knn ] && [ "${BENCH:-1}" = 1 ]; then
 fi
 grep -B2 -A15 "^ ERRORS" "$out/test.log" | head -40
 tail -7 "$out/mesh_quick.txt" 2>/dev/null
+cat "$out/sanitizer.txt"
 echo "== exit codes: test=$test bench=$bench"
 grep -E "^(ok|FAILED) \|" "$out/test.log"

@@ -71,3 +71,22 @@ Deno.test("manager: a second manager owns its own pools; the process manager's s
   other.pool(cpuDevice).close();
   assert.equal(other.usedBytes(cpuDevice), 0, "a closed pool is replaced by a fresh one");
 });
+
+Deno.test("manager: at exit the pools give their cached memory back; live blocks stay", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-sys",
+      new URL("./fixtures/exit_release.ts", import.meta.url).pathname,
+    ],
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const result = JSON.parse(new TextDecoder().decode(stdout));
+  assert.ok(result.before > 9 << 20, "something was cached before");
+  assert.equal(result.sameDevicePool, true, "the pool with a live block stays open");
+  assert.equal(result.deviceAllocated, 1 << 20, "the live block is untouched");
+  assert.ok(result.deviceReserved < 4 << 20, "its cache went back");
+  assert.equal(result.pinnedReserved, 0, "the idle pinned pool was closed");
+});
