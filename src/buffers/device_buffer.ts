@@ -11,26 +11,16 @@
  */
 
 import { Stream, streamDone } from "../cuda/stream.ts";
-import { copyPeer } from "../cuda/byte_ops.ts";
-import type { Device } from "../cuda/device.ts";
 import { pinnedOwnerOf } from "./pinned_owner.ts";
-import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
-import { defaultResource } from "../memory/default_resources.ts";
-import {
-  checkBacked,
-  isBlockResource,
-  type MemoryResource,
-  type ResourceBlock,
-} from "../memory/resource.ts";
+import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
 import {
   bytesOf,
   checkByteCount,
   checkByteValue,
   checkHostArray,
   checkHostArrayConstructor,
-  checkOptions,
   checkRange,
   checkStableHostArray,
   type HostArray,
@@ -48,18 +38,10 @@ import { MemoryTracker } from "../tracking/memory_tracker.ts";
 import type { LabelEntry, TrackerNode } from "../tracking/tracker_node.ts";
 import { TypedDeviceView } from "./typed_device_view.ts";
 import { workUsing } from "./in_flight.ts";
+import { type AllocateOptions, resolveResource } from "./allocate_options.ts";
+import { copyBetweenBuffers } from "./buffer_copy.ts";
 
-/** Options for {@linkcode DeviceBuffer.allocate}. */
-export interface AllocateOptions {
-  /** The device (default: the resource's device, else {@linkcode defaultDevice}). */
-  device?: MemoryDevice;
-  /** The resource to allocate from (default: the device's default resource). */
-  resource?: MemoryResource;
-  /** The stream to order the allocation and its free on (stream-ordered resources). */
-  stream?: Stream;
-  /** A name for reports and leak messages, e.g. "bvh.nodes". */
-  label?: string;
-}
+export type { AllocateOptions } from "./allocate_options.ts";
 
 // Set in DeviceBuffer's static block (which may call its private constructor); see windowBuffer.
 let makeWindow: (
@@ -435,46 +417,9 @@ export class DeviceBuffer {
     if (!(source instanceof DeviceBuffer)) {
       throw new InvalidArgumentError("source", "a DeviceBuffer", source);
     }
-    checkRange(offset, source.byteLength, this.byteLength);
-    if (
-      source.device !== this.device && source.device.kind === "cuda" && this.device.kind === "cuda"
-    ) {
-      return this.#copyFromPeer(source, offset, stream);
-    }
-    if (source.device.kind !== this.device.kind) {
-      throw new InvalidArgumentError(
-        "source",
-        `a buffer on a ${this.device.kind} device (use copyToHost/copyFromHost across kinds)`,
-        source.toString(),
-      );
-    }
     const handle = stream === undefined ? undefined : this.#streamHandle(stream);
-    const from = source.ptr;
-    const to = this.ptr + BigInt(offset);
-    const length = BigInt(source.byteLength);
-    const sameAllocation = (source.owner ?? source) === (this.owner ?? this);
-    if (sameAllocation && from < to + length && to < from + length) {
-      throw new InvalidArgumentError(
-        "source",
-        "a range that does not overlap the destination",
-        source.toString(),
-      );
-    }
-    this.device.ops.deviceToDevice(to, from, source.byteLength, handle);
-  }
-
-  /** A copy from another CUDA device's buffer; on a stream, the source waits for it on free. */
-  #copyFromPeer(source: DeviceBuffer, offset: number, stream: Stream | undefined): void {
-    const handle = stream === undefined ? undefined : this.#streamHandle(stream);
-    copyPeer(
-      this.device as Device,
-      this.ptr + BigInt(offset),
-      source.device as Device,
-      source.ptr,
-      source.byteLength,
-      handle,
-    );
-    if (stream !== undefined) source.recordStream(stream);
+    copyBetweenBuffers(this, source, offset, handle);
+    if (stream !== undefined && source.device !== this.device) source.recordStream(stream);
   }
 
   #fill(
@@ -521,24 +466,4 @@ export function windowBuffer(
   label: string | undefined,
 ): DeviceBuffer {
   return makeWindow(resource, address, bytes, label);
-}
-
-/** The resource `options` name (checked against its device and stream), or the default one. */
-function resolveResource(options: AllocateOptions): MemoryResource {
-  checkOptions(options);
-  const { label, stream } = options;
-  if (label !== undefined && typeof label !== "string") {
-    throw new InvalidArgumentError("label", "a string", label);
-  }
-  const given = options.resource;
-  if (given !== undefined) checkBacked(given, "resource");
-  const device = options.device ?? given?.device ?? defaultDevice();
-  const resource = given ?? defaultResource(device);
-  if (resource.device !== device) {
-    throw new InvalidArgumentError("resource", `a resource on ${device.id}`, resource.name);
-  }
-  if (stream !== undefined && stream.device !== device) {
-    throw new InvalidArgumentError("stream", `a Stream on ${device.id}`, stream.toString());
-  }
-  return resource;
 }
