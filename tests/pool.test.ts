@@ -17,6 +17,8 @@ import { isBlockResource } from "../src/memory/resource.ts";
 import { FaultInjectingAddressSpace } from "../src/memory/address_space/fault_injecting_address_space.ts";
 import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
+import { FreeIndex } from "../src/memory/pool/free_index.ts";
+import { withSeed } from "./contracts/meshes.ts";
 
 const MiB = 1 << 20;
 const contractPool = new MemoryPool(new HostResource());
@@ -411,3 +413,35 @@ function threw(body: () => unknown): boolean {
     return error instanceof InvalidArgumentError;
   }
 }
+
+Deno.test("pool: the free index's best fit matches a plain sorted list on random inserts, takes and removes", () =>
+  withSeed((rng) => {
+    const index = new FreeIndex();
+    const reference: { size: number; binSlot: number; id: number }[] = [];
+    for (let step = 0; step < 20_000; step++) {
+      const roll = rng.next();
+      if (roll < 0.5 || reference.length === 0) {
+        // Few sizes or many: runs of one size and ever-new ones both.
+        const size = 512 * (1 + Math.floor(rng.next() * (rng.next() < 0.5 ? 8 : 5000)));
+        const block = { size, binSlot: -1, id: step };
+        index.insert(block as never);
+        reference.push(block);
+      } else if (roll < 0.8) {
+        const want = 512 * (1 + Math.floor(rng.next() * 5000));
+        const got = index.takeBestFit(want) as unknown as { size: number; id: number } | null;
+        const fits = reference.filter((b) => b.size >= want);
+        const best = fits.length === 0 ? undefined : Math.min(...fits.map((b) => b.size));
+        assert.equal(got?.size, best, `step ${step}: best fit for ${want}`);
+        if (got !== null) reference.splice(reference.findIndex((b) => b.id === got.id), 1);
+      } else {
+        const [gone] = reference.splice(Math.floor(rng.next() * reference.length), 1);
+        index.remove(gone as never);
+      }
+      if (step % 1000 === 0) {
+        assert.equal(index.count, reference.length);
+        assert.equal(index.bytes, reference.reduce((sum, b) => sum + b.size, 0));
+        assert.equal(index.largest, Math.max(0, ...reference.map((b) => b.size)));
+        assert.equal([...index.blocks()].length, reference.length);
+      }
+    }
+  }));

@@ -1,19 +1,32 @@
 /**
  * Free blocks of one stream and one size class, found by best fit without a linear scan: a bin
- * (a stack) per distinct size, and the sizes whose bins hold blocks in a sorted array searched by
- * bisection, so the best fit is the first size at or above the request. A bin that empties leaves
- * the sorted array (one splice) but stays in the map, so a hot size costs no new allocation.
+ * (a stack) per distinct size, the bins in one array sorted by size and searched by bisection,
+ * so the best fit is the first non-empty bin at or above the request. A bin that empties stays
+ * where it is (a hot size costs no splice, no new bin), and empty bins are compacted away once
+ * they outnumber the others, so a search skips few of them. Workloads of many distinct large
+ * sizes (graphs, varying shapes) then pay one splice per new size and no map lookups.
  *
  * @module
  */
 
 import type { Block } from "./block.ts";
 
+/** The blocks of one size. */
+interface Bin {
+  readonly size: number;
+  readonly blocks: Block[];
+}
+
+/** Empty bins are compacted away when there are more than this many and more than full ones. */
+const COMPACT_EMPTY = 32;
+
 /** Best-fit index of free blocks. */
 export class FreeIndex {
-  readonly #bins = new Map<number, Block[]>();
-  /** Sizes whose bins are not empty, ascending. */
-  readonly #sizes: number[] = [];
+  /** Bins by ascending size; some may be empty. */
+  #bins: Bin[] = [];
+  #empty = 0;
+  /** The bin looked up last (a loop of one size skips the search). */
+  #last: Bin | null = null;
   #bytes = 0;
   #count = 0;
 
@@ -29,71 +42,93 @@ export class FreeIndex {
 
   /** The largest block's size (0 when empty). */
   get largest(): number {
-    return this.#sizes.length === 0 ? 0 : this.#sizes[this.#sizes.length - 1];
+    const bins = this.#bins;
+    for (let i = bins.length - 1; i >= 0; i--) if (bins[i].blocks.length > 0) return bins[i].size;
+    return 0;
   }
 
   /** Adds a free block. */
   insert(block: Block): void {
-    let bin = this.#bins.get(block.size);
-    if (bin === undefined) {
-      bin = [];
-      this.#bins.set(block.size, bin);
+    const size = block.size;
+    let bin = this.#last;
+    if (bin === null || bin.size !== size) {
+      const at = this.#lowerBound(size);
+      bin = this.#bins[at];
+      if (bin === undefined || bin.size !== size) {
+        bin = { size, blocks: [] };
+        this.#bins.splice(at, 0, bin);
+        this.#empty++; // counted as filled just below
+      }
+      this.#last = bin;
     }
-    if (bin.length === 0) this.#sizes.splice(this.#lowerBound(block.size), 0, block.size);
-    block.binSlot = bin.length;
-    bin.push(block);
-    this.#bytes += block.size;
+    if (bin.blocks.length === 0) this.#empty--;
+    block.binSlot = bin.blocks.length;
+    bin.blocks.push(block);
+    this.#bytes += size;
     this.#count++;
   }
 
   /** Removes and returns the smallest block of at least `size` bytes, or null. */
   takeBestFit(size: number): Block | null {
-    let bin = this.#bins.get(size);
-    if (bin === undefined || bin.length === 0) {
-      const at = this.#lowerBound(size);
-      if (at === this.#sizes.length) return null;
-      bin = this.#bins.get(this.#sizes[at])!;
+    let bin = this.#last;
+    if (bin === null || bin.size !== size || bin.blocks.length === 0) {
+      const bins = this.#bins;
+      let at = this.#lowerBound(size);
+      while (at < bins.length && bins[at].blocks.length === 0) at++;
+      if (at === bins.length) return null;
+      bin = bins[at];
     }
-    const block = bin.pop()!;
+    const block = bin.blocks.pop()!;
     this.#forget(block, bin);
     return block;
   }
 
   /** Removes a block known to be in the index (a neighbour being merged). */
   remove(block: Block): void {
-    const bin = this.#bins.get(block.size)!;
-    const last = bin.pop()!;
+    let bin = this.#last;
+    if (bin === null || bin.size !== block.size) {
+      bin = this.#bins[this.#lowerBound(block.size)];
+      this.#last = bin;
+    }
+    const blocks = bin.blocks;
+    const last = blocks.pop()!;
     if (last !== block) {
-      bin[block.binSlot] = last;
+      blocks[block.binSlot] = last;
       last.binSlot = block.binSlot;
     }
     this.#forget(block, bin);
   }
 
-  /** Drops the map entries of empty bins (memory only; searches never see them). */
+  /** Drops empty bins (memory only; searches skip them anyway). */
   prune(): void {
-    for (const [size, bin] of this.#bins) if (bin.length === 0) this.#bins.delete(size);
+    if (this.#empty === 0) return;
+    this.#bins = this.#bins.filter((bin) => bin.blocks.length > 0);
+    this.#empty = 0;
+    this.#last = null;
   }
 
   /** Every block in the index (for trimming and reports). */
   *blocks(): IterableIterator<Block> {
-    for (const size of this.#sizes) yield* this.#bins.get(size)!;
+    for (const bin of this.#bins) yield* bin.blocks;
   }
 
-  #forget(block: Block, bin: Block[]): void {
+  #forget(block: Block, bin: Bin): void {
     block.binSlot = -1;
     this.#bytes -= block.size;
     this.#count--;
-    if (bin.length === 0) this.#sizes.splice(this.#lowerBound(block.size), 1);
+    if (bin.blocks.length > 0) return;
+    this.#empty++;
+    if (this.#empty > COMPACT_EMPTY && this.#empty > this.#bins.length - this.#empty) this.prune();
   }
 
-  /** First index in #sizes whose size is ≥ `size`. */
+  /** First index in the bins whose size is ≥ `size`. */
   #lowerBound(size: number): number {
+    const bins = this.#bins;
     let low = 0;
-    let high = this.#sizes.length;
+    let high = bins.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.#sizes[middle] < size) low = middle + 1;
+      if (bins[middle].size < size) low = middle + 1;
       else high = middle;
     }
     return low;

@@ -4,7 +4,10 @@
  * front of them quick lists: a few just-freed blocks per exact size, kept unmerged, so that a
  * size freed and allocated again in a loop skips the split and merge (measured: 0.1 µs a round
  * trip instead of 0.2–0.3). A miss or trim merges them back first, so the pool never grows, nor
- * reports, while mergeable space waits there. Also the stream's growable segments.
+ * reports, while mergeable space waits there. A size gets a quick list only once it is allocated
+ * again soon after (a small table of recent sizes says so): workloads of ever-new sizes (graphs,
+ * varying shapes) then file every block at once, paying for no quick list they would never hit.
+ * Also the stream's growable segments.
  *
  * @module
  */
@@ -15,6 +18,10 @@ import { absorbNext } from "./segment_carving.ts";
 
 /** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
 const QUICK_PER_SIZE = 4;
+/** Slots of the table of recently allocated sizes (a power of two; direct-mapped by size). */
+const RECENT_SLOTS = 256;
+/** Sizes with a quick list at once, at most (more wait for the next prune). */
+const QUICK_SIZES = 256;
 
 /** Just-freed blocks of one exact size, unmerged. */
 export interface QuickBin {
@@ -41,24 +48,30 @@ export class StreamFreeLists {
   #lastQuickSize = 0;
   /** The quick bins that got blocks since the last flush (so a flush visits only those). */
   readonly #quickBins: QuickBin[] = [];
+  /** Sizes allocated lately, by (size / 512) mod RECENT_SLOTS: one met again earns a quick bin. */
+  readonly #recent = new Float64Array(RECENT_SLOTS);
 
-  /** The quick bin of `size` (made on first use; the last one looked up is cached). */
-  quickBin(size: number): QuickBin {
+  /** The quick bin of `size`, or undefined when the size has none (the last one is cached). */
+  quickBin(size: number): QuickBin | undefined {
     if (size === this.#lastQuickSize && this.#lastQuick !== null) return this.#lastQuick;
-    let quick = this.#quick.get(size);
-    if (quick === undefined) {
-      quick = { blocks: [], listed: false };
-      this.#quick.set(size, quick);
+    const quick = this.#quick.get(size);
+    if (quick !== undefined) {
+      this.#lastQuick = quick;
+      this.#lastQuickSize = size;
     }
-    this.#lastQuick = quick;
-    this.#lastQuickSize = size;
     return quick;
   }
 
-  /** A quick-listed block of exactly `size` bytes, unfiled, or null. */
+  /**
+   * A quick-listed block of exactly `size` bytes, unfiled, or null. A size allocated again soon
+   * after it was last gets its quick bin here, so its next frees wait unmerged.
+   */
   takeQuick(size: number): Block | null {
-    if (this.quickCount === 0) return null;
     const quick = this.quickBin(size);
+    if (quick === undefined) {
+      this.#noteSize(size);
+      return null;
+    }
     if (quick.blocks.length === 0) return null;
     const block = quick.blocks.pop()!;
     block.binSlot = -1;
@@ -70,7 +83,7 @@ export class StreamFreeLists {
   /** Files a freed block of this stream in its quick list when there is room, else merges it in. */
   keep(block: Block): void {
     const quick = this.quickBin(block.size);
-    if (quick.blocks.length >= QUICK_PER_SIZE) {
+    if (quick === undefined || quick.blocks.length >= QUICK_PER_SIZE) {
       this.file(block);
       return;
     }
@@ -126,5 +139,19 @@ export class StreamFreeLists {
     this.large.prune();
     this.#quick.clear(); // flushed first: every bin is empty and unlisted
     this.#lastQuick = null;
+  }
+
+  /** Notes an allocation of `size` that had no quick bin; a size seen twice gets one. */
+  #noteSize(size: number): void {
+    const slot = (size / 512) & (RECENT_SLOTS - 1);
+    if (this.#recent[slot] !== size) {
+      this.#recent[slot] = size;
+      return;
+    }
+    if (this.#quick.size >= QUICK_SIZES) return;
+    const quick: QuickBin = { blocks: [], listed: false };
+    this.#quick.set(size, quick);
+    this.#lastQuick = quick;
+    this.#lastQuickSize = size;
   }
 }
