@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MemoryPool, readTrace, replayTrace, type Trace } from "../mod.ts";
 import { VirtualResource } from "../src/memory/virtual_resource.ts";
+import { peakBreakdown } from "../src/replay/peak_breakdown.ts";
 
 const MiB = 1 << 20;
 
@@ -79,4 +80,32 @@ Deno.test({
     pool.close();
     assert.equal(upstream.reservedBytes, 0, "close gives the address ranges back");
   },
+});
+
+Deno.test("replay: the peak breakdown splits reserved bytes at the live peak, and what grew after", () => {
+  const MiB = 1 << 20;
+  const trace: Trace = {
+    workload: "known",
+    events: [
+      ["a", 0, 3 * MiB, 0], // a 20 MiB medium segment
+      ["f", 0, 0, 0],
+      ["a", 1, 25 * MiB, 0], // a 26 MiB segment, its block unsplit (1 MiB over)
+      ["f", 1, 0, 0],
+      ["a", 2, 512, 0], // a small segment, after the live peak
+    ],
+    peak_live: 25 * MiB,
+  };
+  const fixed = peakBreakdown(trace, { expandableSegments: false });
+  assert.equal(fixed.event, 2);
+  assert.deepEqual(
+    [fixed.reserved, fixed.requested, fixed.rounding, fixed.freeLarge, fixed.freeSmall],
+    [46 * MiB, 25 * MiB, MiB, 20 * MiB, 0],
+  );
+  assert.equal(fixed.laterGrowth, 2 * MiB, "the small segment came after");
+  assert.equal(fixed.peakReserved, 48 * MiB);
+  for (const expandableSegments of [true, false]) {
+    const b = peakBreakdown(trace, { expandableSegments });
+    assert.equal(b.requested + b.rounding + b.freeSmall + b.freeLarge + b.pending, b.reserved);
+    assert.equal(b.reserved + b.laterGrowth, b.peakReserved);
+  }
 });
