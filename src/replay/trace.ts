@@ -21,8 +21,13 @@ export async function readTrace(path: string): Promise<Trace> {
   const stream = path.endsWith(".gz")
     ? file.readable.pipeThrough(new DecompressionStream("gzip"))
     : file.readable;
-  const trace = JSON.parse(await new Response(stream).text()) as Trace;
-  if (!Array.isArray(trace.events) || typeof trace.peak_live !== "number") {
+  let trace: Trace;
+  try {
+    trace = JSON.parse(await new Response(stream).text()) as Trace;
+  } catch (error) {
+    throw new GpumemError(`${path} is not an allocation trace (not JSON)`, { cause: error });
+  }
+  if (!Array.isArray(trace?.events) || typeof trace.peak_live !== "number") {
     throw new GpumemError(`${path} is not an allocation trace (events and peak_live expected)`);
   }
   return trace;

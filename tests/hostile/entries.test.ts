@@ -343,3 +343,23 @@ Deno.test("hostile: every public entry rejects bad input with a typed error and 
   assert.deepEqual(wrong, [], `${wrong.length} of ${all.length} cases:\n  ${wrong.join("\n  ")}`);
   assert.ok(all.length >= 150, `${all.length} cases`);
 });
+
+Deno.test("hostile: readTrace of what is not a trace (empty, not JSON, null, corrupt gzip) is a GpumemError", async () => {
+  const { readTrace } = await import("../../src/replay/trace.ts");
+  const contents: [string, Uint8Array][] = [
+    [".json", new Uint8Array()],
+    [".json", new TextEncoder().encode("{not json")],
+    [".json", new TextEncoder().encode("null")],
+    [".json", new TextEncoder().encode('{"events": 3, "peak_live": 1}')],
+    [".json.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 1, 2, 3, 4)],
+  ];
+  for (const [suffix, bytes] of contents) {
+    const path = await Deno.makeTempFile({ dir: "build", suffix });
+    try {
+      await Deno.writeFile(path, bytes);
+      await assert.rejects(readTrace(path), GpumemError, `${bytes.length} bytes as ${suffix}`);
+    } finally {
+      await Deno.remove(path);
+    }
+  }
+});
