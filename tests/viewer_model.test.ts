@@ -80,6 +80,21 @@ Deno.test("torch snapshot: allocations, frees, segments, maps and the OOM of the
   assert.throws(() => timelineFromTorchSnapshot({ segments: [] }), GpumemError);
   const model = await readViewerModel(fixture("torch_snapshot_p5.pickle"));
   assert.equal(peakLive(model).bytes, 56 * MiB);
+  // gpumem's pool replays the same requests beside PyTorch's: its own reserved line.
+  const replayed = model.pools.indexOf("gpumem (replayed)");
+  assert.ok(replayed >= 0, model.pools.join());
+  let reserved = 0, peak = 0;
+  model.reservations.pool.forEach((pool, i) => {
+    if (pool !== replayed) return;
+    reserved += model.reservations.delta[i];
+    peak = Math.max(peak, reserved);
+  });
+  assert.equal(peak, 56 * MiB, "in place, gpumem reserves what peaks live here");
+  assert.ok(
+    model.figures.some(([name, value]) =>
+      /gpumem replay: peak reserved$/.test(name) && value === "56.00 MiB"
+    ),
+  );
   assert.equal(model.marks.filter((mark) => mark.kind === "oom").length, 1);
 });
 

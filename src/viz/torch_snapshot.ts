@@ -44,9 +44,11 @@ function labelOf(frames: Dict[]): string {
   return `${String(user.name ?? "?")} (${file}:${num(user.line)})`;
 }
 
+/** The stack from the first frame outside torch (the caller's code first, as the label). */
 function siteOf(frames: Dict[]): string | undefined {
   if (frames.length === 0) return undefined;
-  return frames.slice(0, 12).map((f) =>
+  const user = frames.findIndex((f) => !isTorchFrame(String(f.filename ?? "")));
+  return frames.slice(Math.max(0, user), Math.max(0, user) + 12).map((f) =>
     `${String(f.name ?? "?")} ${String(f.filename ?? "?")}:${num(f.line)}`
   ).join("\n");
 }

@@ -1,7 +1,8 @@
 /**
  * Where the viewer's models come from: a gpumem snapshot (its event log, or, without one, the
  * moment it was taken), an allocation trace (replayed through gpumem's pool), or a PyTorch
- * snapshot (torch.cuda.memory._dump_snapshot). `readViewerModel` tells them apart by content.
+ * snapshot (torch.cuda.memory._dump_snapshot; its allocations replayed through gpumem's pool
+ * beside it). `readViewerModel` tells them apart by content.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import type { Trace } from "../tracking/trace_format.ts";
 import { isPickle, readPickle } from "./pickle.ts";
 import { snapshotTimeline } from "./snapshot_timeline.ts";
 import { timelineFromTorchSnapshot } from "./torch_snapshot.ts";
+import { withGpumemReplay } from "./replay_beside.ts";
 import { timelineFromTrace } from "./trace_timeline.ts";
 import { type Figure, modelFromTimeline, type ViewerModel } from "./viewer_model.ts";
 
@@ -78,11 +80,12 @@ export async function readViewerModel(path: string): Promise<ViewerModel> {
   }
   const name = path.split("/").pop() ?? path;
   if (isPickle(bytes)) {
-    const { timeline, figures } = timelineFromTorchSnapshot(readPickle(bytes));
-    return modelFromTimeline(timeline, {
-      title: `PyTorch snapshot ${name}`,
+    const torch = timelineFromTorchSnapshot(readPickle(bytes));
+    const beside = withGpumemReplay(torch.timeline);
+    return modelFromTimeline(beside.timeline, {
+      title: `PyTorch snapshot ${name}, gpumem's pool beside it`,
       source: path,
-      figures,
+      figures: [...torch.figures, ...beside.figures],
     });
   }
   let value: unknown;
