@@ -93,6 +93,15 @@ export function streamWaitFor(
   if (device.kind === "cpu") return;
   using event = new Event(device, { timing: false });
   event.record(owner ?? undefined);
+  streamWaitEvent(waiter, event, device);
+}
+
+/**
+ * Makes work queued on `waiter` (null: the legacy default stream of `device`) from now on run
+ * after the work `event` was last recorded after. A no-op on the cpu device.
+ */
+export function streamWaitEvent(waiter: Stream | null, event: Event, device: MemoryDevice): void {
+  if (device.kind === "cpu") return;
   if (waiter !== null) waiter.waitEvent(event);
   else {
     device.activate();

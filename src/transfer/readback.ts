@@ -12,7 +12,8 @@
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
 import { ResizableBuffer } from "../buffers/resizable_buffer.ts";
-import { Stream, streamWaitFor } from "../cuda/stream.ts";
+import { Event } from "../cuda/event.ts";
+import { Stream, streamWaitEvent, streamWaitFor } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import {
   DisposedError,
@@ -71,6 +72,8 @@ interface Slot {
   host: HostBuffer | null;
   /** The device side, with deviceSnapshot. */
   staged: DeviceBuffer | null;
+  /** Recorded on the transfer stream after the slot's last copy to the host (its device side is free after it). */
+  copied: Event | null;
   /** free; copying for a frame not yet handed out; held by the host. */
   state: "free" | "copying" | "held";
   /** The frame it was last given to. */
@@ -208,7 +211,7 @@ export class Readback {
     this.#label = options.label ?? "readback";
     this.#slots = Array.from(
       { length: slots },
-      () => ({ host: null, staged: null, state: "free", frame: -1 }),
+      () => ({ host: null, staged: null, copied: null, state: "free", frame: -1 }),
     );
     this.#ownsStream = options.stream === undefined;
     this.stream = options.stream ?? new Stream(device);
@@ -274,8 +277,10 @@ export class Readback {
     for (const slot of this.#slots) {
       slot.host?.free(); // the pool takes it back once the copies queued into it are done
       slot.staged?.free(); // likewise, ordered after the copy reading it (recordStream)
+      slot.copied?.close();
       slot.host = null;
       slot.staged = null;
+      slot.copied = null;
       slot.state = "free";
     }
     if (this.#ownsStream) this.stream.close();
@@ -333,17 +338,22 @@ export class Readback {
         let from = this.source.view(0, bytes);
         const staged = slot.staged;
         if (staged !== null) {
-          // The device side is free once the copies queued from it so far are done: the compute
-          // stream waits for the transfer stream (its latest copy, one frame back: the bound
-          // stays max(compute, copy)), then snapshots the source in its own order.
-          streamWaitFor(after, this.stream, this.device);
+          // The device side is free once its own last copy to the host is done (frames ago, with
+          // the ring's other slots in between): the compute stream waits for that event alone,
+          // then snapshots the source in its own order.
+          if (slot.copied !== null) streamWaitEvent(after, slot.copied, this.device);
           this.device.ops.deviceToDevice(staged.ptr, from.ptr, bytes, after?.handle ?? undefined);
           if (after !== null) staged.recordStream(after);
           from = staged.view(0, bytes);
         }
         streamWaitFor(this.stream, after, this.device);
         from.recordStream(this.stream); // freed meanwhile, it is not reused under the copy
-        await from.copyToHostAsync(this.stream, slot.host!.typed(Uint8Array, 0, bytes));
+        const copy = from.copyToHostAsync(this.stream, slot.host!.typed(Uint8Array, 0, bytes));
+        if (staged !== null) {
+          slot.copied ??= new Event(this.device, { timing: false });
+          slot.copied.record(this.stream);
+        }
+        await copy;
       }
       this.#stats.bytes += bytes;
       return new ReadbackFrame(this, slot, index, bytes);
