@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Trace, TraceEvent } from "../src/tracking/trace_format.ts";
+import type { Trace } from "../src/tracking/trace_format.ts";
+import { traceRecorder } from "./trace_recorder.ts";
 
 /** Options for {@linkcode kvCacheTrace}. */
 export interface KvCacheTraceOptions {
@@ -23,31 +24,11 @@ export interface KvCacheTraceOptions {
 export function kvCacheTrace(options: KvCacheTraceOptions = {}): Trace {
   const target = options.events ?? 1_500_000;
   const layers = options.layers ?? 24;
-  let state = options.seed ?? 1;
-  const random = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-  const round = (bytes: number) => Math.ceil(bytes / 512) * 512;
-  const events: TraceEvent[] = [];
-  let id = 0, live = 0, peak = 0;
-  const sizes = new Map<number, number>();
-  const alloc = (bytes: number) => {
-    const size = round(bytes);
-    events.push(["a", id, size, 0]);
-    sizes.set(id, size);
-    live += size;
-    peak = Math.max(peak, live);
-    return id++;
-  };
-  const free = (which: number) => {
-    events.push(["f", which, 0, 0]);
-    live -= sizes.get(which)!;
-    sizes.delete(which);
-  };
+  const recorder = traceRecorder(options.seed ?? 1);
+  const { random, alloc, free } = recorder;
   const hidden = 4096, perTokenKv = 2 * 1024 * 2; // 1024 = heads × head dim in kv; 2 B each
   const weights = Array.from({ length: layers }, () => alloc(4 * hidden * hidden * 2));
-  while (events.length < target) {
+  while (recorder.length < target) {
     const batch = 1 + Math.floor(random() * 8);
     const prompt = 64 + Math.floor(random() * 960);
     const generate = 64 + Math.floor(random() * 192);
@@ -56,7 +37,7 @@ export function kvCacheTrace(options: KvCacheTraceOptions = {}): Trace {
       keys.push(alloc(batch * prompt * perTokenKv));
       values.push(alloc(batch * prompt * perTokenKv));
     }
-    for (let t = 1; t <= generate && events.length < target; t++) {
+    for (let t = 1; t <= generate && recorder.length < target; t++) {
       const length = prompt + t;
       for (let layer = 0; layer < layers; layer++) {
         const attention = alloc(batch * 32 * length * 2);
@@ -78,5 +59,5 @@ export function kvCacheTrace(options: KvCacheTraceOptions = {}): Trace {
     }
   }
   void weights; // live to the end, as a model's weights are
-  return { workload: "kv-cache generation", events, peak_live: peak };
+  return recorder.trace("kv-cache generation");
 }

@@ -13,41 +13,16 @@
  */
 
 import { replayTrace } from "../src/replay/trace.ts";
-import type { Trace, TraceEvent } from "../src/tracking/trace_format.ts";
+import type { Trace } from "../src/tracking/trace_format.ts";
+import { traceRecorder } from "./trace_recorder.ts";
 import { formatTable } from "../src/cli/table.ts";
 import { kvCacheTrace } from "./kv_cache_trace.ts";
 
 const MiB = 1 << 20;
 
-/** A trace builder: allocations, frees and the live peak. */
-function recorder(seed: number) {
-  let state = seed;
-  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-  const events: TraceEvent[] = [];
-  const sizes = new Map<number, number>();
-  let id = 0, live = 0, peak = 0;
-  return {
-    random,
-    alloc(bytes: number, stream = 0) {
-      const size = Math.ceil(bytes / 512) * 512;
-      events.push(["a", id, size, stream]);
-      sizes.set(id, size);
-      live += size;
-      peak = Math.max(peak, live);
-      return id++;
-    },
-    free(which: number, stream = 0) {
-      events.push(["f", which, 0, stream]);
-      live -= sizes.get(which)!;
-      sizes.delete(which);
-    },
-    trace: (workload: string): Trace => ({ workload, events, peak_live: peak }),
-  };
-}
-
 /** `liveBlocks` blocks of 1–9 MiB live at once, churned in random order; `side` on stream 7. */
 function manyLarge(liveBlocks: number, side: number): Trace {
-  const t = recorder(11);
+  const t = traceRecorder(11);
   const held: number[] = [];
   for (let i = 0; i < 200_000; i++) {
     if (held.length < liveBlocks || t.random() < 0.5) {
@@ -60,7 +35,7 @@ function manyLarge(liveBlocks: number, side: number): Trace {
 
 /** A GNN's training steps over graphs of 2k–200k nodes: activations kept for backward. */
 function gnnLike(): Trace {
-  const t = recorder(7);
+  const t = traceRecorder(7);
   for (let w = 0; w < 40; w++) t.alloc(256 * 256 * 4);
   for (let step = 0; step < 400; step++) {
     const nodes = 2000 + Math.floor(t.random() * 200_000);

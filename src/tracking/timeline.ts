@@ -139,6 +139,24 @@ export class TimelineBuilder {
     if (this.#timed) this.#times.push(event.time ?? NaN);
   }
 
+  /**
+   * Appends event `i` of `from`, a timeline whose label and site lists this builder started
+   * with (so their indices carry over); a pool event's pool is looked up by name.
+   */
+  copy(from: Timeline, i: number): void {
+    const op = from.op[i];
+    this.push({
+      op,
+      id: op >= EventOp.reserve ? this.pools.indexOf(from.pools[from.id[i]]) : from.id[i],
+      size: from.size[i],
+      stream: from.stream[i],
+      address: from.address[i],
+      label: from.label[i],
+      site: from.site[i],
+      time: from.time?.[i],
+    });
+  }
+
   /** Events pushed so far. */
   get length(): number {
     return this.#columns.op.length;

@@ -5,14 +5,12 @@
  */
 
 import type { Stream } from "../cuda/stream.ts";
-import { checkBacked } from "../memory/resource.ts";
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
-import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
-import { defaultPinnedPool } from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import { markPinned, pinnedOwnerOf } from "../buffers/pinned_owner.ts";
+import { pinnedPoolOf } from "./pinned_pool.ts";
 import {
   bytesOf,
   checkByteCount,
@@ -56,12 +54,7 @@ export class HostBuffer {
     if (checkByteCount(bytes, "bytes") === 0) {
       throw new InvalidArgumentError("bytes", "a positive safe integer", bytes);
     }
-    const device = options.device ?? options.pool?.device ?? defaultDevice();
-    const pool = options.pool ?? defaultPinnedPool(device);
-    checkBacked(pool, "pool");
-    if (pool.device !== device) {
-      throw new InvalidArgumentError("pool", `a pinned pool of ${device.id}`, pool.name);
-    }
+    const { pool } = pinnedPoolOf(options);
     const label = options.label ?? "pinned";
     return new HostBuffer(DeviceBuffer.allocate(bytes, { resource: pool, label }));
   }

@@ -23,7 +23,6 @@ import {
   TransferError,
 } from "../errors.ts";
 import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
-import { defaultPinnedPool } from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
   checkBoolean,
@@ -33,6 +32,7 @@ import {
   type HostArrayConstructor,
 } from "../validate.ts";
 import { HostBuffer } from "./host_buffer.ts";
+import { pinnedPoolOf } from "./pinned_pool.ts";
 
 /** Options for {@linkcode Readback}. */
 export interface ReadbackOptions {
@@ -196,10 +196,7 @@ export class Readback {
     }
     const device = source.device;
     if (options.stream !== undefined) checkStream(options.stream, device, "options.stream");
-    const pool = options.pool ?? defaultPinnedPool(device);
-    if (pool.device !== device) {
-      throw new InvalidArgumentError("options.pool", `a pinned pool of ${device.id}`, pool.name);
-    }
+    const { pool } = pinnedPoolOf({ device, pool: options.pool }, "options.pool");
     if (options.label !== undefined && typeof options.label !== "string") {
       throw new InvalidArgumentError("options.label", "a string", options.label);
     }

@@ -8,14 +8,11 @@
  */
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
-import { checkBacked } from "../memory/resource.ts";
 import { holdDuring } from "../buffers/in_flight.ts";
 import { Event } from "../cuda/event.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
-import { defaultDevice } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { GpumemError, InvalidArgumentError, TransferError } from "../errors.ts";
-import { defaultPinnedPool } from "../memory/default_resources.ts";
 import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
@@ -30,6 +27,7 @@ import {
 import { registrationCovering } from "./host_registration.ts";
 import { pinnedOwnerOf } from "../buffers/pinned_owner.ts";
 import { InjectedPieceFailure, Stager } from "./stager.ts";
+import { pinnedPoolOf } from "./pinned_pool.ts";
 
 /** Options for {@linkcode TransferPipeline}. */
 export interface TransferPipelineOptions {
@@ -166,12 +164,7 @@ export class TransferPipeline {
     if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
       throw new InvalidArgumentError("hostThreads", "an integer from 1 to 256", threads);
     }
-    const device = options.device ?? options.pool?.device ?? defaultDevice();
-    const pool = options.pool ?? defaultPinnedPool(device);
-    checkBacked(pool, "pool");
-    if (pool.device !== device) {
-      throw new InvalidArgumentError("pool", `a pinned pool of ${device.id}`, pool.name);
-    }
+    const { device, pool } = pinnedPoolOf(options);
     this.#faults = options.faults === undefined ? null : new FaultSchedule(options.faults);
     this.device = device;
     this.chunkBytes = chunkBytes;

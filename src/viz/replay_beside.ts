@@ -29,16 +29,7 @@ export function withGpumemReplay(timeline: Timeline): { timeline: Timeline; figu
   let reserved = 0;
   for (let i = 0; i < timeline.op.length; i++) {
     const op = timeline.op[i];
-    t.push({
-      op,
-      id: op >= EventOp.reserve ? t.pools.indexOf(timeline.pools[timeline.id[i]]) : timeline.id[i],
-      size: timeline.size[i],
-      stream: timeline.stream[i],
-      address: timeline.address[i],
-      label: timeline.label[i],
-      site: timeline.site[i],
-      time: timeline.time?.[i],
-    });
+    t.copy(timeline, i);
     if (op === EventOp.allocate && timeline.size[i] > 0) {
       live.set(timeline.id[i], pool.allocateBlock(timeline.size[i]));
     } else if (op === EventOp.free) {

@@ -128,18 +128,6 @@ export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
   }
   if (log === null) return t.finish();
   // Then the log itself; its pool indices follow the names.
-  for (let i = 0; i < log.op.length; i++) {
-    const op = log.op[i];
-    t.push({
-      op,
-      id: op >= EventOp.reserve ? t.pools.indexOf(log.pools[log.id[i]]) : log.id[i],
-      size: log.size[i],
-      stream: log.stream[i],
-      address: log.address[i],
-      label: log.label[i],
-      site: log.site[i],
-      time: log.time?.[i],
-    });
-  }
+  for (let i = 0; i < log.op.length; i++) t.copy(log, i);
   return t.finish();
 }

@@ -12,6 +12,7 @@ import {
   getMemoryManager,
   InvalidArgumentError,
   type MemoryDevice,
+  MemoryPool,
   Readback,
   type ReadbackFrame,
   ResizableBuffer,
@@ -20,6 +21,7 @@ import {
   TransferError,
 } from "../../mod.ts";
 import { type Seeded, withSeed } from "./meshes.ts";
+import { VirtualResource } from "../../src/memory/virtual_resource.ts";
 import { suiteTests } from "./register.ts";
 
 /** A frame's bytes: a seeded pattern, different every frame. */
@@ -159,6 +161,8 @@ export function registerReadbackContracts(
       throwsLike(() => new Readback(state, { slots: 2.5 }), InvalidArgumentError, /slots/);
       throwsLike(() => new Readback(state, { deviceSnapshot: 1 as never }), InvalidArgumentError);
       throwsLike(() => new Readback(state, null as never), InvalidArgumentError);
+      using addressesOnly = new MemoryPool(new VirtualResource());
+      throwsLike(() => new Readback(state, { pool: addressesOnly }), InvalidArgumentError, /pool/);
       throwsLike(() => new Readback(state, { stream: {} as Stream }), InvalidArgumentError);
       {
         using ring = new Readback(state, { faults: { failEvery: 3 } });
