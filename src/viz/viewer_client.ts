@@ -1,8 +1,9 @@
 // deno-lint-ignore-file no-explicit-any
 /**
  * The viewer's page script. It runs in a browser, not in Deno: viewer_page.ts inlines
- * `viewerClient.toString()` into the HTML, so the function must stay self-contained (no imports,
- * nothing from outside its body), and DOM objects are typed `any` (Deno's type check has no DOM).
+ * `viewerClient.toString()` into the HTML after the helpers it calls (viewerHelpers: the
+ * formatting of viewer_text.ts, the level of detail of viewer_columns.ts), so it uses nothing
+ * else from outside its body; DOM objects are typed `any` (Deno's type check has no DOM).
  *
  * It decodes the model (gzip'd typed arrays), then draws on canvases: the timeline (live bytes
  * stacked by label, one column per pixel aggregated from checkpoints, reserved bytes per pool,
@@ -13,6 +14,24 @@
  * @module
  */
 
+import { columns, liveAt, prepare } from "./viewer_columns.ts";
+import { bytesText, countText, escapeHtml, msText, niceStep } from "./viewer_text.ts";
+
+/**
+ * The functions the page script calls besides viewerClient; viewer_page.ts inlines each before
+ * it (the page has no modules: in the browser they are the page's own functions).
+ */
+export const viewerHelpers = [
+  bytesText,
+  msText,
+  countText,
+  escapeHtml,
+  niceStep,
+  prepare,
+  columns,
+  liveAt,
+] as const;
+
 /** The page's entry point (see the module doc: inlined as text, run in the browser). */
 export function viewerClient(): void {
   const g: any = globalThis;
@@ -22,46 +41,7 @@ export function viewerClient(): void {
   const api: any = { ready: null, series: [], firstViewMs: NaN, errors: [] };
   g.gpumemViewer = api;
 
-  const COLORS = [
-    "#4e79a7",
-    "#f28e2b",
-    "#59a14f",
-    "#e15759",
-    "#76b7b2",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#86bcb6",
-  ];
-  const OTHER = "#bab0ac";
   const POOL_LINES = ["#1f2937", "#7c3aed", "#0e7490", "#b45309"];
-  const TOP = COLORS.length;
-  const CHECKPOINT = 4096;
-
-  function bytesText(bytes: number): string {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let value = Math.abs(bytes), unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    const digits = unit === 0 ? 0 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
-    return `${bytes < 0 ? "-" : ""}${value.toFixed(digits)} ${units[unit]}`;
-  }
-  function msText(ms: number): string {
-    if (Math.abs(ms) >= 1000) return `${(ms / 1000).toFixed(ms >= 10000 ? 1 : 2)} s`;
-    if (Math.abs(ms) >= 1) return `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
-    return `${(ms * 1000).toFixed(0)} µs`;
-  }
-  function countText(n: number): string {
-    if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
-    if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
-    return String(Math.round(n));
-  }
-  function escapeHtml(text: string): string {
-    return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  }
 
   async function unpack(packed: any): Promise<any> {
     const binary = g.atob(packed.data);
@@ -84,170 +64,6 @@ export function viewerClient(): void {
     }
     model.times = raw.times === null ? null : await unpack(raw.times);
     return model;
-  }
-
-  /** Groups (top labels by their own peak, the rest as "other"), deltas and checkpoints. */
-  function prepare(model: any): any {
-    const n = model.events;
-    const a = model.allocations;
-    const count = a.start.length;
-    const labelDelta = new Float64Array(n + 1);
-    const labelOf = new Int32Array(n + 1).fill(-1);
-    for (let i = 0; i < count; i++) {
-      labelDelta[a.start[i]] += a.size[i];
-      labelOf[a.start[i]] = a.label[i];
-      if (a.end[i] < n) {
-        labelDelta[a.end[i]] -= a.size[i];
-        labelOf[a.end[i]] = a.label[i];
-      }
-    }
-    const labelLive = new Float64Array(model.labels.length);
-    const labelPeak = new Float64Array(model.labels.length);
-    let live = 0, peak = 0, peakAt = 0;
-    for (let e = 0; e < n; e++) {
-      const l = labelOf[e];
-      if (l < 0) continue;
-      labelLive[l] += labelDelta[e];
-      if (labelLive[l] > labelPeak[l]) labelPeak[l] = labelLive[l];
-      live += labelDelta[e];
-      if (live > peak) {
-        peak = live;
-        peakAt = e;
-      }
-    }
-    const order = Array.from(model.labels.keys()).filter((l: any) => labelPeak[l] > 0)
-      .sort((x: any, y: any) => labelPeak[y] - labelPeak[x]);
-    // The biggest labels get colours; stacked in order of first use, so what lives longest
-    // (weights, caches) tends to lie at the bottom.
-    const firstUse = new Float64Array(model.labels.length).fill(Infinity);
-    for (let i = count - 1; i >= 0; i--) firstUse[a.label[i]] = a.start[i];
-    const top = (order.slice(0, order.length > TOP ? TOP - 1 : TOP) as number[])
-      .sort((x, y) => firstUse[x] - firstUse[y]);
-    const groupOfLabel = new Int32Array(model.labels.length).fill(top.length);
-    top.forEach((l, gIndex) => (groupOfLabel[l] = gIndex));
-    const groups = top.map((l, i) => ({ name: model.labels[l], color: COLORS[i] }));
-    if (order.length > top.length) {
-      groups.push({ name: `other (${order.length - top.length} labels)`, color: OTHER });
-    }
-    const G = Math.max(1, groups.length);
-    const groupOf = new Int32Array(n + 1).fill(-1);
-    for (let e = 0; e < n; e++) if (labelOf[e] >= 0) groupOf[e] = groupOfLabel[labelOf[e]];
-    const checkpoints = new Float64Array((Math.floor(n / CHECKPOINT) + 1) * G);
-    const state = new Float64Array(G);
-    for (let e = 0; e < n; e++) {
-      if (e % CHECKPOINT === 0) checkpoints.set(state, (e / CHECKPOINT) * G);
-      if (groupOf[e] >= 0) state[groupOf[e]] += labelDelta[e];
-    }
-    // Reservations: cumulative per pool after each step.
-    const r = model.reservations;
-    const pools = model.pools.length;
-    const reservedAfter = new Float64Array(r.at.length);
-    const running = new Float64Array(pools);
-    let reservedPeak = 0;
-    for (let i = 0; i < r.at.length; i++) {
-      running[r.pool[i]] += r.delta[i];
-      reservedAfter[i] = running[r.pool[i]];
-      let sum = 0;
-      for (let p = 0; p < pools; p++) sum += running[p];
-      reservedPeak = Math.max(reservedPeak, sum);
-    }
-    const allocationGroup = new Int32Array(count);
-    for (let i = 0; i < count; i++) allocationGroup[i] = groupOfLabel[a.label[i]];
-    return {
-      n,
-      G,
-      groups,
-      delta: labelDelta,
-      groupOf,
-      checkpoints,
-      reservedAfter,
-      reservedPeak,
-      peak,
-      peakAt,
-      allocationGroup,
-    };
-  }
-
-  function columns(model: any, prep: any, x0: number, x1: number, W: number): any {
-    const { G, delta, groupOf, checkpoints } = prep;
-    const stacks = new Float64Array(W * G);
-    const totals = new Float64Array(W);
-    const at = new Int32Array(W);
-    const state = new Float64Array(G);
-    let e = Math.max(0, Math.floor(x0));
-    const c0 = Math.floor(e / CHECKPOINT);
-    state.set(checkpoints.subarray(c0 * G, c0 * G + G));
-    let total = 0;
-    for (let k = 0; k < G; k++) total += state[k];
-    for (let i = c0 * CHECKPOINT; i < e; i++) {
-      if (groupOf[i] >= 0) {
-        state[groupOf[i]] += delta[i];
-        total += delta[i];
-      }
-    }
-    const span = x1 - x0;
-    for (let c = 0; c < W; c++) {
-      const end = Math.min(prep.n, Math.floor(x0 + ((c + 1) * span) / W));
-      let best = total, bestAt = e - 1;
-      stacks.set(state, c * G);
-      while (e < end) {
-        const gi = groupOf[e];
-        if (gi >= 0) {
-          state[gi] += delta[e];
-          total += delta[e];
-          if (total > best) {
-            best = total;
-            bestAt = e;
-            stacks.set(state, c * G);
-          }
-        }
-        e++;
-      }
-      totals[c] = best;
-      at[c] = Math.max(0, bestAt);
-    }
-    // Reserved bytes per pool: the column's highest.
-    const r = model.reservations;
-    const pools = model.pools.length;
-    const reserved = new Float64Array(W * pools);
-    const running = new Float64Array(pools);
-    let lo = 0, hi = r.at.length;
-    const first = Math.max(0, Math.floor(x0));
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (r.at[mid] < first) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let p = 0; p < pools; p++) {
-      for (let i = lo - 1; i >= 0; i--) {
-        if (r.pool[i] === p) {
-          running[p] = prep.reservedAfter[i];
-          break;
-        }
-      }
-    }
-    let s = lo;
-    for (let c = 0; c < W; c++) {
-      const end = Math.min(prep.n, Math.floor(x0 + ((c + 1) * span) / W));
-      for (let p = 0; p < pools; p++) reserved[c * pools + p] = running[p];
-      while (s < r.at.length && r.at[s] < end) {
-        running[r.pool[s]] = prep.reservedAfter[s];
-        const cell = c * pools + r.pool[s];
-        if (running[r.pool[s]] > reserved[cell]) reserved[cell] = running[r.pool[s]];
-        s++;
-      }
-    }
-    return { stacks, totals, at, reserved };
-  }
-
-  /** Live allocations after event `e`, in allocation order, optionally of one group. */
-  function liveAt(model: any, prep: any, e: number, group = -1): number[] {
-    const a = model.allocations;
-    const out: number[] = [];
-    for (let i = 0; i < a.start.length && a.start[i] <= e; i++) {
-      if (a.end[i] > e && (group < 0 || prep.allocationGroup[i] === group)) out.push(i);
-    }
-    return out;
   }
 
   function lifetimeText(model: any, i: number): string {
@@ -287,14 +103,6 @@ export function viewerClient(): void {
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     return { ctx, width, height };
-  }
-
-  function niceStep(max: number, ticks: number, base: number): number {
-    const raw = max / ticks;
-    const step = Math.pow(base, Math.floor(Math.log(raw) / Math.log(base)));
-    // Powers of two for bytes (256 MiB, 512 MiB, 1 GiB), 1-2-5 for counts.
-    for (const m of base === 2 ? [1, 2] : [1, 2, 5]) if (step * m >= raw) return step * m;
-    return step * base;
   }
 
   function main(model: any): void {
@@ -391,7 +199,7 @@ export function viewerClient(): void {
         for (let k = 0; k < G; k++) {
           const v = cols.stacks[c * G + k];
           if (v <= 0) continue;
-          ctx.fillStyle = prep.groups[k]?.color ?? OTHER;
+          ctx.fillStyle = prep.groups[k]?.color ?? prep.otherColor;
           const yTop = y(base + v), yBottom = y(base);
           ctx.fillRect(M.left + c, yTop, 1, Math.max(0.5, yBottom - yTop));
           base += v;
@@ -634,7 +442,7 @@ export function viewerClient(): void {
             largestFree = Math.max(largestFree, gap);
           }
           const from = offsets[index] + (start - s);
-          paint(from, from + size, prep.groups[prep.allocationGroup[i]]?.color ?? OTHER);
+          paint(from, from + size, prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor);
           blocks.push([from, from + size, i]);
           allocated += size;
           cursor = Math.max(cursor, start + size);
@@ -691,7 +499,7 @@ export function viewerClient(): void {
       $("peak").innerHTML =
         `<tr><th>label</th><th>size</th><th>lifetime</th>${sites ? "<th>site</th>" : ""}</tr>` +
         live.map((i) => {
-          const color = prep.groups[prep.allocationGroup[i]]?.color ?? OTHER;
+          const color = prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor;
           const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
           return `<tr><td><i class="swatch" style="background:${color}"></i>${
             escapeHtml(model.labels[a.label[i]])

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { viewerClient } from "./viewer_client.ts";
+import { viewerClient, viewerHelpers } from "./viewer_client.ts";
 import type { ViewerModel } from "./viewer_model.ts";
 
 /** A typed array as the page reads it. */
@@ -140,7 +140,10 @@ export async function renderViewerPage(model: ViewerModel): Promise<string> {
     <table id="peak"></table></div>
 </div>
 <script type="application/json" id="model">${scriptSafe(JSON.stringify(data))}</script>
-<script>(${viewerClient.toString()})();</script>
+<script>
+${viewerHelpers.map((helper) => helper.toString()).join("\n")}
+(${viewerClient.toString()})();
+</script>
 </body>
 </html>
 `;

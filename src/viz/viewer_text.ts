@@ -1,0 +1,44 @@
+/**
+ * The viewer page's words for numbers: bytes in KiB/MiB/GiB, times in µs/ms/s, counts in k/M,
+ * HTML escaping, and round steps for axis ticks. Runs in the browser: viewer_page.ts inlines
+ * each function's text, so each must stay self-contained.
+ *
+ * @module
+ */
+
+/** Bytes for a person: `1.50 GiB`, `512 B`. */
+export function bytesText(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = Math.abs(bytes), unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 ? 0 : value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${bytes < 0 ? "-" : ""}${value.toFixed(digits)} ${units[unit]}`;
+}
+/** Milliseconds for a person: `1.2 ms`, `3.40 s`, `250 µs`. */
+export function msText(ms: number): string {
+  if (Math.abs(ms) >= 1000) return `${(ms / 1000).toFixed(ms >= 10000 ? 1 : 2)} s`;
+  if (Math.abs(ms) >= 1) return `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
+  return `${(ms * 1000).toFixed(0)} µs`;
+}
+/** A count for a person: `1.5M`, `47k`. */
+export function countText(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+  return String(Math.round(n));
+}
+/** Text safe in HTML. */
+export function escapeHtml(text: string): string {
+  return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A round tick step near `max / ticks`: powers of two (`base` 2) or 1-2-5 steps (`base` 10). */
+export function niceStep(max: number, ticks: number, base: number): number {
+  const raw = max / ticks;
+  const step = Math.pow(base, Math.floor(Math.log(raw) / Math.log(base)));
+  // Powers of two for bytes (256 MiB, 512 MiB, 1 GiB), 1-2-5 for counts.
+  for (const m of base === 2 ? [1, 2] : [1, 2, 5]) if (step * m >= raw) return step * m;
+  return step * base;
+}
