@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 6
+#define GM_ABI_VERSION 7
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */
@@ -138,6 +138,12 @@ int gm_points_leaves(int device, uint64_t n, uint64_t scratch, uint64_t scratch_
 int gm_points_index(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
                     uint64_t order, uint64_t scratch, uint64_t scratch_bytes, uint64_t leaves,
                     uint64_t index, void *stream);
+/* The float offsets of n points (float64 when f64) from the centre of `frame`, into 3 * n floats
+ * at `out`: a chunk of a cloud too large to upload whole. gm_points_order and gm_points_index
+ * take them with f64 = 2 (GM_POINTS_CENTRED) and build the index they would build from the
+ * coordinates. */
+int gm_points_offsets(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                      uint64_t out, void *stream);
 /* The k nearest (within sqrt(radius2), inclusive) of each query, ties by the smaller index.
  * `index`: GM_POINT_WORDS uint64_t. queries 0: self queries over the index's points, answered
  * for input indices in [out_begin, out_end) at index - out_begin; otherwise `count` queries in

@@ -149,12 +149,23 @@ const pointsFrameParameters = [
   "pointer", /* void *stream */
 ] as const;
 
+/** The parameters of gm_points_offsets: float offsets from a frame's centre */
+const pointsOffsetsParameters = [
+  "i32", /* int device */
+  "u64", /* uint64_t points: 3 * n floats or doubles */
+  "u64", /* uint64_t n */
+  "i32", /* int f64 */
+  "u64", /* uint64_t frame: a complete GmPointFrame */
+  "u64", /* uint64_t out: 3 * n floats */
+  "pointer", /* void *stream */
+] as const;
+
 /** The parameters of gm_points_order: Morton order of points in a frame's grid */
 const pointsOrderParameters = [
   "i32", /* int device */
   "u64", /* uint64_t points */
   "u64", /* uint64_t n */
-  "i32", /* int f64 */
+  "i32", /* int f64: 0 float, 1 double, 2 float offsets from the frame's centre */
   "u64", /* uint64_t frame */
   "u64", /* uint64_t scratch */
   "u64", /* uint64_t scratch_bytes */
@@ -178,7 +189,7 @@ const pointsIndexParameters = [
   "i32", /* int device */
   "u64", /* uint64_t points */
   "u64", /* uint64_t n */
-  "i32", /* int f64 */
+  "i32", /* int f64: 0 float, 1 double, 2 float offsets from the frame's centre */
   "u64", /* uint64_t frame */
   "u64", /* uint64_t order */
   "u64", /* uint64_t scratch: as gm_points_leaves left it */
@@ -398,6 +409,15 @@ export const kernelSymbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** int gm_points_offsets(...): a chunk's float offsets from the frame's centre */
+  gm_points_offsets: { parameters: pointsOffsetsParameters, result: "i32" },
+  /** gm_points_offsets on a worker thread (the cpu device). */
+  gm_points_offsets_async: {
+    name: "gm_points_offsets",
+    parameters: pointsOffsetsParameters,
+    result: "i32",
+    nonblocking: true,
+  },
   /** int gm_points_order(...): Morton order of points */
   gm_points_order: { parameters: pointsOrderParameters, result: "i32" },
   /** gm_points_order on a worker thread (the cpu device). */
@@ -467,7 +487,7 @@ export const kernelSymbols = {
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 6;
+export const KERNEL_ABI_VERSION = 7;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {

@@ -187,6 +187,45 @@ GM_HOST_DEVICE inline bool gm_point_local(const GmPointGrid &g, const V *points,
   return finite;
 }
 
+/* Float offsets from the frame's centre, as gm_points_offsets writes them: the build's input for
+ * a cloud uploaded in chunks (its float64 coordinates never on the device at once). Their
+ * coordinates are centre + offset (for Morton codes); their local offsets are themselves, so the
+ * index holds the same points as one built from the coordinates. */
+struct GmCentred {
+  const float *p;
+};
+
+/* Coordinate k of point i, as a double. */
+template <typename V>
+GM_HOST_DEVICE inline double gm_point_coord(const GmPointGrid &, const V *points, uint64_t i,
+                                            int k) {
+  return static_cast<double>(points[3 * i + k]);
+}
+GM_HOST_DEVICE inline double gm_point_coord(const GmPointGrid &g, GmCentred c, uint64_t i, int k) {
+  return g.centre[k] + static_cast<double>(c.p[3 * i + k]);
+}
+
+/* Centred offsets are their own local offsets (false when one is not finite). */
+GM_HOST_DEVICE inline bool gm_point_local(const GmPointGrid &, GmCentred c, uint64_t i,
+                                          float *out) {
+  bool finite = true;
+  for (int k = 0; k < 3; k++) {
+    out[k] = c.p[3 * i + k];
+    finite = finite && isfinite(out[k]);
+  }
+  return finite;
+}
+
+/* The Morton code of point i in the grid. */
+template <typename P>
+GM_HOST_DEVICE inline uint64_t gm_point_code(const GmPointGrid &g, P points, uint64_t i) {
+  return gm_point_morton(g, gm_point_coord(g, points, i, 0), gm_point_coord(g, points, i, 1),
+                         gm_point_coord(g, points, i, 2));
+}
+
+/* The build's input kinds: the `f64` argument of gm_points_order and gm_points_index. */
+enum gm_point_input { GM_POINTS_F32 = 0, GM_POINTS_F64 = 1, GM_POINTS_CENTRED = 2 };
+
 /* Step: the box of leaf b over the sorted points (empty past the last leaf). */
 GM_HOST_DEVICE inline GmPointBox gm_leaf_box(const GmPoint4 *points, const uint32_t *starts,
                                              uint64_t leaves, uint64_t b) {

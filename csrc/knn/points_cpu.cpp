@@ -41,16 +41,15 @@ void frame_of(const V *points, uint64_t n, GmPointFrame *frame) {
   for (unsigned w = 0; w < threads; w++) frame->nonfinite += bad[w];
 }
 
-template <typename V>
-void order_of(const V *points, uint64_t n, const GmPointFrame *frame, uint32_t *order,
+template <typename P>
+void order_of(P points, uint64_t n, const GmPointFrame *frame, uint32_t *order,
               uint64_t *sorted_codes, uint64_t *nonfinite) {
   GmPointGrid g = gm_point_grid(*frame);
   std::vector<std::pair<uint64_t, uint32_t>> pairs(n);
   std::vector<uint64_t> bad(gm_cpu_threads(), 0);
   gm_parallel_ranges(n, [&](uint64_t begin, uint64_t end, unsigned w) {
     for (uint64_t i = begin; i < end; i++) {
-      pairs[i] = {gm_point_morton(g, points[3 * i], points[3 * i + 1], points[3 * i + 2]),
-                  static_cast<uint32_t>(i)};
+      pairs[i] = {gm_point_code(g, points, i), static_cast<uint32_t>(i)};
       float local[3];
       if (!gm_point_local(g, points, i, local)) bad[w]++;
     }
@@ -64,8 +63,8 @@ void order_of(const V *points, uint64_t n, const GmPointFrame *frame, uint32_t *
   for (uint64_t b : bad) *nonfinite += b;
 }
 
-template <typename V>
-void index_of(const V *points, uint64_t n, const GmPointFrame *frame, const uint32_t *order,
+template <typename P>
+void index_of(P points, uint64_t n, const GmPointFrame *frame, const uint32_t *order,
               const GmPointOrderScratch &sc, uint64_t leaves, GmPointIndexLayout &layout) {
   GmPointGrid g = gm_point_grid(*frame);
   gm_parallel_for(n, [&](uint64_t i) {
@@ -122,7 +121,9 @@ extern "C" int gm_points_order(int, uint64_t points, uint64_t n, int f64, uint64
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *order = reinterpret_cast<uint32_t *>(order_out);
   auto *bad = reinterpret_cast<uint64_t *>(nonfinite);
-  if (f64) {
+  if (f64 == GM_POINTS_CENTRED) {
+    order_of(GmCentred{reinterpret_cast<const float *>(points)}, n, f, order, sc.keys[1], bad);
+  } else if (f64) {
     order_of(reinterpret_cast<const double *>(points), n, f, order, sc.keys[1], bad);
   } else {
     order_of(reinterpret_cast<const float *>(points), n, f, order, sc.keys[1], bad);
@@ -154,11 +155,30 @@ extern "C" int gm_points_index(int, uint64_t points, uint64_t n, int f64, uint64
   GmPointIndexLayout layout(index, n, leaves);
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *o = reinterpret_cast<const uint32_t *>(order);
-  if (f64) {
+  if (f64 == GM_POINTS_CENTRED) {
+    index_of(GmCentred{reinterpret_cast<const float *>(points)}, n, f, o, sc, leaves, layout);
+  } else if (f64) {
     index_of(reinterpret_cast<const double *>(points), n, f, o, sc, leaves, layout);
   } else {
     index_of(reinterpret_cast<const float *>(points), n, f, o, sc, leaves, layout);
   }
+  return gm_ok();
+}
+
+extern "C" int gm_points_offsets(int, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                                 uint64_t out, void *) {
+  if (frame == 0 || (n > 0 && (points == 0 || out == 0))) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_offsets: null frame, points or output");
+  }
+  GmPointGrid g = gm_point_grid(*reinterpret_cast<const GmPointFrame *>(frame));
+  auto *o = reinterpret_cast<float *>(out);
+  gm_parallel_for(n, [&](uint64_t i) {
+    if (f64) {
+      gm_point_local(g, reinterpret_cast<const double *>(points), i, o + 3 * i);
+    } else {
+      gm_point_local(g, reinterpret_cast<const float *>(points), i, o + 3 * i);
+    }
+  });
   return gm_ok();
 }
 

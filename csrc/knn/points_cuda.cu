@@ -58,21 +58,20 @@ __global__ void frame_kernel(const V *points, uint64_t n, GmPointFrame *frame) {
   }
 }
 
-template <typename V>
-__global__ void order_kernel(const V *points, uint64_t n, const GmPointFrame *frame,
+template <typename P>
+__global__ void order_kernel(P points, uint64_t n, const GmPointFrame *frame,
                              uint64_t *keys, uint32_t *values, unsigned long long *nonfinite) {
   GmPointGrid g = gm_point_grid(*frame);
   GM_FOR_EACH(i, n) {
-    double x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
-    keys[i] = gm_point_morton(g, x, y, z);
+    keys[i] = gm_point_code(g, points, i);
     values[i] = static_cast<uint32_t>(i);
     float local[3];
     if (!gm_point_local(g, points, i, local)) atomicAdd(nonfinite, 1ull);
   }
 }
 
-template <typename V>
-__global__ void gather_kernel(const V *points, uint64_t n, const GmPointFrame *frame,
+template <typename P>
+__global__ void gather_kernel(P points, uint64_t n, const GmPointFrame *frame,
                               const uint32_t *order, GmPoint4 *sorted) {
   GmPointGrid g = gm_point_grid(*frame);
   GM_FOR_EACH(i, n) {
@@ -80,6 +79,12 @@ __global__ void gather_kernel(const V *points, uint64_t n, const GmPointFrame *f
     gm_point_local(g, points, order[i], local);
     sorted[i] = GmPoint4{local[0], local[1], local[2], order[i]};
   }
+}
+
+template <typename V>
+__global__ void offsets_kernel(const V *points, uint64_t n, const GmPointFrame *frame, float *out) {
+  GmPointGrid g = gm_point_grid(*frame);
+  GM_FOR_EACH(i, n) gm_point_local(g, points, i, out + 3 * i);
 }
 
 __global__ void leaf_flags_kernel(const uint64_t *codes, uint64_t n, uint32_t *flags) {
@@ -213,7 +218,10 @@ extern "C" int gm_points_order(int device, uint64_t points, uint64_t n, int f64,
   cudaError_t error = cudaMemsetAsync(bad, 0, sizeof(uint64_t), s);
   if (error != cudaSuccess) return gm_cuda_failure("cudaMemsetAsync", error);
   if (n == 0) return gm_ok();
-  if (f64) {
+  if (f64 == GM_POINTS_CENTRED) {
+    order_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
+        GmCentred{reinterpret_cast<const float *>(points)}, n, f, sc.keys[0], sc.values, bad);
+  } else if (f64) {
     order_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
         reinterpret_cast<const double *>(points), n, f, sc.keys[0], sc.values, bad);
   } else {
@@ -263,7 +271,10 @@ extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64,
   auto *f = reinterpret_cast<const GmPointFrame *>(frame);
   auto *o = reinterpret_cast<const uint32_t *>(order);
   if (n > 0) {
-    if (f64) {
+    if (f64 == GM_POINTS_CENTRED) {
+      gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
+          GmCentred{reinterpret_cast<const float *>(points)}, n, f, o, layout.points);
+    } else if (f64) {
       gather_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
           reinterpret_cast<const double *>(points), n, f, o, layout.points);
     } else {
@@ -280,6 +291,26 @@ extern "C" int gm_points_index(int device, uint64_t points, uint64_t n, int f64,
     level_kernel<<<gm_blocks_for(level, kThreads), kThreads, 0, s>>>(level, layout.nodes);
   }
   return gm_launch_check("gm_points_index");
+}
+
+extern "C" int gm_points_offsets(int device, uint64_t points, uint64_t n, int f64, uint64_t frame,
+                                 uint64_t out, void *stream) {
+  if (frame == 0 || (n > 0 && (points == 0 || out == 0))) {
+    return gm_fail(GM_INVALID_ARGUMENT, "gm_points_offsets: null frame, points or output");
+  }
+  if (n == 0) return gm_ok();
+  GM_CUDA_SCOPE(device);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  auto *f = reinterpret_cast<const GmPointFrame *>(frame);
+  auto *o = reinterpret_cast<float *>(out);
+  if (f64) {
+    offsets_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
+        reinterpret_cast<const double *>(points), n, f, o);
+  } else {
+    offsets_kernel<<<gm_blocks_for(n, kThreads), kThreads, 0, s>>>(
+        reinterpret_cast<const float *>(points), n, f, o);
+  }
+  return gm_launch_check("gm_points_offsets");
 }
 
 extern "C" int gm_points_query(int device, const uint64_t *index, uint64_t queries, int f64,

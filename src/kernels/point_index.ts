@@ -4,7 +4,8 @@
  * millimetre), its points sorted along a Morton curve, cut into leaves on aligned cells of the
  * curve, and the boxes of an implicit tree over them. Built in steps (frame, order, leaves,
  * index); the upload, the order and the sort's scratch are held until the index is made, so a
- * 17M-point float64 tile needs about 1.3 GB at the peak (bench/RESULTS.md).
+ * 17M-point float64 tile needs about 1.1 GB at the peak; where that does not fit, host float64
+ * coordinates go up in chunks as float offsets (12 B a point instead of 24), the same index.
  *
  * @module
  */
@@ -18,9 +19,12 @@ import { kernelLibrary } from "./library.ts";
 import { onDevice } from "./mesh_build.ts";
 import type { Triples } from "./mesh_input.ts";
 import { callKernel } from "./native_call.ts";
+import { uploadForKernel } from "./kernel_upload.ts";
 
 /** Bytes of a GmPointFrame. */
 const FRAME_BYTES = 64;
+/** The build's input as float offsets from the frame's centre (GM_POINTS_CENTRED). */
+const CENTRED = 2;
 /** Word of GmPointFrame holding the count of non-finite coordinates. */
 const FRAME_NONFINITE = 6;
 
@@ -101,37 +105,43 @@ export class PointIndex {
 
   /**
    * Indexes `points` (checked triples) on `placement`: uploads host arrays, orders them, cuts the
-   * leaves, sorts the points into the index. Non-finite coordinates are an InvalidArgumentError,
-   * after which nothing is held.
+   * leaves, sorts the points into the index. With `chunkPoints`, host float64 coordinates go up
+   * that many at a time, twice (once for the frame, once as float offsets from its centre), so
+   * they are never on the device whole: half the input's memory, the same index. Non-finite
+   * coordinates are an InvalidArgumentError, after which nothing is held.
    */
-  static async build(placement: KernelPlacement, points: Triples): Promise<PointIndex> {
+  static async build(
+    placement: KernelPlacement,
+    points: Triples,
+    chunkPoints?: number,
+  ): Promise<PointIndex> {
     const { device, stream, label } = placement;
     const n = points.count;
-    const ordinal = device.ordinal, handle = stream.handle, f64 = points.f64 ? 1 : 0;
+    const ordinal = device.ordinal, handle = stream.handle;
     using batch = new BufferBatch({ device, stream });
-    const input = onDevice(batch, points, `${label}.input`);
-    await input.done;
     const frame = batch.allocate(FRAME_BYTES, { label: `${label}.index` });
-    await callKernel(
-      device,
-      "gm_points_frame",
-      ordinal,
-      input.address,
-      BigInt(n),
-      f64,
-      frame.ptr,
-      handle,
-    );
+    let address: bigint, f64: number;
+    if (chunkPoints !== undefined && points.host instanceof Float64Array) {
+      address = await centredInput(placement, batch, points.host, chunkPoints, frame);
+      f64 = CENTRED;
+    } else {
+      const input = onDevice(batch, points, `${label}.input`);
+      await input.done;
+      address = input.address;
+      f64 = points.f64 ? 1 : 0;
+      await callKernel(
+        device,
+        "gm_points_frame",
+        ordinal,
+        address,
+        BigInt(n),
+        f64,
+        frame.ptr,
+        handle,
+      );
+    }
     const order = batch.allocate(4 * n, { label: `${label}.build.order` });
-    const ordering = await orderPoints(
-      placement,
-      batch,
-      input.address,
-      n,
-      points.f64,
-      frame.ptr,
-      order.ptr,
-    );
+    const ordering = await orderPoints(placement, batch, address, n, f64, frame.ptr, order.ptr);
     const { scratch, scratchBytes, nonfinite } = ordering;
     const count = batch.allocate(4, { label: `${label}.build.scratch` });
     await callKernel(
@@ -161,7 +171,7 @@ export class PointIndex {
       device,
       "gm_points_index",
       ordinal,
-      input.address,
+      address,
       BigInt(n),
       f64,
       frame.ptr,
@@ -207,7 +217,7 @@ export async function orderPoints(
   batch: BufferBatch,
   address: bigint,
   n: number,
-  f64: boolean,
+  f64: boolean | number,
   frame: bigint,
   order: bigint,
 ): Promise<Ordering> {
@@ -221,7 +231,7 @@ export async function orderPoints(
     device.ordinal,
     address,
     BigInt(n),
-    f64 ? 1 : 0,
+    typeof f64 === "number" ? f64 : f64 ? 1 : 0,
     frame,
     scratch.ptr,
     scratchBytes,
@@ -230,4 +240,63 @@ export async function orderPoints(
     stream.handle,
   );
   return { scratch, scratchBytes, nonfinite };
+}
+
+/**
+ * Uploads host float64 `coordinates` `chunk` points at a time, twice: first for the frame (each
+ * chunk's bounds, merged here), then as float offsets from the frame's centre into one buffer
+ * of 12 bytes a point, which it returns the address of (a buffer of `batch`). The staging chunk
+ * is given back before it returns.
+ */
+async function centredInput(
+  placement: KernelPlacement,
+  batch: BufferBatch,
+  coordinates: Float64Array,
+  chunk: number,
+  frame: DeviceBuffer,
+): Promise<bigint> {
+  const { device, stream, label } = placement;
+  const n = coordinates.length / 3;
+  const step = Math.max(1, Math.min(chunk, n));
+  // The offsets first, the staging after them: given back, the staging leaves its space at the
+  // end, where the order and the sort's scratch that come next take it.
+  const offsets = batch.allocate(12 * n, { label: `${label}.build.offsets` });
+  const staging = batch.allocate(24 * step, { label: `${label}.build.input` });
+  const part = batch.allocate(FRAME_BYTES, { label: `${label}.build.scratch` });
+  // Bounds as ordered words (gm_order_double): the smallest lo and largest hi of the chunks.
+  const merged = new BigUint64Array(FRAME_BYTES / 8);
+  merged.fill(0xFFFFFFFFFFFFFFFFn, 0, 3);
+  for (let start = 0; start < n; start += step) {
+    const count = Math.min(step, n - start);
+    await uploadForKernel(staging, coordinates.subarray(3 * start, 3 * (start + count)));
+    const call = [device.ordinal, staging.ptr, BigInt(count), 1, part.ptr, stream.handle] as const;
+    await callKernel(device, "gm_points_frame", ...call);
+    await streamDone(stream);
+    const words = part.copyToHost(new BigUint64Array(FRAME_BYTES / 8));
+    for (let k = 0; k < 3; k++) {
+      if (words[k] < merged[k]) merged[k] = words[k];
+      if (words[3 + k] > merged[3 + k]) merged[3 + k] = words[3 + k];
+    }
+    merged[FRAME_NONFINITE] += words[FRAME_NONFINITE];
+  }
+  frame.copyFromHost(merged);
+  for (let start = 0; start < n; start += step) {
+    const count = Math.min(step, n - start);
+    await uploadForKernel(staging, coordinates.subarray(3 * start, 3 * (start + count)));
+    await callKernel(
+      device,
+      "gm_points_offsets",
+      device.ordinal,
+      staging.ptr,
+      BigInt(count),
+      1,
+      frame.ptr,
+      offsets.ptr + BigInt(12 * start),
+      stream.handle,
+    );
+    await streamDone(stream); // the staging chunk is overwritten next
+  }
+  batch.release(staging).free();
+  batch.release(part).free();
+  return offsets.ptr;
 }

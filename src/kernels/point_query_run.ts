@@ -32,6 +32,9 @@ function bytesPerQuery(shape: OutputShape): number {
   return shape.k * 8 + 4 + (shape.features ? FEATURE_FLOATS * 4 : 0);
 }
 
+/** Points a chunked upload takes at a time: 4M float64 points, 96 MiB of staging. */
+const UPLOAD_CHUNK_POINTS = 4 << 20;
+
 /** What a query of `queryCount` over `count` points needs, and how its outputs will be chunked. */
 export function plan(
   placement: KernelPlacement,
@@ -46,16 +49,29 @@ export function plan(
   // the chunk plan one leaf per 8 points (leaves hold 1 to 32, about 20 on LiDAR tiles).
   const sorted = planPointIndex(placement, count, 0);
   const indexBytes = planPointIndex(placement, count, Math.ceil(count / 8)).indexBytes + 64;
-  const buildBytes = inputBytes + 4 * count + 8 + 64 + sorted.orderScratchBytes +
-    sorted.indexBytes;
-  const perQuery = bytesPerQuery(shape);
   const fitsNow = (bytes: number) => fits(placement.device, bytes);
+  const steps = 4 * count + 8 + 64 + sorted.orderScratchBytes + sorted.indexBytes;
+  let buildBytes = inputBytes + steps;
+  let uploadChunkPoints = 0;
+  if (!fitsNow(buildBytes) && inputBytes === 24 * count && count >= 4) {
+    // Host float64 coordinates that do not fit whole go up in chunks (at least four), as float
+    // offsets (12 B a point instead of 24): the chunk and the offsets, then the offsets and the
+    // steps.
+    const chunk = Math.min(UPLOAD_CHUNK_POINTS, Math.ceil(count / 4));
+    const centred = Math.max(24 * chunk + 12 * count + 128, 12 * count + steps);
+    if (fitsNow(centred)) {
+      buildBytes = centred;
+      uploadChunkPoints = chunk;
+    }
+  }
+  const perQuery = bytesPerQuery(shape);
   let chunk = Math.max(queryCount, 1);
   while (chunk > 1024 && !fitsNow(indexBytes + chunk * perQuery)) chunk = Math.ceil(chunk / 2);
   const peakBytes = Math.max(buildBytes + 64, indexBytes + chunk * perQuery);
   return {
     indexBytes,
     buildBytes,
+    uploadChunkPoints,
     bytesPerQuery: perQuery,
     chunkQueries: chunk,
     chunks: queryCount === 0 ? 0 : Math.ceil(queryCount / chunk),
@@ -124,7 +140,11 @@ export async function run(job: PointJob): Promise<any> {
   const inputBytes = job.points.host === null ? 0 : job.points.host.byteLength;
   const planned = plan(placement, job.points.count, inputBytes, queryCount, shape);
   requireBytes(device, planned.buildBytes, `indexing ${job.points.count} points`);
-  using index = await PointIndex.build(placement, job.points);
+  using index = await PointIndex.build(
+    placement,
+    job.points,
+    planned.uploadChunkPoints > 0 ? planned.uploadChunkPoints : undefined,
+  );
   using batch = new BufferBatch({ device, stream });
   const deviceOut = job.points.host === null;
   if (deviceOut) {

@@ -97,6 +97,11 @@ export interface PointQueryPlan {
   indexBytes: number;
   /** Bytes the index build holds at least (input, order, Morton codes, sort storage, sorted points). */
   buildBytes: number;
+  /**
+   * Points a host float64 cloud is uploaded in at a time when the whole upload would not fit
+   * (twice, the second time as float offsets: slower, the same index); 0 when it goes up whole.
+   */
+  uploadChunkPoints: number;
   /** Output bytes per query. */
   bytesPerQuery: number;
   /** Queries per chunk when the outputs go to the host. */
