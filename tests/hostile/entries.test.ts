@@ -20,9 +20,12 @@ import {
   MemoryPool,
   MemoryTracker,
   MeshBvh,
+  parseSnapshot,
+  Readback,
   registerHost,
   replayTrace,
   ResizableBuffer,
+  stepParticles,
   Stream,
   TransferPipeline,
 } from "../../mod.ts";
@@ -304,6 +307,37 @@ function cases(): Case[] {
         stream: {} as never,
       }),
   );
+  // The readback ring, the particle step, snapshots (this session's entries).
+  for (const o of [...badOptions, { slots: 1 }, { slots: 17 }, { slots: 2.5 }, { label: 5 }]) {
+    add(`new Readback(buffer, ${JSON.stringify(o) ?? String(o)})`, () => {
+      using b = buffer();
+      return new Readback(b, o as never);
+    });
+  }
+  for (const s of [{}, "stream", 5]) {
+    add(`readback.frame(${JSON.stringify(s)})`, () => {
+      using b = buffer();
+      using ring = new Readback(b);
+      return ring.frame(s as never);
+    });
+  }
+  add("new Readback(freed buffer)", () => {
+    const b = buffer();
+    b.free();
+    return new Readback(b);
+  });
+  add("new Readback({})", () => new Readback({} as never));
+  for (const o of [{ dt: -1 }, { dt: "1" }, { substeps: 0 }, { substeps: 1e9 }, { time: NaN }]) {
+    add(`stepParticles(${JSON.stringify(o)})`, () => {
+      using p = DeviceBuffer.allocate(12, { device: cpuDevice });
+      using v = DeviceBuffer.allocate(12, { device: cpuDevice });
+      stepParticles(p.typed(Float32Array), v.typed(Float32Array), o as never);
+    });
+  }
+  add("stepParticles(non-views)", () => stepParticles({} as never, {} as never));
+  for (const text of ["", "[]", "{}", '{"format":"gpumem-snapshot","version":1}', "nul"]) {
+    add(`parseSnapshot(${JSON.stringify(text)})`, () => parseSnapshot(text));
+  }
   return list;
 }
 
