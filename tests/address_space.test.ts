@@ -68,14 +68,16 @@ Deno.test("address space: bad options are InvalidArgumentError", () => {
   fixed.close();
 });
 
-Deno.test("growing pool: streams get ranges of their own; small and large requests too", () => {
+Deno.test("growing pool: small and large requests share one range", () => {
   const upstream = new VirtualResource();
   const pool = new MemoryPool(upstream);
   const small = pool.allocateBlock(4096);
   const large = pool.allocateBlock(8 << 20);
-  assert.notEqual(small.segment, large.segment);
-  assert.equal(upstream.reservedBytes, 2 * upstream.defaultRangeBytes);
-  assert.equal(upstream.mappedBytes, (2 << 20) + (8 << 20));
+  // One range per stream for every size: free space never waits in one class while the other
+  // grows (the split is PyTorch's, kept for fixed segments).
+  assert.equal(small.segment, large.segment);
+  assert.equal(upstream.reservedBytes, upstream.defaultRangeBytes);
+  assert.ok(upstream.mappedBytes <= (2 << 20) + (8 << 20), "mapped next to the free space");
   pool.deallocateBlock(small);
   pool.deallocateBlock(large);
   pool.close();
