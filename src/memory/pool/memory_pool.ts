@@ -9,9 +9,10 @@
  * once on that stream, and on another only after an event orders it behind the first.
  *
  * Over an AddressSpaceResource (CUDA's virtual memory API, host mmap, or the replays' virtual
- * upstream) segments grow in place, as PyTorch's expandable segments do: each stream and size
- * class reserves one large address range and maps memory into it only where a request needs it,
- * next to free space it then merges with; trim unmaps whole mapped pieces lying in free space.
+ * upstream) segments grow in place, as PyTorch's expandable segments do: each stream reserves
+ * one large address range, for every request size, and maps memory into it only where a request
+ * needs it, next to free space it then merges with; trim unmaps whole mapped pieces lying in
+ * free space.
  * Free space so never stays split across segments, which is what wastes memory on real traces.
  *
  * @module
