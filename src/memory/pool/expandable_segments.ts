@@ -1,9 +1,9 @@
 /**
  * Expandable segments (see segment_source.ts): each stream reserves one large address range
  * (the pool asks for the large class alone here) and maps memory into it only where a request
- * needs it, next to free space it
- * then merges with; trim unmaps whole mapped pieces lying in free space, and the ranges
- * themselves go back at close. Free space so never stays split across segments.
+ * needs it, next to free space it then merges with; trim unmaps whole mapped pieces lying in
+ * free space, and the ranges themselves go back at close. Free space so never stays split
+ * across segments.
  *
  * @module
  */
