@@ -9,7 +9,6 @@
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
 import { holdDuring } from "../buffers/in_flight.ts";
-import { Event } from "../cuda/event.ts";
 import { Stream, streamDone } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { GpumemError, InvalidArgumentError, TransferError } from "../errors.ts";
@@ -27,6 +26,7 @@ import {
 import { registrationCovering } from "./host_registration.ts";
 import { pinnedOwnerOf } from "../buffers/pinned_owner.ts";
 import { InjectedPieceFailure, Stager } from "./stager.ts";
+import { uploadEachChunk } from "./upload_each.ts";
 import { pinnedPoolOf } from "./pinned_pool.ts";
 
 /** Options for {@linkcode TransferPipeline}. */
@@ -249,7 +249,16 @@ export class TransferPipeline {
       if (typeof process !== "function") {
         throw new InvalidArgumentError("process", "a function", process);
       }
-      return () => this.#uploadEach(bytes, Math.min(chunk, Math.max(1, bytes.byteLength)), options);
+      const upload = (buffer: DeviceBuffer, piece: Uint8Array) =>
+        this.#transfer(buffer, 0, piece, true);
+      return () =>
+        uploadEachChunk(
+          this.stream,
+          upload,
+          bytes,
+          Math.min(chunk, Math.max(1, bytes.byteLength)),
+          options,
+        );
     });
   }
 
@@ -415,46 +424,6 @@ export class TransferPipeline {
       }
     }
     return { marks, errors };
-  }
-
-  async #uploadEach(source: Uint8Array, chunk: number, options: UploadEachOptions): Promise<void> {
-    const { compute, process } = options;
-    const total = source.byteLength;
-    const chunks = Math.ceil(total / chunk);
-    const buffers: DeviceBuffer[] = [];
-    const uploaded: Event[] = [];
-    const processed: Event[] = [];
-    try {
-      for (let i = 0; i < Math.min(2, chunks); i++) {
-        const buffer = DeviceBuffer.allocate(chunk, {
-          device: this.device,
-          label: "transfer.chunk",
-        });
-        buffers.push(buffer);
-        buffer.recordStream(this.stream);
-        buffer.recordStream(compute);
-        uploaded.push(new Event(this.device, { timing: false }));
-        processed.push(new Event(this.device, { timing: false }));
-      }
-      for (let index = 0; index < chunks; index++) {
-        const at = index * chunk;
-        const length = Math.min(chunk, total - at);
-        const pair = index % 2;
-        // The buffer is free once compute has done chunk index - 2.
-        if (index >= 2) this.stream.waitEvent(processed[pair]);
-        await this.#transfer(buffers[pair], 0, source.subarray(at, at + length), true);
-        uploaded[pair].record(this.stream);
-        compute.waitEvent(uploaded[pair]);
-        await process(buffers[pair].view(0, length), index, at);
-        processed[pair].record(compute);
-      }
-    } finally {
-      // The last chunk's processing, or after a failure what compute had queued, is done before
-      // the Promise settles.
-      if (!compute.closed) await streamDone(compute);
-      for (const buffer of buffers) buffer.free();
-      for (const event of [...uploaded, ...processed]) event.close();
-    }
   }
 
   /** TransferError when the fault schedule (the `faults` option) says this piece fails. */
