@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type Stream, streamIdle, streamWaitFor } from "../../cuda/stream.ts";
+import type { Stream } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
 import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import {
@@ -35,7 +35,7 @@ import {
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
 import { Block, type Segment } from "./block.ts";
-import { PendingReuse } from "./pending_reuse.ts";
+import { borrowFrom, noteUse, PendingReuse } from "./pending_reuse.ts";
 import { describeLive, describePool } from "./pool_report.ts";
 import { StreamFreeLists } from "./stream_free_lists.ts";
 import { cutAfter } from "./segment_carving.ts";
@@ -294,9 +294,7 @@ export class MemoryPool implements BlockResource {
     if (stream?.device?.kind !== this.device.kind) {
       throw new InvalidArgumentError("stream", `a Stream on a ${this.device.kind} device`, stream);
     }
-    if (stream === block.segment.stream) return;
-    if (block.useStreams === null) block.useStreams = [stream];
-    else if (!block.useStreams.includes(stream)) block.useStreams.push(stream);
+    noteUse(block, stream);
   }
 
   /** Free and total bytes of the memory the upstream draws from (the device's, or the system's). */
@@ -553,28 +551,11 @@ export class MemoryPool implements BlockResource {
     }
   }
 
-  /**
-   * The best-fitting free block of another stream than `key`, or null. Without `wait`, only from
-   * a stream with all its work done, so the block's earlier uses are complete. With `wait`, from
-   * any open stream: `key`'s stream is made to wait for that stream's work queued so far. The
-   * block stays its segment's: freed on `key`, it goes back to its own stream's lists once
-   * `key`'s work up to the free is done (the recordStream path).
-   */
+  /** A free block of another stream (see borrowFrom), counted as borrowed. */
   #borrow(size: number, small: boolean, key: Stream | null, wait: boolean): Block | null {
-    if (this.#freeLists.size < 2) return null;
-    for (const [owner, lists] of this.#freeLists) {
-      if (owner === key || owner?.closed) continue;
-      const index = small ? lists.small : lists.large;
-      if (index.largest < size) continue;
-      if (!wait && !streamIdle(owner, this.device)) continue;
-      if (wait) streamWaitFor(key, owner, this.device);
-      const block = index.takeBestFit(size)!;
-      // Used on `key` from now on: whichever stream it is freed on, reuse waits for key's work.
-      block.useStreams = [key];
-      this.#borrowed++;
-      return block;
-    }
-    return null;
+    const block = borrowFrom(this.#freeLists, size, small, key, wait, this.device);
+    if (block !== null) this.#borrowed++;
+    return block;
   }
 
   /**

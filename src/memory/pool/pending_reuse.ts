@@ -1,12 +1,16 @@
 /**
  * Stream-ordered reuse: a block freed after other streams used it (recordStream, or a free on
  * another stream) waits here until events recorded on those streams at the free have completed,
- * and only then goes back to its free lists. The host never blocks on it.
+ * and only then goes back to its free lists. The host never blocks on it. Also the other two
+ * halves of reuse across streams: noting a use (recordStream) and borrowing a free block of
+ * another stream.
  *
  * @module
  */
 
 import { Event } from "../../cuda/event.ts";
+import { type Stream, streamIdle, streamWaitFor } from "../../cuda/stream.ts";
+import type { StreamFreeLists } from "./stream_free_lists.ts";
 import type { MemoryDevice } from "../../device/types.ts";
 import type { Block } from "./block.ts";
 
@@ -59,4 +63,41 @@ export class PendingReuse {
     this.#blocks = waiting;
     return done;
   }
+}
+
+/** Notes that `block` is used on `stream` too (nothing when that is the block's own stream). */
+export function noteUse(block: Block, stream: Stream | null): void {
+  if (stream === block.segment.stream) return;
+  if (block.useStreams === null) block.useStreams = [stream];
+  else if (!block.useStreams.includes(stream)) block.useStreams.push(stream);
+}
+
+/**
+ * The best-fitting free block of another stream than `key`, or null. Without `wait`, only from
+ * a stream with all its work done, so the block's earlier uses are complete. With `wait`, from
+ * any open stream: `key`'s stream is made to wait for that stream's work queued so far. The
+ * block stays its segment's: freed on `key`, it goes back to its own stream's lists once
+ * `key`'s work up to the free is done (the recordStream path).
+ */
+export function borrowFrom(
+  freeLists: ReadonlyMap<Stream | null, StreamFreeLists>,
+  size: number,
+  small: boolean,
+  key: Stream | null,
+  wait: boolean,
+  device: MemoryDevice,
+): Block | null {
+  if (freeLists.size < 2) return null;
+  for (const [owner, lists] of freeLists) {
+    if (owner === key || owner?.closed) continue;
+    const index = small ? lists.small : lists.large;
+    if (index.largest < size) continue;
+    if (!wait && !streamIdle(owner, device)) continue;
+    if (wait) streamWaitFor(key, owner, device);
+    const block = index.takeBestFit(size)!;
+    // Used on `key` from now on: whichever stream it is freed on, reuse waits for key's work.
+    block.useStreams = [key];
+    return block;
+  }
+  return null;
 }
