@@ -9,6 +9,7 @@ import {
   knnPoints,
   l2Distances,
   type MemoryDevice,
+  planKnnPoints,
   pointFeatures,
   radiusSearch,
 } from "../../mod.ts";
@@ -392,6 +393,45 @@ export function registerKnnContracts(
         assert.deepEqual(f.normal.copyToHost(), hostF.normal);
       } finally {
         f.buffer.free();
+      }
+    }));
+
+  test("a float64 cloud too large to upload whole goes up in chunks and gives the same answer", () =>
+    withSeed(async (rng) => {
+      // Large enough that the pool's 2 MiB mapping steps are small beside what chunks save (12 B a
+      // point).
+      const n = 1_000_000, k = 8;
+      const points = lidarPatch(rng, n);
+      const pool = getMemoryManager().pool(device());
+      pool.freeCache();
+      const whole = planKnnPoints(n, k, { device: device() });
+      assert.equal(whole.uploadChunkPoints, 0, "no limit: one upload");
+      const plain = await knnPoints(points, k, { device: device() });
+      // Queries of their own, converted with the frame: they see any shift of the offsets.
+      const queries = points.subarray(0, 3 * 5000).map((v, i) => v + (i % 3 === 2 ? 0.3 : -0.2));
+      const plainQueries = await knnPoints(points, k, { device: device(), queries });
+      const previous = pool.limit;
+      pool.freeCache();
+      // Below what the whole upload needs (by 4 B a point), above what chunks of float offsets
+      // need (12 B a point less).
+      pool.limit = whole.buildBytes - 4 * n;
+      try {
+        const chunked = planKnnPoints(n, k, { device: device() });
+        assert.ok(chunked.uploadChunkPoints > 0 && chunked.uploadChunkPoints < n, "chunks planned");
+        assert.ok(chunked.buildBytes < whole.buildBytes);
+        const got = await knnPoints(points, k, { device: device() });
+        assert.deepEqual(got.indices, plain.indices, "the same neighbours");
+        assert.deepEqual(got.distances, plain.distances, "the same distances");
+        const gotQueries = await knnPoints(points, k, { device: device(), queries });
+        assert.deepEqual(gotQueries.indices, plainQueries.indices);
+        assert.deepEqual(gotQueries.distances, plainQueries.distances);
+        // Non-finite coordinates are still found, in any chunk.
+        const bad = points.slice();
+        bad[3 * (n - 5) + 1] = NaN;
+        await assert.rejects(knnPoints(bad, k, { device: device() }), InvalidArgumentError);
+      } finally {
+        pool.limit = previous;
+        pool.freeCache();
       }
     }));
 }
