@@ -160,15 +160,11 @@ export function viewerClient(): void {
       plotH = height - M.top - M.bottom;
       cols = columns(model, prep, view.x0, view.x1, plotW);
       const pools = model.pools.length;
+      // The y range: the highest live total and the highest pool line in view (each pool's
+      // reserved bytes are drawn as a line of their own, not stacked).
       let visible = 0;
-      for (let c = 0; c < plotW; c++) {
-        visible = Math.max(visible, cols.totals[c]);
-        for (let p = 0; p < pools; p++) {
-          let sum = 0;
-          for (let q = 0; q < pools; q++) sum += cols.reserved[c * pools + q];
-          visible = Math.max(visible, sum);
-        }
-      }
+      for (let c = 0; c < plotW; c++) visible = Math.max(visible, cols.totals[c]);
+      for (let i = 0; i < plotW * pools; i++) visible = Math.max(visible, cols.reserved[i]);
       const full = view.x0 <= 0 && view.x1 >= model.events;
       let top = visible;
       if (full) {
@@ -205,7 +201,7 @@ export function viewerClient(): void {
           base += v;
         }
       }
-      // Reserved bytes per pool (stacked sums when several pools).
+      // Reserved bytes, one line a pool.
       for (let p = 0; p < pools; p++) {
         ctx.strokeStyle = POOL_LINES[p % POOL_LINES.length];
         ctx.lineWidth = 1.5;
@@ -272,12 +268,13 @@ export function viewerClient(): void {
       const bytes = ((M.top + plotH - cy) / plotH) * yMax;
       const e = cols.at[c];
       const pools = model.pools.length;
-      let reserved = 0;
-      for (let p = 0; p < pools; p++) reserved += cols.reserved[c * pools + p];
+      const reserved = model.pools.map((name: string, p: number) =>
+        `${escapeHtml(name)} ${bytesText(cols.reserved[c * pools + p])}`
+      ).join(", ");
       const when = model.times !== null
         ? msText(model.times[e] - model.times[0])
         : `event ${countText(e)}`;
-      let text = `${when}: ${bytesText(cols.totals[c])} live, ${bytesText(reserved)} reserved`;
+      let text = `${when}: ${bytesText(cols.totals[c])} live; reserved: ${reserved}`;
       let base = 0;
       for (let k = 0; k < prep.G; k++) {
         const v = cols.stacks[c * prep.G + k];
