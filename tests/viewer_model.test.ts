@@ -183,3 +183,41 @@ Deno.test("snapshot timeline: what was there before the log began is put in fron
     pool.close();
   }
 });
+
+Deno.test("viewer sources: a snapshot or PyTorch pickle of the right kind but malformed inside is a typed error", async () => {
+  const path = await Deno.makeTempFile({ dir: "build", suffix: ".json" });
+  try {
+    const malformed = {
+      format: "gpumem-snapshot",
+      version: 1,
+      taken: "",
+      now: 0,
+      devices: [],
+      pools: [{ name: "p", segments: [{ address: "not hex", blocks: [{}] }] }],
+      pinnedPools: [],
+      live: [],
+      timeline: null,
+    };
+    await Deno.writeTextFile(path, JSON.stringify(malformed));
+    await assert.rejects(readViewerModel(path), GpumemError);
+    // A pickle of a dict whose device_traces hold garbage.
+    await Deno.writeFile(
+      path,
+      Uint8Array.of(
+        0x80,
+        4,
+        0x7d,
+        0x8c,
+        13,
+        ...new TextEncoder().encode("device_traces"),
+        0x4b,
+        7,
+        0x73,
+        0x2e,
+      ),
+    );
+    await assert.rejects(readViewerModel(path), GpumemError);
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -73,6 +73,18 @@ function isTrace(value: unknown): value is Trace {
  * pickle. GpumemError for anything else.
  */
 export async function readViewerModel(path: string): Promise<ViewerModel> {
+  try {
+    return await modelOfFile(path);
+  } catch (error) {
+    // A file of the right kind whose insides are not (a field missing, a wrong type) ends here.
+    if (error instanceof GpumemError || error instanceof Deno.errors.NotFound) throw error;
+    throw new GpumemError(`${path}: malformed (${(error as Error)?.message ?? error})`, {
+      cause: error,
+    });
+  }
+}
+
+async function modelOfFile(path: string): Promise<ViewerModel> {
   let bytes = await Deno.readFile(path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
