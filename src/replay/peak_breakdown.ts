@@ -7,12 +7,11 @@
  * @module
  */
 
-import { Stream } from "../cuda/stream.ts";
-import { cpuDevice } from "../device/cpu_device.ts";
 import type { Block } from "../memory/pool/block.ts";
 import { MemoryPool, type MemoryPoolOptions } from "../memory/pool/memory_pool.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
 import type { Trace } from "../tracking/trace_format.ts";
+import { replayEvents, TraceStreams } from "./trace.ts";
 
 /** The split of a pool's reserved bytes where live bytes peak. */
 export interface PeakBreakdown {
@@ -39,36 +38,18 @@ export interface PeakBreakdown {
   largestFree: number;
 }
 
-/** Runs `trace` through a fresh pool up to event `stop` (all of it when omitted). */
-function replayTo(
-  trace: Trace,
-  options: MemoryPoolOptions,
-  stop: number,
-) {
+/** Runs `trace` through a fresh pool up to and with event `stop`. */
+function replayTo(trace: Trace, options: MemoryPoolOptions, stop: number) {
   const pool = new MemoryPool(new VirtualResource(), options);
-  const streams = new Map<number, Stream | undefined>();
-  const streamOf = (handle: number) => {
-    if (!streams.has(handle)) streams.set(handle, handle === 0 ? undefined : new Stream(cpuDevice));
-    return streams.get(handle);
-  };
+  const streams = new TraceStreams();
   const live = new Map<number, Block>();
-  const events = trace.events;
-  for (let i = 0; i <= stop && i < events.length; i++) {
-    const [op, id, size, handle] = events[i];
-    if (op === "a") live.set(id, pool.allocateBlock(size, streamOf(handle)));
-    else {
-      const block = live.get(id);
-      if (block === undefined) continue;
-      live.delete(id);
-      pool.deallocateBlock(block, streamOf(handle));
-    }
-  }
+  replayEvents(trace, pool, streams, live, stop + 1, false);
   const close = () => {
     for (const block of live.values()) pool.deallocateBlock(block);
     pool.close();
-    for (const stream of streams.values()) stream?.close();
+    streams.close();
   };
-  return { pool, close, streamNumbers: streams };
+  return { pool, close };
 }
 
 /** The breakdown of `trace`'s replay where live bytes peak (see PeakBreakdown). */

@@ -67,25 +67,12 @@ export function replayTrace(
   let result: Omit<ReplayResult, "nsPerOp"> | undefined;
   for (let run = 0; run < repeats; run++) {
     const pool = new MemoryPool(new VirtualResource(), options);
-    const streams = new Map<number, Stream | undefined>();
-    for (const [, , , handle] of trace.events) {
-      if (!streams.has(handle)) {
-        streams.set(handle, handle === 0 ? undefined : new Stream(cpuDevice));
-      }
-    }
+    const streams = new TraceStreams();
+    for (const [, , , handle] of trace.events) streams.of(handle); // made before the clock starts
     const live = new Map<number, Block>();
     const events = trace.events;
     const start = performance.now();
-    for (let i = 0; i < events.length; i++) {
-      const [op, id, size, handle] = events[i];
-      if (op === "a") live.set(id, pool.allocateBlock(size, streams.get(handle)));
-      else {
-        const block = live.get(id);
-        if (block === undefined) throw new GpumemError(`trace frees ${id}, which is not live`);
-        live.delete(id);
-        pool.deallocateBlock(block, streams.get(handle));
-      }
-    }
+    replayEvents(trace, pool, streams, live, events.length, true);
     best = Math.min(best, ((performance.now() - start) * 1e6) / events.length);
     const stats = pool.stats();
     result = {
@@ -97,9 +84,55 @@ export function replayTrace(
       hitRate: stats.cacheHits / (stats.cacheHits + stats.cacheMisses),
       upstreamCalls: stats.upstreamCalls,
     };
-    for (const stream of streams.values()) stream?.close();
+    streams.close();
   }
   return { ...result!, nsPerOp: best };
+}
+
+/** One pool Stream per stream handle of a trace (0: the legacy default stream), made on first use. */
+export class TraceStreams {
+  readonly #streams = new Map<number, Stream | undefined>();
+
+  /** The Stream replaying `handle`'s work. */
+  of(handle: number): Stream | undefined {
+    if (!this.#streams.has(handle)) {
+      this.#streams.set(handle, handle === 0 ? undefined : new Stream(cpuDevice));
+    }
+    return this.#streams.get(handle);
+  }
+
+  /** Closes every Stream made. */
+  close(): void {
+    for (const stream of this.#streams.values()) stream?.close();
+  }
+}
+
+/**
+ * Replays events [0, end) of `trace` into `pool` on `streams`, `live` holding the blocks not
+ * freed yet. A free of an allocation not live throws when `strict`, else is skipped.
+ */
+export function replayEvents(
+  trace: Trace,
+  pool: MemoryPool,
+  streams: TraceStreams,
+  live: Map<number, Block>,
+  end: number,
+  strict: boolean,
+): void {
+  const events = trace.events;
+  for (let i = 0; i < end && i < events.length; i++) {
+    const [op, id, size, handle] = events[i];
+    if (op === "a") live.set(id, pool.allocateBlock(size, streams.of(handle)));
+    else {
+      const block = live.get(id);
+      if (block === undefined) {
+        if (strict) throw new GpumemError(`trace frees ${id}, which is not live`);
+        continue;
+      }
+      live.delete(id);
+      pool.deallocateBlock(block, streams.of(handle));
+    }
+  }
 }
 
 /** Rejects what is no trace: events must be ["a" | "f", id, bytes, stream] rows. */

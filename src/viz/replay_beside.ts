@@ -9,6 +9,7 @@
 
 import type { Block } from "../memory/pool/block.ts";
 import { MemoryPool } from "../memory/pool/memory_pool.ts";
+import { hitRate } from "../memory/pool/pool_stats.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
 import { formatBytes } from "../errors.ts";
 import { EventOp, type Timeline, TimelineBuilder } from "../tracking/timeline.ts";
@@ -53,7 +54,7 @@ export function withGpumemReplay(timeline: Timeline): { timeline: Timeline; figu
   for (const block of live.values()) pool.deallocateBlock(block);
   pool.close();
   const peakLive = stats.allocatedBytes.peak; // blocks as gpumem rounds them, an upper bound
-  const hits = stats.cacheHits / Math.max(1, stats.cacheHits + stats.cacheMisses);
+  const hits = hitRate(stats);
   return {
     timeline: t.finish(),
     figures: [

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { Stream } from "../cuda/stream.ts";
-import { cpuDevice } from "../device/cpu_device.ts";
 import { formatBytes } from "../errors.ts";
 import { MemoryPool } from "../memory/pool/memory_pool.ts";
+import { hitRate } from "../memory/pool/pool_stats.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
+import { TraceStreams } from "../replay/trace.ts";
 import { setActiveTracker } from "../tracking/active_tracker.ts";
 import type { Timeline } from "../tracking/timeline.ts";
 import { MemoryTracker } from "../tracking/memory_tracker.ts";
@@ -67,16 +67,12 @@ export function timelineFromTrace(trace: Trace, expandableSegments = true): Repl
     { node: ReplayNode; block: ReturnType<MemoryPool["allocateBlock"]> }
   >();
   // One pool stream per trace stream, as replayTrace has, so the figures agree with it.
-  const streams = new Map<number, Stream | undefined>();
-  const streamOf = (handle: number) => {
-    if (!streams.has(handle)) streams.set(handle, handle === 0 ? undefined : new Stream(cpuDevice));
-    return streams.get(handle);
-  };
+  const streams = new TraceStreams();
   const previous = setActiveTracker(tracker);
   try {
     for (const [op, id, size, stream] of trace.events) {
       if (op === "a") {
-        const block = pool.allocateBlock(size, streamOf(stream));
+        const block = pool.allocateBlock(size, streams.of(stream));
         const node = new ReplayNode(size, stream, block.address);
         tracker.track(node, "trace", sizeClass(size, !freed.has(id)));
         live.set(id, { node, block });
@@ -85,7 +81,7 @@ export function timelineFromTrace(trace: Trace, expandableSegments = true): Repl
         if (entry === undefined) continue;
         live.delete(id);
         MemoryTracker.untrackNode(entry.node);
-        pool.deallocateBlock(entry.block, streamOf(stream));
+        pool.deallocateBlock(entry.block, streams.of(stream));
       }
     }
   } finally {
@@ -94,14 +90,14 @@ export function timelineFromTrace(trace: Trace, expandableSegments = true): Repl
   const stats = pool.stats();
   for (const { block } of live.values()) pool.deallocateBlock(block);
   pool.close();
-  for (const stream of streams.values()) stream?.close();
+  streams.close();
   const ratio = (bytes: number) => (bytes / trace.peak_live).toFixed(3);
   const figures: Figure[] = [
     ["peak live", formatBytes(trace.peak_live)],
     ["gpumem peak reserved ÷ peak live", ratio(stats.reservedBytes.peak)],
     [
       "gpumem hit rate",
-      `${(100 * stats.cacheHits / Math.max(1, stats.cacheHits + stats.cacheMisses)).toFixed(2)}%`,
+      `${(100 * hitRate(stats)).toFixed(2)}%`,
     ],
     ["gpumem upstream calls", String(stats.upstreamCalls)],
   ];

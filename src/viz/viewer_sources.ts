@@ -10,6 +10,7 @@
 import { formatBytes, GpumemError } from "../errors.ts";
 import { isSnapshot, type MemorySnapshot, type PoolSnapshot } from "../snapshot/snapshot_format.ts";
 import type { Trace } from "../tracking/trace_format.ts";
+import { hitRate } from "../memory/pool/pool_stats.ts";
 import { isPickle, readPickle } from "./pickle.ts";
 import { snapshotTimeline } from "./snapshot_timeline.ts";
 import { timelineFromTorchSnapshot } from "./torch_snapshot.ts";
@@ -20,7 +21,7 @@ import { type Figure, modelFromTimeline, type ViewerModel } from "./viewer_model
 /** The pool's figures a person asks for first. */
 function poolFigures(pool: PoolSnapshot): Figure[] {
   const s = pool.stats;
-  const hits = s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses);
+  const hits = hitRate(s);
   return [
     [`${pool.name}: peak allocated`, formatBytes(s.allocatedBytes.peak)],
     [

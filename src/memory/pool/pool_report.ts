@@ -7,7 +7,7 @@
 
 import { formatBytes } from "../../errors.ts";
 import type { Block } from "./block.ts";
-import type { PoolStats } from "./pool_stats.ts";
+import { hitRate, type PoolStats } from "./pool_stats.ts";
 
 /**
  * "A allocated, R reserved in S segments[, limit L]; peak P allocated; largest free block X of C
@@ -15,15 +15,13 @@ import type { PoolStats } from "./pool_stats.ts";
  */
 export function describePool(stats: PoolStats, limit = Infinity): string {
   const s = stats;
-  const hitRate = s.cacheHits / Math.max(1, s.cacheHits + s.cacheMisses);
+  const hits = hitRate(s);
   return `${formatBytes(s.allocatedBytes.current)} allocated, ` +
     `${formatBytes(s.reservedBytes.current)} reserved in ${s.segments.current} segments` +
     (Number.isFinite(limit) ? `, limit ${formatBytes(limit)}` : "") +
     `; peak ${formatBytes(s.allocatedBytes.peak)} allocated; largest free block ` +
     `${formatBytes(s.largestFreeBlock)} of ${formatBytes(s.freeCachedBytes)} cached ` +
-    `(fragmentation ${(s.fragmentation * 100).toFixed(1)}%); hit rate ${
-      (hitRate * 100).toFixed(1)
-    }%`;
+    `(fragmentation ${(s.fragmentation * 100).toFixed(1)}%); hit rate ${(hits * 100).toFixed(1)}%`;
 }
 
 /** Lines naming the biggest live allocations by label: "label: n × size = total". */

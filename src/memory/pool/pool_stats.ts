@@ -51,6 +51,11 @@ export interface PoolStats {
   fragmentation: number;
 }
 
+/** Cache hits ÷ allocations served (0 before any). */
+export function hitRate(stats: PoolStats): number {
+  return stats.cacheHits / Math.max(1, stats.cacheHits + stats.cacheMisses);
+}
+
 /** A mutable counter with peak tracking. */
 export class Counter implements StatCounter {
   /** Now. */
