@@ -9,45 +9,16 @@
 
 import type { MemorySnapshot, PoolSnapshot } from "../snapshot/snapshot_format.ts";
 import { EventOp, type Timeline, TimelineBuilder } from "../tracking/timeline.ts";
-
-/** Mapped address ranges as sorted, disjoint [start, end) pairs. */
-class Ranges {
-  list: [number, number][] = [];
-  add(start: number, end: number): void {
-    this.list.push([start, end]);
-    this.list.sort((a, b) => a[0] - b[0]);
-    const merged: [number, number][] = [];
-    for (const range of this.list) {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
-      else merged.push([...range]);
-    }
-    this.list = merged;
-  }
-  remove(start: number, end: number): void {
-    const kept: [number, number][] = [];
-    for (const [s, t] of this.list) {
-      if (t <= start || s >= end) kept.push([s, t]);
-      else {
-        if (s < start) kept.push([s, start]);
-        if (t > end) kept.push([end, t]);
-      }
-    }
-    this.list = kept;
-  }
-  get bytes(): number {
-    return this.list.reduce((sum, [s, t]) => sum + t - s, 0);
-  }
-}
+import { addRange, removeRange } from "./address_ranges.ts";
 
 /** The ranges of `pool` with memory under them at the snapshot. */
-function mappedRanges(pool: PoolSnapshot): Ranges {
-  const ranges = new Ranges();
+function mappedRanges(pool: PoolSnapshot): number[][] {
+  let ranges: number[][] = [];
   for (const segment of pool.segments) {
     const base = Number(BigInt(segment.address));
     for (const block of segment.blocks) {
       if (block.state !== "unmapped") {
-        ranges.add(base + block.offset, base + block.offset + block.size);
+        ranges = addRange(ranges, base + block.offset, base + block.offset + block.size);
       }
     }
   }
@@ -77,7 +48,7 @@ export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
   // The pools as they were when the log started: undo its reservations, newest first.
   for (const pool of [...snapshot.pools, ...snapshot.pinnedPools]) {
     const index = t.pools.indexOf(pool.name);
-    const ranges = mappedRanges(pool);
+    let ranges = mappedRanges(pool);
     let reserved = pool.stats.reservedBytes.current;
     if (log !== null) {
       for (let i = log.op.length - 1; i >= 0; i--) {
@@ -90,17 +61,18 @@ export function snapshotTimeline(snapshot: MemorySnapshot): Timeline {
         const from = log.address[i], to = from + log.size[i];
         if (op === EventOp.reserve) {
           reserved -= log.size[i];
-          if (from !== 0) ranges.remove(from, to);
+          if (from !== 0) ranges = removeRange(ranges, from, to);
         } else {
           reserved += log.size[i];
-          if (from !== 0) ranges.add(from, to);
+          if (from !== 0) ranges = addRange(ranges, from, to);
         }
       }
     }
-    for (const [from, to] of ranges.list) {
+    for (const [from, to] of ranges) {
       t.push({ op: EventOp.reserve, id: index, size: to - from, address: from, time: start });
     }
-    const unplaced = reserved - ranges.bytes; // mapped without an address logged (growable buffers)
+    const placed = ranges.reduce((sum, [from, to]) => sum + to - from, 0);
+    const unplaced = reserved - placed; // mapped without an address logged (growable buffers)
     if (unplaced > 0) t.push({ op: EventOp.reserve, id: index, size: unplaced, time: start });
   }
   // Blocks live through the whole log: allocated at the snapshot, but not by the log.

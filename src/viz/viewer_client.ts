@@ -14,6 +14,7 @@
  * @module
  */
 
+import { addRange, removeRange } from "./address_ranges.ts";
 import { columns, liveAt, prepare } from "./viewer_columns.ts";
 import { bytesText, countText, escapeHtml, msText, niceStep } from "./viewer_text.ts";
 
@@ -30,6 +31,8 @@ export const viewerHelpers = [
   prepare,
   columns,
   liveAt,
+  addRange,
+  removeRange,
 ] as const;
 
 /** The page's entry point (see the module doc: inlined as text, run in the browser). */
@@ -372,27 +375,7 @@ export function viewerClient(): void {
       for (let i = 0; i < r.at.length && r.at[i] <= m; i++) {
         const start = r.address[i], end = start + Math.abs(r.delta[i]);
         if (start === 0 || r.pool[i] !== mapPool) continue;
-        if (r.delta[i] > 0) {
-          ranges.push([start, end]);
-          ranges.sort((p, q) => p[0] - q[0]);
-          const merged: number[][] = [];
-          for (const range of ranges) {
-            const last = merged[merged.length - 1];
-            if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
-            else merged.push([...range]);
-          }
-          ranges = merged;
-        } else {
-          const kept: number[][] = [];
-          for (const [s, t] of ranges) {
-            if (t <= start || s >= end) kept.push([s, t]);
-            else {
-              if (s < start) kept.push([s, start]);
-              if (t > end) kept.push([end, t]);
-            }
-          }
-          ranges = kept;
-        }
+        ranges = r.delta[i] > 0 ? addRange(ranges, start, end) : removeRange(ranges, start, end);
       }
       const live = liveAt(model, prep, m).filter((i) => model.allocations.address[i] > 0)
         .sort((p, q) => model.allocations.address[p] - model.allocations.address[q]);
