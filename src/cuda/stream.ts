@@ -9,6 +9,7 @@ import type { MemoryDevice } from "../device/types.ts";
 import { awaitDriverCall, DeviceHandle, doneOrNotReady } from "./device_handle.ts";
 import { check, cudaDriver } from "./driver.ts";
 import { Event } from "./event.ts";
+import { InvalidArgumentError } from "../errors.ts";
 
 /**
  * A non-blocking CUDA stream (it does not synchronise with the legacy default stream). On the cpu
@@ -66,6 +67,14 @@ export class Stream extends DeviceHandle {
   protected destroy(handle: Deno.PointerObject): void {
     check(cudaDriver().symbols.cuStreamDestroy_v2(handle), "cuStreamDestroy_v2");
   }
+}
+
+/** `stream`, if it is an open Stream on `device`; InvalidArgumentError naming `argument` otherwise. */
+export function checkOpenStream(stream: unknown, device: MemoryDevice, argument: string): Stream {
+  if (!(stream instanceof Stream) || stream.device !== device || stream.closed) {
+    throw new InvalidArgumentError(argument, `an open Stream on ${device.id}`, stream);
+  }
+  return stream;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import type { TypedDeviceView } from "../buffers/typed_device_view.ts";
-import type { Stream } from "../cuda/stream.ts";
+import { checkOpenStream, type Stream } from "../cuda/stream.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { checkOptions } from "../validate.ts";
 import { checkKernelStatus, kernelLibrary } from "./library.ts";
@@ -81,13 +81,7 @@ export function stepParticles(
       velocities.bytes.device.id,
     );
   }
-  if (stream !== undefined && (stream.device !== device || stream.closed)) {
-    throw new InvalidArgumentError(
-      "options.stream",
-      `an open Stream on ${device.id}`,
-      stream.toString(),
-    );
-  }
+  if (stream !== undefined) checkOpenStream(stream, device, "options.stream");
   const library = kernelLibrary(device.kind);
   const status = library.symbols.gm_particles_step(
     device.ordinal,

@@ -13,7 +13,7 @@
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
 import { ResizableBuffer } from "../buffers/resizable_buffer.ts";
 import { Event } from "../cuda/event.ts";
-import { Stream, streamWaitEvent, streamWaitFor } from "../cuda/stream.ts";
+import { checkOpenStream, Stream, streamWaitEvent, streamWaitFor } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import {
   DisposedError,
@@ -195,7 +195,7 @@ export class Readback {
       throw new InvalidArgumentError("options.slots", "an integer from 2 to 16", slots);
     }
     const device = source.device;
-    if (options.stream !== undefined) checkStream(options.stream, device, "options.stream");
+    if (options.stream !== undefined) checkOpenStream(options.stream, device, "options.stream");
     const { pool } = pinnedPoolOf({ device, pool: options.pool }, "options.pool");
     if (options.label !== undefined && typeof options.label !== "string") {
       throw new InvalidArgumentError("options.label", "a string", options.label);
@@ -238,7 +238,7 @@ export class Readback {
    */
   frame(after: Stream | null = null): Promise<ReadbackFrame | null> {
     this.#assertOpen();
-    if (after !== null) checkStream(after, this.device, "after");
+    if (after !== null) checkOpenStream(after, this.device, "after");
     const source = this.source;
     if (source.disposed) throw new DisposedError(source.toString());
     const slot = this.#slots.find((candidate) => candidate.state === "free");
@@ -366,11 +366,5 @@ export class Readback {
 
   #assertOpen(): void {
     if (this.#closed) throw new DisposedError(this.toString(), "was used after close()");
-  }
-}
-
-function checkStream(stream: unknown, device: MemoryDevice, name: string): void {
-  if (!(stream instanceof Stream) || stream.device !== device || stream.closed) {
-    throw new InvalidArgumentError(name, `an open Stream on ${device.id}`, stream);
   }
 }

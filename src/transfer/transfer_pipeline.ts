@@ -9,7 +9,7 @@
 
 import { DeviceBuffer } from "../buffers/device_buffer.ts";
 import { holdDuring } from "../buffers/in_flight.ts";
-import { Stream, streamDone } from "../cuda/stream.ts";
+import { checkOpenStream, Stream, streamDone } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { GpumemError, InvalidArgumentError, TransferError } from "../errors.ts";
 import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
@@ -240,9 +240,7 @@ export class TransferPipeline {
       checkOptions(options);
       const chunk = checkPositiveByteCount(options.chunkBytes ?? this.chunkBytes, "chunkBytes");
       const { compute, process } = options;
-      if (!(compute instanceof Stream) || compute.device !== this.device || compute.closed) {
-        throw new InvalidArgumentError("compute", `an open Stream on ${this.device.id}`, compute);
-      }
+      checkOpenStream(compute, this.device, "compute");
       if (compute === this.stream) {
         throw new InvalidArgumentError("compute", "another stream than the pipeline's", compute);
       }

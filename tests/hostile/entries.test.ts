@@ -335,6 +335,13 @@ function cases(): Case[] {
     });
   }
   add("stepParticles(non-views)", () => stepParticles({} as never, {} as never));
+  add("stepParticles(stream without a prototype)", () => {
+    using p = DeviceBuffer.allocate(12, { device: cpuDevice });
+    using v = DeviceBuffer.allocate(12, { device: cpuDevice });
+    stepParticles(p.typed(Float32Array), v.typed(Float32Array), {
+      stream: Object.create(null) as never,
+    });
+  });
   for (const text of ["", "[]", "{}", '{"format":"gpumem-snapshot","version":1}', "nul"]) {
     add(`parseSnapshot(${JSON.stringify(text)})`, () => parseSnapshot(text));
   }
