@@ -263,27 +263,37 @@ async function centredInput(
   const offsets = batch.allocate(12 * n, { label: `${label}.build.offsets` });
   const staging = batch.allocate(24 * step, { label: `${label}.build.input` });
   const part = batch.allocate(FRAME_BYTES, { label: `${label}.build.scratch` });
+  // Each pass uploads the chunks in turn, runs `kernel` on one and waits for it (the next chunk
+  // overwrites the staging), then calls `done`.
+  const eachChunk = async (
+    kernel: (start: number, count: number) => Promise<void>,
+    done: () => void = () => {},
+  ) => {
+    for (let start = 0; start < n; start += step) {
+      const count = Math.min(step, n - start);
+      await uploadForKernel(staging, coordinates.subarray(3 * start, 3 * (start + count)));
+      await kernel(start, count);
+      await streamDone(stream);
+      done();
+    }
+  };
   // Bounds as ordered words (gm_order_double): the smallest lo and largest hi of the chunks.
   const merged = new BigUint64Array(FRAME_BYTES / 8);
   merged.fill(0xFFFFFFFFFFFFFFFFn, 0, 3);
-  for (let start = 0; start < n; start += step) {
-    const count = Math.min(step, n - start);
-    await uploadForKernel(staging, coordinates.subarray(3 * start, 3 * (start + count)));
+  await eachChunk((_start, count) => {
     const call = [device.ordinal, staging.ptr, BigInt(count), 1, part.ptr, stream.handle] as const;
-    await callKernel(device, "gm_points_frame", ...call);
-    await streamDone(stream);
+    return callKernel(device, "gm_points_frame", ...call);
+  }, () => {
     const words = part.copyToHost(new BigUint64Array(FRAME_BYTES / 8));
     for (let k = 0; k < 3; k++) {
       if (words[k] < merged[k]) merged[k] = words[k];
       if (words[3 + k] > merged[3 + k]) merged[3 + k] = words[3 + k];
     }
     merged[FRAME_NONFINITE] += words[FRAME_NONFINITE];
-  }
+  });
   frame.copyFromHost(merged);
-  for (let start = 0; start < n; start += step) {
-    const count = Math.min(step, n - start);
-    await uploadForKernel(staging, coordinates.subarray(3 * start, 3 * (start + count)));
-    await callKernel(
+  await eachChunk((start, count) =>
+    callKernel(
       device,
       "gm_points_offsets",
       device.ordinal,
@@ -293,9 +303,8 @@ async function centredInput(
       frame.ptr,
       offsets.ptr + BigInt(12 * start),
       stream.handle,
-    );
-    await streamDone(stream); // the staging chunk is overwritten next
-  }
+    )
+  );
   batch.release(staging).free();
   batch.release(part).free();
   return offsets.ptr;
