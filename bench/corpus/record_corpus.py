@@ -1,15 +1,17 @@
 """Records the allocation-trace corpus of issue 18 on a GPU host: eight PyTorch workloads unlike
 each other, each traced with torch.cuda.memory._record_memory_history (the alloc and
 free_completed events, in the format of shared/traces), run once with PyTorch's default allocator
-and once, in a subprocess, with expandable segments for PyTorch's two figures. Models are built
-from configs with random weights (the GPU host has no network). Writes bench/corpus/NAME.json.gz
+and once with expandable segments for PyTorch's two figures, each in a fresh process (so nothing
+of an earlier workload stays reserved). Models are built from configs with random weights (the
+GPU host has no network). Writes bench/corpus/NAME.json.gz
 and prints one line a workload; `--snapshot PATH` also dumps PyTorch's own snapshot of the first
 workload run (torch.cuda.memory._dump_snapshot), which `deno task viz PATH` opens.
 
-    python3 bench/corpus/record_corpus.py [--only NAME,...] [--scale 0.5] [--snapshot x.pickle]
+    python3 bench/corpus/record_corpus.py [--only NAME,...] [--scale 0.5] [--out DIR] [--jobs 8]
+                                          [--snapshot x.pickle]
     python3 bench/corpus/record_corpus.py --dry-run     (no GPU: each workload's code, 2 steps)
 """
-import argparse, contextlib, gzip, json, os, random, subprocess, sys, time
+import argparse, concurrent.futures, contextlib, gzip, json, os, random, subprocess, sys, time
 
 import torch
 
@@ -272,12 +274,36 @@ def peak_live(events):
     return peak
 
 
+def record(name, scale, out, snapshot=None):
+    """Runs one workload traced with PyTorch's default allocator and writes out/NAME.json.gz."""
+    figures, events = run(name, scale, snapshot)
+    trace = {"workload": name, "torch": figures, "events": events, "peak_live": peak_live(events)}
+    with gzip.open(os.path.join(out, f"{name}.json.gz"), "wt") as f:
+        json.dump(trace, f)
+    return {"events": len(events), "peak_live": trace["peak_live"], "torch": figures}
+
+
+def child(flag, name, scale, out, env=None, snapshot=None):
+    """Runs this script with `flag NAME` in a fresh process (nothing of an earlier workload stays
+    allocated there) and returns the JSON it prints last, or raises with its stderr."""
+    command = [sys.executable, __file__, flag, name, "--scale", str(scale), "--out", out]
+    if snapshot:
+        command += ["--snapshot", snapshot]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-400:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default=",".join(WORKLOADS))
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--snapshot")
+    parser.add_argument("--out", default=HERE, help="where the traces go (default: beside this script)")
+    parser.add_argument("--snapshot", help="also dump PyTorch's snapshot of the first workload here")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (each its own process)")
     parser.add_argument("--dry-run", action="store_true", help="two steps of each on the CPU, no trace")
+    parser.add_argument("--record", metavar="NAME", help=argparse.SUPPRESS)
     parser.add_argument("--expandable-figures", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dry_run:
@@ -294,30 +320,48 @@ def main():
             except Exception as error:
                 print(json.dumps({"workload": name, "error": repr(error)[:400]}), flush=True)
         return
-    if args.expandable_figures:  # the subprocess run with expandable segments
+    if args.record:  # the child that traces with the default allocator
+        print(json.dumps(record(args.record, args.scale, args.out, args.snapshot)))
+        return
+    if args.expandable_figures:  # the child run with expandable segments
         figures, _ = run(args.expandable_figures, args.scale)
         print(json.dumps(figures))
         return
-    for n, name in enumerate(args.only.split(",")):
-        try:
-            figures, events = run(name, args.scale, args.snapshot if n == 0 else None)
-            env = {**os.environ, "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
-            child = subprocess.run([sys.executable, __file__, "--expandable-figures", name, "--scale", str(args.scale)],
-                                   capture_output=True, text=True, env=env, timeout=900)
-            expandable = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else None
-            trace = {"workload": name, "torch": figures, "events": events, "peak_live": peak_live(events)}
-            if expandable is not None:
-                trace["torch_expandable"] = expandable
-            with gzip.open(os.path.join(HERE, f"{name}.json.gz"), "wt") as f:
-                json.dump(trace, f)
-            ratio = lambda f: f["max_reserved"] / trace["peak_live"] if f else float("nan")
-            print(json.dumps({"workload": name, "events": len(events), "peak_live": trace["peak_live"],
-                              "torch": round(ratio(figures), 4), "torch_expandable": round(ratio(expandable), 4),
-                              "seconds": round(figures["seconds"], 1),
-                              "expandable_error": None if expandable else child.stderr[-300:]}), flush=True)
-        except Exception as error:  # one workload failing leaves the others to run
-            print(json.dumps({"workload": name, "error": repr(error)[:400]}), flush=True)
-        torch.cuda.empty_cache()
+    os.makedirs(args.out, exist_ok=True)
+    names = args.only.split(",")
+    expandable_env = {**os.environ, "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
+    # Every run is a process of its own, so they may run side by side (--jobs): the allocation
+    # sequence of a seeded workload does not depend on what else the GPU runs.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = {name: (pool.submit(child, "--record", name, args.scale, args.out, None,
+                                   args.snapshot if n == 0 else None),
+                       pool.submit(child, "--expandable-figures", name, args.scale, args.out, expandable_env))
+                for n, name in enumerate(names)}
+        for name in names:
+            print(json.dumps(finish(name, args.out, *runs[name])), flush=True)
+
+
+def finish(name, out, recorded, expandable):
+    """Adds the expandable-segments figures to a recorded trace; returns the workload's line."""
+    try:
+        recorded = recorded.result()
+    except Exception as error:  # one workload failing leaves the others to run
+        return {"workload": name, "error": repr(error)[:400]}
+    try:
+        expandable, error = expandable.result(), None
+    except Exception as failure:
+        expandable, error = None, repr(failure)[:400]
+    path = os.path.join(out, f"{name}.json.gz")
+    if expandable is not None:
+        with gzip.open(path, "rt") as f:
+            trace = json.load(f)
+        trace["torch_expandable"] = expandable
+        with gzip.open(path, "wt") as f:
+            json.dump(trace, f)
+    ratio = lambda f: round(f["max_reserved"] / recorded["peak_live"], 4) if f else None
+    return {"workload": name, "events": recorded["events"], "peak_live": recorded["peak_live"],
+            "torch": ratio(recorded["torch"]), "torch_expandable": ratio(expandable),
+            "seconds": round(recorded["torch"]["seconds"], 1), "expandable_error": error}
 
 
 if __name__ == "__main__":
