@@ -4,8 +4,10 @@
  * device side, on the compute stream (at memory speed, so the next frame's work may overwrite
  * the source at once); the copy to the host runs on a transfer stream, ordered after it by an
  * event, so neither the event loop nor the compute stream waits for it. The host is handed the
- * previous frame's slot, whose copy has had a whole frame to finish. A slot is reused only once
- * its copy is done and the host has given it back.
+ * previous frame's slot, whose copy has had a whole frame to finish; with k slots, k − 1 frames
+ * stay in flight and the host gets the one k − 1 frames back, so the copies run back to back even
+ * when the host is late to ask for the next. A slot is reused only once its copy is done and the
+ * host has given it back.
  *
  * @module
  */
@@ -36,7 +38,10 @@ import { pinnedPoolOf } from "./pinned_pool.ts";
 
 /** Options for {@linkcode Readback}. */
 export interface ReadbackOptions {
-  /** Pinned slots (2 to 16, default 2: the frame being copied and the one the host reads). */
+  /**
+   * Pinned slots (2 to 16, default 2: the frame being copied and the one the host reads). k slots
+   * keep k − 1 copies in flight, handing each frame out k − 1 frames later.
+   */
   slots?: number;
   /** The stream copies run on (default: one of the ring's own, closed with it). */
   stream?: Stream;
@@ -147,7 +152,8 @@ export class ReadbackFrame {
 /**
  * Reads `source` back every frame through pinned slots, overlapping each copy with the next
  * frame's compute. `frame(compute)` queues this frame's copy and resolves with the previous
- * frame (null the first time); `flush()` hands out the last one. The source may be a
+ * frame (null the first time; with k slots, the frame k − 1 back, null the first k − 1 times);
+ * `flush()` hands out what is left, oldest first. The source may be a
  * ResizableBuffer whose length changes between frames: slots grow, each frame has its own length.
  *
  * @example
@@ -178,8 +184,8 @@ export class Readback {
   readonly #label: string;
   readonly #faults: FaultSchedule | null;
   readonly #deviceSnapshot: boolean;
-  /** The last frame queued and not handed out yet. */
-  #latest: { slot: Slot; index: number; copy: Promise<ReadbackFrame> } | null = null;
+  /** Frames queued and not handed out yet, oldest first (at most slots − 1 after frame()). */
+  readonly #queued: { slot: Slot; index: number; copy: Promise<ReadbackFrame> }[] = [];
   #closed = false;
   readonly #stats: ReadbackStats = { frames: 0, bytes: 0, failed: 0, slotGrowths: 0 };
 
@@ -250,17 +256,20 @@ export class Readback {
     slot.frame = index;
     const copy = this.#copy(slot, index, bytes, after);
     copy.catch(() => {}); // its rejection is the caller's, once handed out
-    const previous = this.#latest;
-    this.#latest = { slot, index, copy };
-    return previous === null ? Promise.resolve(null) : this.#handOut(previous);
+    this.#queued.push({ slot, index, copy });
+    // k slots keep k − 1 frames in flight: the host is handed the oldest once that many are.
+    const oldest = this.#queued.length >= this.#slots.length ? this.#queued.shift()! : null;
+    return oldest === null ? Promise.resolve(null) : this.#handOut(oldest);
   }
 
-  /** Hands out the last frame queued (null when every frame was handed out already). */
+  /**
+   * Hands out the oldest frame queued and not handed out yet, null when none is left: after the
+   * last frame(), call it until null (once with 2 slots, up to k − 1 times with k).
+   */
   flush(): Promise<ReadbackFrame | null> {
     this.#assertOpen();
-    const latest = this.#latest;
-    this.#latest = null;
-    return latest === null ? Promise.resolve(null) : this.#handOut(latest);
+    const oldest = this.#queued.shift();
+    return oldest === undefined ? Promise.resolve(null) : this.#handOut(oldest);
   }
 
   /**
@@ -270,7 +279,7 @@ export class Readback {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#latest = null;
+    this.#queued.length = 0;
     for (const slot of this.#slots) {
       slot.host?.free(); // the pool takes it back once the copies queued into it are done
       slot.staged?.free(); // likewise, ordered after the copy reading it (recordStream)

@@ -109,7 +109,7 @@ export function registerReadbackContracts(
       assertFrame(one, 1, second);
     }));
 
-  test("a ResizableBuffer growing between frames: slots grow, each frame has its own length", () =>
+  test("a ResizableBuffer growing between frames: slots grow, each frame has its own length; 3 slots keep 2 frames in flight", () =>
     withSeed(async (rng) => {
       const dev = device();
       using compute = new Stream(dev);
@@ -121,10 +121,15 @@ export function registerReadbackContracts(
         state.append(add);
         sent.push(state.copyToHost());
         using previous = await ring.frame(compute);
-        if (f > 0) assertFrame(previous, f - 1, sent[f - 1]);
+        // 3 slots: two copies in flight, each frame handed out two frames later.
+        if (f > 1) assertFrame(previous, f - 2, sent[f - 2]);
+        else assert.equal(previous, null, `frame ${f}: nothing handed out yet`);
       }
+      using fourth = await ring.flush();
+      assertFrame(fourth, 4, sent[4]);
       using last = await ring.flush();
       assertFrame(last, 5, sent[5]);
+      assert.equal(await ring.flush(), null, "nothing left after the last");
       assert.ok(ring.stats.slotGrowths > 0, "slots grew with the buffer");
       // An empty source gives an empty frame.
       state.resize(0);
