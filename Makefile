@@ -30,7 +30,7 @@ PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
 # inputs), GPUMEM_BUNNY (its path) and CHROMIUM (the browser's), run the examples with Deno itself
 # and the viewer's browser tests in chromium (DevTools on 127.0.0.1), writing into build/.
 TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY,CHROMIUM \
-              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc,tests/fixtures,src,ffi,mod.ts \
+              --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc,tests/fixtures,bench/corpus,src,ffi,mod.ts \
               --allow-write=$(BUILD) --allow-run=$(DENO),chromium --allow-net=127.0.0.1 \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 

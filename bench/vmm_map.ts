@@ -1,6 +1,7 @@
 /**
  * What growing in place costs the device: map (cuMemCreate + cuMemMap + cuMemSetAccess) and unmap
- * of one piece into a reserved range, by size, beside cuMemAlloc + cuMemFree of the same size.
+ * of one piece into a reserved range, by size, beside cuMemAlloc + cuMemFree of the same size; then
+ * the same sizes mapped as a pool growth maps them (up to 32 pieces, each unmapping alone).
  *
  *   deno run --allow-ffi --allow-env --allow-sys bench/vmm_map.ts
  *
@@ -63,6 +64,29 @@ const rows = SIZES.map((bytes) => {
     Number.isNaN(mallocUs) ? "n/a" : mallocUs.toFixed(1),
   ];
 });
+// The pool maps a growth as up to 32 pieces (so parts of it unmap alone): the same sizes so.
+const pieceRows = SIZES.map((bytes) => {
+  const piece = Math.max(space.granularity, space.roundUp(bytes / 32));
+  const count = Math.ceil(bytes / piece);
+  const unmapAll = () => {
+    for (let at = 0; at < bytes; at += piece) {
+      space.unmap(range + BigInt(at), Math.min(piece, bytes - at));
+    }
+  };
+  space.map(range, bytes, piece); // warm-up
+  unmapAll();
+  const maps: number[] = [];
+  const unmaps: number[] = [];
+  for (let round = 0; round < 9; round++) {
+    let start = performance.now();
+    space.map(range, bytes, piece);
+    maps.push((performance.now() - start) * 1000);
+    start = performance.now();
+    unmapAll();
+    unmaps.push((performance.now() - start) * 1000);
+  }
+  return [formatBytes(bytes), String(count), median(maps).toFixed(1), median(unmaps).toFixed(1)];
+});
 space.release(range, space.roundUp(8 * 2 ** 30));
 console.log(
   `Growing in place on ${device ? device.name : "the cpu device (mmap)"} (${space.name})`,
@@ -70,3 +94,7 @@ console.log(
 console.log(
   formatTable(["piece", "map µs", "unmap µs", "map µs/GiB", "cuMemAlloc+Free µs"], rows),
 );
+console.log(
+  "\nThe same growths mapped as the pool maps them (up to 32 pieces, one cuMemSetAccess)",
+);
+console.log(formatTable(["growth", "pieces", "map µs", "unmap all µs"], pieceRows));

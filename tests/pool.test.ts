@@ -18,6 +18,7 @@ import { FaultInjectingAddressSpace } from "../src/memory/address_space/fault_in
 import { liveOfPool, registerBufferContracts } from "./contracts/buffer_contracts.ts";
 import { expectError } from "./contracts/expect_error.ts";
 import { FreeIndex } from "../src/memory/pool/free_index.ts";
+import { StreamEpochs } from "../src/memory/pool/stream_epochs.ts";
 import { withSeed } from "./contracts/meshes.ts";
 
 const MiB = 1 << 20;
@@ -445,3 +446,14 @@ Deno.test("pool: the free index's best fit matches a plain sorted list on random
       }
     }
   }));
+
+Deno.test("pool: stream epochs settle what an idle stream had filed, and only that", () => {
+  const epochs = new StreamEpochs();
+  using stream = new Stream(cpuDevice);
+  const filedBefore = epochs.current; // a block filed now carries this
+  const settled = epochs.settle(stream, cpuDevice); // the cpu device's streams are always idle
+  assert.ok(settled >= filedBefore, "what was filed before is past its work");
+  assert.ok(epochs.current > settled, "what is filed after waits for the next settle");
+  assert.ok(epochs.settle(null, cpuDevice) >= settled + 1);
+  epochs.close();
+});

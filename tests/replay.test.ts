@@ -109,3 +109,26 @@ Deno.test("replay: the peak breakdown splits reserved bytes at the live peak, an
     assert.equal(b.reserved + b.laterGrowth, b.peakReserved);
   }
 });
+
+const corpus = new URL("../bench/corpus/", import.meta.url);
+const corpusTraces = [...Deno.readDirSync(corpus)]
+  .filter((entry) => entry.name.endsWith(".json.gz"))
+  .map((entry) => entry.name)
+  .sort();
+
+// The corpus of issue 18 (bench/corpus/record_corpus.py, recorded on an H200): eight workloads
+// the pool was not designed on. Ratios are deterministic, so they are checked here; speed is
+// the replay bench's.
+for (const name of corpusTraces) {
+  Deno.test(`replay corpus: ${name} stays within 1.03 × peak live and below PyTorch's expandable segments`, async () => {
+    const trace = await readTrace(fileURLToPath(new URL(name, corpus)));
+    const result = replayTrace(trace, {}, 1);
+    assert.ok(result.peakReserved >= trace.peak_live);
+    assert.ok(result.ratio <= 1.03, `ratio ${result.ratio.toFixed(4)}`);
+    const torch = trace.torch_expandable!.max_reserved / trace.peak_live;
+    assert.ok(result.ratio < torch, `${result.ratio.toFixed(4)} vs PyTorch's ${torch.toFixed(4)}`);
+    // The target is 99% (bench/RESULTS.md); two_streams' cold start (92 allocations over 1 MiB
+    // each setting a new live peak in 3447) holds it at 98.7%.
+    assert.ok(result.hitRate >= 0.985, `hit rate ${result.hitRate}`);
+  });
+}

@@ -10,6 +10,7 @@ import { Stream } from "../cuda/stream.ts";
 import { GpumemError, InvalidArgumentError } from "../errors.ts";
 import type { Block } from "../memory/pool/block.ts";
 import { MemoryPool, type MemoryPoolOptions } from "../memory/pool/memory_pool.ts";
+import { hitRate } from "../memory/pool/pool_stats.ts";
 import { VirtualResource } from "../memory/virtual_resource.ts";
 import type { Trace } from "../tracking/trace_format.ts";
 
@@ -81,7 +82,7 @@ export function replayTrace(
       peakReserved: stats.reservedBytes.peak,
       peakLive: trace.peak_live,
       ratio: stats.reservedBytes.peak / trace.peak_live,
-      hitRate: stats.cacheHits / (stats.cacheHits + stats.cacheMisses),
+      hitRate: hitRate(stats),
       upstreamCalls: stats.upstreamCalls,
     };
     streams.close();

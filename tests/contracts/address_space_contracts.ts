@@ -136,7 +136,8 @@ export function registerGrowingPoolContracts(
     const g = space.granularity;
     const a = DeviceBuffer.allocate(4 * g, { resource: pool });
     const b = DeviceBuffer.allocate(4 * g, { resource: pool });
-    assert.equal(space.mappings, 2);
+    assert.equal(pool.stats().growths, 2);
+    assert.equal(space.mappings, 8, "each growth mapped as pieces of one granule (4 g ÷ 32 < g)");
     a.free();
     b.free();
     const calls = pool.stats().upstreamCalls;
@@ -169,6 +170,31 @@ export function registerGrowingPoolContracts(
     pool.freeCache();
     assert.equal(space.mappedBytes, 0);
     assert.equal(pool.stats().segments.current, 0);
+  });
+
+  test("a growth that would raise the peak gives back free pieces first", (space, pool) => {
+    const g = space.granularity;
+    const big = DeviceBuffer.allocate(32 * g, { resource: pool });
+    const kept = DeviceBuffer.allocate(2 * g, { resource: pool, label: "kept" });
+    const bytes = randomBytes(2 * g);
+    kept.copyFromHost(bytes);
+    big.free(); // 32 g free before `kept`, too small for what comes next
+    assert.equal(pool.stats().reservedBytes.peak, 34 * g);
+    const grown = DeviceBuffer.allocate(40 * g, { resource: pool });
+    // Without giving back, 34 g + 40 g; with it, the freed 32 g is unmapped before the 40 g map.
+    assert.equal(pool.stats().reservedBytes.peak, 42 * g);
+    assert.equal(space.mappedBytes, 42 * g);
+    assert.deepEqual(kept.copyToHost(), bytes, "live memory untouched");
+    grown.fill(3);
+    assert.ok(grown.copyToHost().every((x) => x === 3));
+    // The unmapped hole is mapped again on demand, under the same peak once `grown` is gone.
+    grown.free();
+    const again = DeviceBuffer.allocate(30 * g, { resource: pool });
+    again.fill(5);
+    assert.ok(again.copyToHost().every((x) => x === 5));
+    assert.equal(pool.stats().reservedBytes.peak, 42 * g);
+    again.free();
+    kept.free();
   });
 
   test("the limit bounds mapped memory; a refusal changes nothing", (space, pool) => {

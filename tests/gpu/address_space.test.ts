@@ -45,3 +45,12 @@ gpuTest("the default pool grows in place where the device supports VMM", () => {
   }
   assert.equal(vmm().defaultRangeBytes >= device.totalMemory, true);
 });
+
+// Last in this file: the pool the buffer contracts shared gives everything back (a block still
+// live would make close() throw), so the leak check at exit sees nothing of it.
+gpuTest("gpu pool(cuMemMap): the shared pool closes with nothing live and nothing mapped", () => {
+  pool?.close();
+  pool = undefined;
+  assert.equal(vmm().mappedBytes, 0, "every suite over this resource unmapped what it mapped");
+  assert.equal(vmm().reservedBytes, 0, "and released its ranges");
+});

@@ -2,10 +2,17 @@
  * The pool across real CUDA streams: a miss borrows an idle stream's free block at once, a busy
  * one's only when growing is refused, and then the borrowing stream's work runs after the
  * lender's (checked on the data: the lender's late write must not land over the borrower's).
+ * Growing in place, a growth gives back free memory only once its stream's work is past it.
  */
 
 import assert from "node:assert/strict";
-import { CudaMallocResource, DeviceBuffer, MemoryPool, Stream } from "../../mod.ts";
+import {
+  CudaMallocResource,
+  CudaVirtualMemoryResource,
+  DeviceBuffer,
+  MemoryPool,
+  Stream,
+} from "../../mod.ts";
 import { gpu, gpuTest } from "./gpu_available.ts";
 
 const MiB = 1024 * 1024;
@@ -66,6 +73,42 @@ gpuTest(
     lent.free();
     kept.free();
     await s2.synchronizeAsync();
+    pool.close();
+  },
+);
+
+gpuTest(
+  "pool on cuda VMM: a growth unmaps a freed block only once the work queued on it is done",
+  async () => {
+    const device = gpu();
+    const pool = new MemoryPool(new CudaVirtualMemoryResource(device));
+    using s1 = new Stream(device);
+    using scratch = DeviceBuffer.allocate(512 * MiB, { device });
+    const big = DeviceBuffer.allocate(64 * MiB, { resource: pool, stream: s1 });
+    const tail = DeviceBuffer.allocate(2 * MiB, { resource: pool, stream: s1 });
+    const work = keepBusy(s1, scratch, 40);
+    const late = big.fillAsync(0x33, s1); // still queued behind the fills when big is freed
+    big.free();
+    // 96 MiB fits in no free block: growth. The 64 MiB freed are not past s1's work: kept.
+    const grown = DeviceBuffer.allocate(96 * MiB, { resource: pool, stream: s1 });
+    assert.equal(
+      pool.stats().reservedBytes.current,
+      162 * MiB,
+      "nothing unmapped under queued work",
+    );
+    await Promise.all([...work, late]);
+    grown.free();
+    // s1 is idle now: the next growth (32 MiB after grown's 96) unmaps half of the freed 64 MiB
+    // first, so the pool's peak stays where it was.
+    const more = DeviceBuffer.allocate(128 * MiB, { resource: pool, stream: s1 });
+    assert.equal(pool.stats().reservedBytes.peak, 162 * MiB);
+    assert.equal(pool.stats().reservedBytes.current, 162 * MiB);
+    await more.fillAsync(0x44, s1);
+    const back = await more.copyToHostAsync(s1);
+    assert.ok(back.every((byte) => byte === 0x44));
+    more.free();
+    tail.free();
+    await s1.synchronizeAsync();
     pool.close();
   },
 );

@@ -110,12 +110,14 @@ export abstract class AddressSpaceResource implements MemoryResource {
   }
 
   /**
-   * Backs `[address, address + bytes)` with new memory. The piece must lie in one reserved range,
-   * be aligned to the granularity and overlap no mapping. OutOfMemoryError when the memory cannot
-   * be had (nothing is left mapped then).
+   * Backs `[address, address + bytes)` with new memory, as pieces of `pieceBytes` (default: one
+   * piece; the last may be smaller), each a mapping of its own that unmaps alone. The span must
+   * lie in one reserved range, be aligned to the granularity and overlap no mapping.
+   * OutOfMemoryError when the memory cannot be had (nothing is left mapped then).
    */
-  map(address: bigint, bytes: number): void {
+  map(address: bigint, bytes: number, pieceBytes: number = bytes): void {
     this.#checkMultiple(bytes, "bytes");
+    this.#checkMultiple(pieceBytes, "pieceBytes");
     const range = this.#rangeHolding(address, bytes);
     const offset = Number(address - range.address);
     if (offset % this.granularity !== 0) {
@@ -138,10 +140,20 @@ export abstract class AddressSpaceResource implements MemoryResource {
         `0x${address.toString(16)} (${bytes} B)`,
       );
     }
-    this.mapRange(address, bytes);
-    range.mapStarts.splice(at, 0, address);
-    range.mapBytes.splice(at, 0, bytes);
-    this.#mappings++;
+    const pieces: number[] = [];
+    for (let done = 0; done < bytes; done += pieceBytes) {
+      pieces.push(Math.min(pieceBytes, bytes - done));
+    }
+    this.mapPieces(address, pieces);
+    const starts: bigint[] = [];
+    let start = address;
+    for (const piece of pieces) {
+      starts.push(start);
+      start += BigInt(piece);
+    }
+    range.mapStarts.splice(at, 0, ...starts);
+    range.mapBytes.splice(at, 0, ...pieces);
+    this.#mappings += pieces.length;
     this.#mappedBytes += bytes;
     if (this.#mappedBytes > this.#peakMappedBytes) this.#peakMappedBytes = this.#mappedBytes;
   }
@@ -222,6 +234,26 @@ export abstract class AddressSpaceResource implements MemoryResource {
   protected abstract releaseRange(address: bigint, bytes: number): void;
   /** Backend: maps new memory at a checked piece; throws OutOfMemoryError, leaving nothing mapped. */
   protected abstract mapRange(address: bigint, bytes: number): void;
+
+  /**
+   * Backend: maps consecutive pieces from `address`, each its own mapping; on any failure unmaps
+   * those it mapped and throws. By default one mapRange each; a backend may batch the work.
+   */
+  protected mapPieces(address: bigint, pieces: readonly number[]): void {
+    let at = address;
+    for (let i = 0; i < pieces.length; i++) {
+      try {
+        this.mapRange(at, pieces[i]);
+      } catch (error) {
+        for (let j = i - 1; j >= 0; j--) {
+          at -= BigInt(pieces[j]);
+          this.unmapRange(at, pieces[j]);
+        }
+        throw error;
+      }
+      at += BigInt(pieces[i]);
+    }
+  }
   /** Backend: unmaps a piece mapped by one mapRange call and frees its memory. */
   protected abstract unmapRange(address: bigint, bytes: number): void;
 

@@ -129,26 +129,46 @@ export class CudaVirtualMemoryResource extends AddressSpaceResource {
   }
 
   /**
-   * cuMemCreate, cuMemMap, cuMemRelease (the mapping keeps the memory), cuMemSetAccess; on any
-   * failure what was done is undone, so nothing stays mapped or allocated.
+   * cuMemCreate, cuMemMap, cuMemRelease (the mapping keeps the memory), cuMemSetAccess;
+   * on any failure what was done is undone, so nothing stays mapped or allocated.
    */
   protected mapRange(address: bigint, bytes: number): void {
+    this.mapPieces(address, [bytes]);
+  }
+
+  /**
+   * A cuMemCreate and cuMemMap per piece (each handle released at once: its mapping keeps the
+   * memory, and unmapping the piece frees it alone), then one cuMemSetAccess over the whole span;
+   * on any failure what was mapped is unmapped.
+   */
+  protected override mapPieces(address: bigint, pieces: readonly number[]): void {
     const vmm = this.#vmm;
     this.device.activate();
-    const size = BigInt(bytes);
-    checkDriverAllocation(
-      vmm.cuMemCreate(u64Out, size, this.#prop, 0n),
-      "cuMemCreate",
-      this.device,
-      bytes,
-    );
-    const handle = u64Out[0];
-    const mapped = vmm.cuMemMap(address, size, 0n, handle, 0n);
-    check(vmm.cuMemRelease(handle), "cuMemRelease");
-    check(mapped, "cuMemMap");
-    const access = vmm.cuMemSetAccess(address, size, this.#access, this.#accessCount);
+    let mapped = 0n;
+    const undo = () => {
+      for (let at = 0n, i = 0; at < mapped; at += BigInt(pieces[i++])) {
+        check(vmm.cuMemUnmap(address + at, BigInt(pieces[i])), "cuMemUnmap");
+      }
+    };
+    for (const piece of pieces) {
+      const size = BigInt(piece);
+      const created = vmm.cuMemCreate(u64Out, size, this.#prop, 0n);
+      if (created !== 0) {
+        undo();
+        checkDriverAllocation(created, "cuMemCreate", this.device, piece);
+      }
+      const handle = u64Out[0];
+      const result = vmm.cuMemMap(address + mapped, size, 0n, handle, 0n);
+      check(vmm.cuMemRelease(handle), "cuMemRelease");
+      if (result !== 0) {
+        undo();
+        check(result, "cuMemMap");
+      }
+      mapped += size;
+    }
+    const access = vmm.cuMemSetAccess(address, mapped, this.#access, this.#accessCount);
     if (access !== 0) {
-      check(vmm.cuMemUnmap(address, size), "cuMemUnmap");
+      undo();
       check(access, "cuMemSetAccess");
     }
   }

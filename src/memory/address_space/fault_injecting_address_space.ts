@@ -70,6 +70,13 @@ export class FaultInjectingAddressSpace extends AddressSpaceResource {
     this.upstream.map(address, bytes);
   }
 
+  /** One attempt for a whole map call, however many pieces; then maps them in the upstream. */
+  protected override mapPieces(address: bigint, pieces: readonly number[]): void {
+    const bytes = pieces.reduce((sum, piece) => sum + piece, 0);
+    this.schedule.attempt(bytes, this.device, this.name);
+    this.upstream.map(address, bytes, pieces[0]);
+  }
+
   /** Passes through. */
   protected unmapRange(address: bigint, bytes: number): void {
     this.upstream.unmap(address, bytes);

@@ -89,6 +89,8 @@ export class Block {
   pendingEvents: Event[] | null = null;
   /** Label given at allocation, for reports. */
   label: string | undefined = undefined;
+  /** Its stream's epoch when it was last filed free (see stream_epochs.ts). */
+  filedAt = 0;
 
   /** A block of `size` bytes at `offset` in `segment`. */
   constructor(segment: Segment, address: bigint, offset: number, size: number) {

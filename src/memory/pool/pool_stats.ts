@@ -43,6 +43,8 @@ export interface PoolStats {
    * or, when growing was refused, of a busy one after an event wait (see MemoryPool).
    */
   borrowedAcrossStreams: number;
+  /** Misses served by new memory from the upstream (every other allocation needed no upstream call). */
+  growths: number;
   /** Bytes cached (reserved but not allocated). */
   freeCachedBytes: number;
   /** The largest cached free block. */
@@ -51,9 +53,13 @@ export interface PoolStats {
   fragmentation: number;
 }
 
-/** Cache hits ÷ allocations served (0 before any). */
+/**
+ * The share of allocations served without an upstream call (0 before any): from the quick lists
+ * or best fit at once, or after merging pending blocks or borrowing from another stream.
+ */
 export function hitRate(stats: PoolStats): number {
-  return stats.cacheHits / Math.max(1, stats.cacheHits + stats.cacheMisses);
+  const allocations = stats.cacheHits + stats.cacheMisses;
+  return allocations === 0 ? 0 : 1 - stats.growths / allocations;
 }
 
 /** A mutable counter with peak tracking. */

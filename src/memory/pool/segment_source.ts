@@ -33,8 +33,8 @@ export interface SegmentHost {
   cache(block: Block): Block;
   /** Counts one call to the upstream. */
   upstreamCall(): void;
-  /** Counts `bytes` of memory taken from the upstream at `address` (one more piece). */
-  took(bytes: number, address: bigint): void;
+  /** Counts `bytes` of memory taken from the upstream at `address`, in `pieces` (default 1). */
+  took(bytes: number, address: bigint, pieces?: number): void;
   /** Counts `bytes` given back from `address` (one piece fewer). */
   gave(bytes: number, address: bigint): void;
 }

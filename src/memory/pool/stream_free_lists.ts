@@ -7,7 +7,7 @@
  * reports, while mergeable space waits there. A size gets a quick list only once it is allocated
  * again soon after (a small table of recent sizes says so): workloads of ever-new sizes (graphs,
  * varying shapes) then file every block at once, paying for no quick list they would never hit.
- * Also the stream's growable segments.
+ * Also the stream's growable segments, and its epochs (when its free blocks may be unmapped).
  *
  * @module
  */
@@ -15,6 +15,7 @@
 import { type Block, QUICK, type Segment } from "./block.ts";
 import { FreeIndex } from "./free_index.ts";
 import { absorbNext } from "./segment_carving.ts";
+import { StreamEpochs } from "./stream_epochs.ts";
 
 /** Freed blocks of one exact size kept unmerged, at most this many per size and stream. */
 const QUICK_PER_SIZE = 4;
@@ -39,6 +40,8 @@ export class StreamFreeLists {
   /** Growable segments (reserved ranges) of this stream, by size class. */
   readonly smallRanges: Segment[] = [];
   readonly largeRanges: Segment[] = [];
+  /** When its free blocks are past the work queued before their free (for unmapping). */
+  readonly epochs: StreamEpochs = new StreamEpochs();
   /** Quick-listed blocks, and their bytes. */
   quickCount = 0;
   quickBytes = 0;
@@ -111,6 +114,7 @@ export class StreamFreeLists {
       index.remove(next);
       absorbNext(block);
     }
+    block.filedAt = this.epochs.current;
     index.insert(block);
     return block;
   }
