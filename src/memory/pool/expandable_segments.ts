@@ -121,21 +121,51 @@ export class ExpandableSegments implements SegmentSource {
    * still touch (so nothing waits). Highest first keeps the low end of each range dense.
    */
   #reclaim(bytesToKeep: number, growth: Growth | null): void {
+    const host = this.#host;
+    let keep = host.reservedBytes();
+    if (keep <= bytesToKeep) return;
     const spare = growth === null ? null : growth.unmapped;
     const settled = new Map<StreamFreeLists, number>();
     const pastItsWork = (block: Block) => {
-      if (spare !== null && (block === spare.prev || block === spare.next)) return false;
       const stream = block.segment.stream;
-      const lists = this.#host.listsFor(stream);
+      const lists = host.listsFor(stream);
       let epoch = settled.get(lists);
       if (epoch === undefined) {
-        epoch = lists.epochs.settle(stream, this.#host.device);
+        epoch = lists.epochs.settle(stream, host.device);
         settled.set(lists, epoch);
       }
       return block.filedAt <= epoch;
     };
-    const pieces = this.#freePieces(pastItsWork).sort((a, b) => (a.address < b.address ? 1 : -1));
-    this.#unmapAll(this.#choose(pieces, bytesToKeep));
+    // The free blocks with a whole granule inside (so maybe a whole piece), from the streams'
+    // free lists (far fewer than all blocks), highest first.
+    const g = this.#space.granularity;
+    const candidates: Block[] = [];
+    const seen = new Set<StreamFreeLists>();
+    for (const range of host.segments) {
+      const lists = host.listsFor(range.stream);
+      if (seen.has(lists)) continue;
+      seen.add(lists);
+      const consider = (block: Block) => {
+        if (block === spare?.prev || block === spare?.next) return;
+        if (Math.floor((block.offset + block.size) / g) > Math.ceil(block.offset / g)) {
+          candidates.push(block);
+        }
+      };
+      lists.large.forEachBlock(consider);
+      lists.small.forEachBlock(consider);
+    }
+    candidates.sort((a, b) => (a.address < b.address ? 1 : -1));
+    const chosen: FreePiece[] = [];
+    walk: for (const block of candidates) {
+      if (!pastItsWork(block)) continue;
+      const pieces = this.#space.mappingsWithin(block.address, block.size);
+      for (let i = pieces.length - 1; i >= 0; i--) {
+        chosen.push({ block, ...pieces[i] });
+        keep -= pieces[i].bytes;
+        if (keep <= bytesToKeep) break walk;
+      }
+    }
+    this.#unmapAll(chosen);
   }
 
   /** The mapped pieces lying wholly in free blocks that `include` accepts. */
