@@ -160,3 +160,18 @@ browserTest(
     assert.deepEqual(page.errors, []);
   },
 );
+
+browserTest(
+  "a snapshot PyTorch wrote on a GPU: drawn beside gpumem's replay of it, no console errors",
+  async (page) => {
+    const model = await readViewerModel("tests/fixtures/torch_snapshot_h200.pickle");
+    await openViewer(page, await renderViewerPage(model), "torch_h200");
+    assert.deepEqual(page.errors, []);
+    const figures = await page.evaluate<string>("document.body.textContent");
+    assert.match(figures, /PyTorch peak reserved/);
+    assert.match(figures, /gpumem replay: peak reserved/);
+    const png = await page.screenshot();
+    assert.ok(png.length > 20_000, `a screenshot of ${png.length} bytes`);
+    await Deno.writeFile(`${scratch}/torch_h200.png`, png);
+  },
+);
