@@ -21,49 +21,43 @@
 
 import type { Stream } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
-import { formatBytes, GpumemError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import {
-  checkBoolean,
-  checkByteCount,
-  checkOptions,
-  checkPositiveByteCount,
-} from "../../validate.ts";
+  formatBytes,
+  GpumemError,
+  InvalidArgumentError,
+  type OutOfMemoryError,
+} from "../../errors.ts";
+import { checkByteCount } from "../../validate.ts";
 import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
-import { type BlockResource, checkMemoryResource, type MemoryResource } from "../resource.ts";
+import type { BlockResource, MemoryResource } from "../resource.ts";
+import { type MemoryPoolOptions, resolvePoolOptions } from "./pool_options.ts";
+
+export type { MemoryPoolOptions } from "./pool_options.ts";
 import {
   type AddressSpaceResource,
   isAddressSpaceResource,
 } from "../address_space/address_space_resource.ts";
 import { Block, type Segment } from "./block.ts";
-import { borrowFrom, noteUse, PendingReuse } from "./pending_reuse.ts";
+import { noteUse, PendingReuse } from "./pending_reuse.ts";
+import { type MissHost, serveMiss } from "./pool_miss.ts";
 import { describeLive, describePool } from "./pool_report.ts";
-import { StreamFreeLists } from "./stream_free_lists.ts";
+import type { StreamFreeLists } from "./stream_free_lists.ts";
+import { PoolFreeLists } from "./pool_free_lists.ts";
 import { cutAfter } from "./segment_carving.ts";
 import { ExpandableSegments } from "./expandable_segments.ts";
 import { FixedSegments } from "./fixed_segments.ts";
 import type { SegmentHost, SegmentSource } from "./segment_source.ts";
-import { GrowableRange, type RangeAccount } from "./growable_range.ts";
+import type { GrowableRange } from "./growable_range.ts";
+import { GrowableRanges } from "./growable_ranges.ts";
+import { PoolTally } from "./pool_tally.ts";
 import { roundRequest, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
 import { activeTracker } from "../../tracking/active_tracker.ts";
 import { EventOp } from "../../tracking/timeline.ts";
 import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
 import type { PoolSnapshot } from "../../snapshot/snapshot_format.ts";
 import type { TrackedAllocation } from "../../tracking/tracker_node.ts";
-import { Counter, type PoolStats } from "./pool_stats.ts";
-
-/** Options for {@linkcode MemoryPool}. */
-export interface MemoryPoolOptions {
-  /** Most bytes the pool may reserve: bytes, "8GiB", or "70%" of the device. Default: none. */
-  limit?: number | string;
-  /** A name for messages (default: `pool(<upstream name>)`). */
-  name?: string;
-  /**
-   * Grow segments in place (default: true when the upstream is an AddressSpaceResource, the only
-   * kind that can). false makes such a pool take whole segments through its allocate().
-   */
-  expandableSegments?: boolean;
-}
+import type { PoolStats } from "./pool_stats.ts";
 
 /**
  * A caching pool. Use it as any MemoryResource (address in, address out), or through
@@ -95,9 +89,7 @@ export class MemoryPool implements BlockResource {
   /** Whether segments grow in place (see {@linkcode MemoryPoolOptions.expandableSegments}). */
   readonly expandableSegments: boolean;
 
-  readonly #freeLists = new Map<Stream | null, StreamFreeLists>();
-  #lastKey: Stream | null = null;
-  #lastLists: StreamFreeLists | null = null;
+  readonly #lists = new PoolFreeLists();
   /** Where segments come from: whole from the upstream, or ranges growing in place. */
   readonly #segmentSource: SegmentSource;
   /** Where the upstream's memory comes from (the device, or the system for pinned host memory). */
@@ -109,43 +101,36 @@ export class MemoryPool implements BlockResource {
   readonly #pending = new PendingReuse();
   #limit = Infinity;
   #closed = false;
-  readonly #allocated = new Counter();
-  readonly #requested = new Counter();
-  readonly #reserved = new Counter();
-  readonly #allocations = new Counter();
-  readonly #segmentCount = new Counter();
-  #upstreamCalls = 0;
-  #borrowed = 0;
-  #growths = 0;
+  readonly #tally = new PoolTally();
+  /** What the miss path (pool_miss.ts) uses of the pool. */
+  readonly #missHost: MissHost;
   /** Open ranges of reserveGrowable. */
-  readonly #growableRanges = new Set<GrowableRange>();
-  #hits = 0;
-  #misses = 0;
+  readonly #growableRanges = new GrowableRanges({
+    tally: this.#tally,
+    admit: (bytes) => this.#admitGrowth(bytes),
+    freeCache: () => this.freeCache(),
+    log: (op, bytes) => this.#logEvent(op, bytes, 0n),
+  });
 
   /** A pool over `upstream`. */
   constructor(upstream: MemoryResource, options: MemoryPoolOptions = {}) {
-    checkMemoryResource(upstream, "upstream");
-    checkOptions(options);
-    if (options.name !== undefined && typeof options.name !== "string") {
-      throw new InvalidArgumentError("options.name", "a string", options.name);
-    }
+    const { name, expandableSegments } = resolvePoolOptions(upstream, options);
     this.upstream = upstream;
     this.device = upstream.device;
-    this.name = options.name ?? `pool(${upstream.name})`;
-    const canGrow = isAddressSpaceResource(upstream);
-    const expandable = options.expandableSegments;
-    checkBoolean(expandable, false, "expandableSegments");
-    if (expandable === true && !canGrow) {
-      throw new InvalidArgumentError(
-        "expandableSegments",
-        "false for an upstream that is no AddressSpaceResource",
-        true,
-      );
-    }
-    this.expandableSegments = canGrow && options.expandableSegments !== false;
+    this.name = name;
+    this.expandableSegments = expandableSegments;
     this.#segmentSource = this.expandableSegments
       ? new ExpandableSegments(upstream as AddressSpaceResource, this.#segmentHost())
       : new FixedSegments(upstream, this.#segmentHost());
+    this.#missHost = {
+      device: this.device,
+      tally: this.#tally,
+      lists: this.#lists,
+      segments: this.#segmentSource,
+      collectPending: () => this.#collectPending(),
+      freeCache: () => this.freeCache(),
+      outOfMemory: (size, failure) => this.#outOfMemory(size, failure),
+    };
     this.#source = upstream.memInfo === undefined
       ? this.device
       : { id: upstream.name, memInfo: () => upstream.memInfo!() };
@@ -201,17 +186,18 @@ export class MemoryPool implements BlockResource {
     if (this.#closed || !(Number.isSafeInteger(bytes) && bytes > 0)) this.#rejectAllocation(bytes);
     const size = roundRequest(bytes);
     const key = stream ?? null;
-    const lists = this.#listsFor(key);
+    const lists = this.#lists.of(key);
     let block = lists.takeQuick(size);
-    if (block !== null) this.#hits++;
+    if (block !== null) this.#tally.hits++;
     else block = this.#takeCached(lists, size, key);
     block.allocated = true;
     block.requested = bytes;
     block.label = label;
     block.segment.allocatedBlocks++;
-    this.#allocated.add(block.size);
-    this.#requested.add(bytes);
-    this.#allocations.add(1);
+    const tally = this.#tally;
+    tally.allocated.add(block.size);
+    tally.requested.add(bytes);
+    tally.allocations.add(1);
     return block;
   }
 
@@ -228,12 +214,13 @@ export class MemoryPool implements BlockResource {
     if (stream !== undefined && stream !== block.segment.stream) this.recordStream(block, stream);
     block.allocated = false;
     block.segment.allocatedBlocks--;
-    this.#allocated.sub(block.size);
-    this.#requested.sub(block.requested);
-    this.#allocations.sub(1);
+    const tally = this.#tally;
+    tally.allocated.sub(block.size);
+    tally.requested.sub(block.requested);
+    tally.allocations.sub(1);
     block.requested = 0;
     block.label = undefined;
-    if (block.useStreams === null) this.#keep(block);
+    if (block.useStreams === null) this.#lists.keep(block);
     else this.#deferReuse(block);
   }
 
@@ -265,10 +252,10 @@ export class MemoryPool implements BlockResource {
     // merging would have left (quick lists only serve runs of one size).
     if (lists.quickCount > 0) lists.flushQuick();
     let block = (small ? lists.small : lists.large).takeBestFit(size);
-    if (block !== null) this.#hits++;
+    if (block !== null) this.#tally.hits++;
     else {
-      this.#misses++;
-      block = this.#miss(size, small, key);
+      this.#tally.misses++;
+      block = serveMiss(this.#missHost, size, small, key);
     }
     if (shouldSplit(block.size, size, small, block.segment.unmapped !== null)) {
       this.#split(block, size);
@@ -278,7 +265,7 @@ export class MemoryPool implements BlockResource {
 
   /** Holds a block used on other streams until their work up to now is done, else keeps it. */
   #deferReuse(block: Block): void {
-    if (!this.#pending.defer(block, this.device)) this.#keep(block);
+    if (!this.#pending.defer(block, this.device)) this.#lists.keep(block);
   }
 
   /**
@@ -307,7 +294,7 @@ export class MemoryPool implements BlockResource {
   /** Allocated bytes over the limit (over device total memory when there is no limit), 0..1. */
   pressure(): number {
     const ceiling = Number.isFinite(this.#limit) ? this.#limit : this.#source.memInfo().total;
-    return ceiling > 0 ? Math.min(1, this.#allocated.current / ceiling) : 1;
+    return ceiling > 0 ? Math.min(1, this.#tally.allocated.current / ceiling) : 1;
   }
 
   /**
@@ -318,12 +305,12 @@ export class MemoryPool implements BlockResource {
    */
   trim(bytesToKeep: number): void {
     checkByteCount(bytesToKeep, "bytesToKeep");
-    this.#flushQuick();
+    this.#lists.flushQuick();
     this.#collectPending();
-    for (const lists of this.#freeLists.values()) lists.prune();
-    const before = this.#reserved.current;
+    this.#lists.prune();
+    const before = this.#tally.reserved.current;
     this.#segmentSource.trim(bytesToKeep);
-    if (this.#reserved.current < before) this.#logEvent(EventOp.trim, bytesToKeep, 0n);
+    if (this.#tally.reserved.current < before) this.#logEvent(EventOp.trim, bytesToKeep, 0n);
   }
 
   /** Gives every unused segment back to the upstream. */
@@ -339,30 +326,8 @@ export class MemoryPool implements BlockResource {
 
   /** A snapshot of the statistics (quick-listed blocks are merged first, so figures are final). */
   stats(): PoolStats {
-    this.#flushQuick();
-    let free = 0;
-    let largest = 0;
-    for (const lists of this.#freeLists.values()) {
-      for (const index of [lists.small, lists.large]) {
-        free += index.bytes;
-        largest = Math.max(largest, index.largest);
-      }
-    }
-    return {
-      allocatedBytes: this.#allocated.snapshot(),
-      requestedBytes: this.#requested.snapshot(),
-      reservedBytes: this.#reserved.snapshot(),
-      allocations: this.#allocations.snapshot(),
-      segments: this.#segmentCount.snapshot(),
-      upstreamCalls: this.#upstreamCalls,
-      cacheHits: this.#hits,
-      cacheMisses: this.#misses,
-      borrowedAcrossStreams: this.#borrowed,
-      growths: this.#growths,
-      freeCachedBytes: free,
-      largestFreeBlock: largest,
-      fragmentation: free === 0 ? 0 : 1 - largest / free,
-    };
+    this.#lists.flushQuick();
+    return this.#tally.stats(this.#lists.all());
   }
 
   /**
@@ -393,17 +358,7 @@ export class MemoryPool implements BlockResource {
 
   /** Sets every peak to its current value. */
   resetPeaks(): void {
-    for (
-      const counter of [
-        this.#allocated,
-        this.#requested,
-        this.#reserved,
-        this.#allocations,
-        this.#segmentCount,
-      ]
-    ) {
-      counter.resetPeak();
-    }
+    this.#tally.resetPeaks();
   }
 
   /**
@@ -441,17 +396,11 @@ export class MemoryPool implements BlockResource {
       );
     }
     if (this.#growableRanges.size > 0) {
-      const labels = [...this.#growableRanges].map((range) =>
-        `${formatBytes(range.mappedBytes)} mapped in ${range.label ?? "(no label)"}`
-      );
-      throw new GpumemError(
-        `${this.name} cannot be closed: ${this.#growableRanges.size} growable ranges are open ` +
-          `(${labels.join(", ")})`,
-      );
+      throw new GpumemError(`${this.name} cannot be closed: ${this.#growableRanges.describe()}`);
     }
     this.emergencyCleanup();
     this.#segmentSource.close();
-    for (const lists of this.#freeLists.values()) lists.epochs.close();
+    this.#lists.close();
     this.#closed = true;
   }
 
@@ -479,42 +428,7 @@ export class MemoryPool implements BlockResource {
         this.name,
       );
     }
-    checkPositiveByteCount(maxBytes, "maxBytes");
-    const space = this.upstream;
-    const bytes = space.roundUp(maxBytes);
-    this.#upstreamCalls++;
-    const address = space.reserve(bytes);
-    const ranges = this.#growableRanges;
-    const account: RangeAccount = {
-      admit: (added) => this.#admitGrowth(added),
-      freeCache: () => {
-        const before = this.#reserved.current;
-        this.freeCache();
-        return this.#reserved.current < before;
-      },
-      mapped: (delta) => {
-        this.#upstreamCalls++;
-        this.#logEvent(delta > 0 ? EventOp.reserve : EventOp.release, Math.abs(delta), 0n);
-        if (delta > 0) {
-          this.#reserved.add(delta);
-          this.#allocated.add(delta);
-          this.#requested.add(delta);
-        } else {
-          this.#reserved.sub(-delta);
-          this.#allocated.sub(-delta);
-          this.#requested.sub(-delta);
-        }
-      },
-      closed: (range) => {
-        this.#upstreamCalls++;
-        ranges.delete(range);
-        this.#allocations.sub(1);
-      },
-    };
-    const range = new GrowableRange(space, address, bytes, label, account);
-    ranges.add(range);
-    this.#allocations.add(1);
-    return range;
+    return this.#growableRanges.reserve(this.upstream, maxBytes, label);
   }
 
   /** Throws OutOfMemoryError unless `bytes` more fit under the limit (the cache freed once). */
@@ -527,63 +441,9 @@ export class MemoryPool implements BlockResource {
 
   /** Why reserving `bytes` more is refused by the limit, or undefined when it fits. */
   #overLimit(bytes: number): string | undefined {
-    return this.#reserved.current + bytes > this.#limit
+    return this.#tally.reserved.current + bytes > this.#limit
       ? `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`
       : undefined;
-  }
-
-  /**
-   * No cached block fits: collect pending blocks, merge neighbours and look again; then borrow a
-   * free block of another stream whose work is all done (no wait needed); then grow; and when
-   * growing is refused even after freeing the cache, borrow from a busy stream, ordering this
-   * stream's work after that stream's (an event wait: the host never blocks) rather than fail.
-   */
-  #miss(size: number, small: boolean, key: Stream | null): Block {
-    if (this.#flushQuick() + this.#collectPending() > 0) {
-      const block = this.#listsFor(key)[small ? "small" : "large"].takeBestFit(size);
-      if (block !== null) return block;
-    }
-    const idle = this.#borrow(size, small, key, false);
-    if (idle !== null) return idle;
-    try {
-      return this.#grow(size, small, key);
-    } catch (error) {
-      if (!(error instanceof OutOfMemoryError)) throw error;
-      const busy = this.#borrow(size, small, key, true);
-      if (busy === null) throw error;
-      return busy;
-    }
-  }
-
-  /** A free block of another stream (see borrowFrom), counted as borrowed. */
-  #borrow(size: number, small: boolean, key: Stream | null, wait: boolean): Block | null {
-    const block = borrowFrom(this.#freeLists, size, small, key, wait, this.device);
-    if (block !== null) this.#borrowed++;
-    return block;
-  }
-
-  /**
-   * New memory for a request of `size` from the segment source: the block, or, refused by the
-   * limit or out of memory, once more after the cache is freed, and then the pool's
-   * OutOfMemoryError says why.
-   */
-  #grow(size: number, small: boolean, key: Stream | null): Block {
-    let failure: unknown;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt === 1) this.freeCache();
-      try {
-        const grown = this.#segmentSource.grow(size, small, key);
-        if (typeof grown !== "string") {
-          this.#growths++;
-          return grown;
-        }
-        failure = grown;
-      } catch (error) {
-        if (!(error instanceof OutOfMemoryError)) throw error;
-        failure = error;
-      }
-    }
-    throw this.#outOfMemory(size, failure);
   }
 
   /** Puts one of the pool's own events in the active tracker's event log, when one runs. */
@@ -616,44 +476,14 @@ export class MemoryPool implements BlockResource {
     segment.pool = null;
   }
 
-  /** The free lists of a stream (created on first use); the last one is cached for the hot path. */
-  #listsFor(key: Stream | null): StreamFreeLists {
-    if (key === this.#lastKey && this.#lastLists !== null) return this.#lastLists;
-    let lists = this.#freeLists.get(key);
-    if (lists === undefined) {
-      lists = new StreamFreeLists();
-      this.#freeLists.set(key, lists);
-    }
-    this.#lastKey = key;
-    this.#lastLists = lists;
-    return lists;
-  }
-
   /** Cuts `block` to `size` bytes; the rest becomes a free, cached block after it. */
   #split(block: Block, size: number): void {
-    this.#cache(cutAfter(block, size));
-  }
-
-  /** Files a freed block in its stream's quick list when there is room, else in its cache. */
-  #keep(block: Block): void {
-    this.#listsFor(block.segment.stream).keep(block);
-  }
-
-  /** Merges every quick-listed block into the cache; returns how many there were. */
-  #flushQuick(): number {
-    let flushed = 0;
-    for (const lists of this.#freeLists.values()) flushed += lists.flushQuick();
-    return flushed;
-  }
-
-  /** Merges a free block with its free neighbours and files it under its segment's stream. */
-  #cache(block: Block): Block {
-    return this.#listsFor(block.segment.stream).file(block);
+    this.#lists.file(cutAfter(block, size));
   }
 
   /** Files pending blocks whose events have all completed; returns how many. */
   #collectPending(): number {
-    return this.#pending.size === 0 ? 0 : this.#pending.collect((block) => this.#cache(block));
+    return this.#pending.size === 0 ? 0 : this.#pending.collect((block) => this.#lists.file(block));
   }
 
   /** What the segment source may do to the pool (its slow paths' bookkeeping). */
@@ -661,21 +491,21 @@ export class MemoryPool implements BlockResource {
     return {
       device: this.device,
       segments: this.#segments,
-      listsFor: (key) => this.#listsFor(key),
+      listsFor: (key) => this.#lists.of(key),
       overLimit: (bytes) => this.#overLimit(bytes),
-      reservedBytes: () => this.#reserved.current,
+      reservedBytes: () => this.#tally.reserved.current,
       adopt: (segment) => this.#adoptSegment(segment),
       drop: (segment) => this.#dropSegment(segment),
-      cache: (block) => this.#cache(block),
-      upstreamCall: () => void this.#upstreamCalls++,
+      cache: (block) => this.#lists.file(block),
+      upstreamCall: () => void this.#tally.upstreamCalls++,
       took: (bytes, address, pieces = 1) => {
-        this.#reserved.add(bytes);
-        this.#segmentCount.add(pieces);
+        this.#tally.reserved.add(bytes);
+        this.#tally.segments.add(pieces);
         this.#logEvent(EventOp.reserve, bytes, address);
       },
       gave: (bytes, address) => {
-        this.#reserved.sub(bytes);
-        this.#segmentCount.sub(1);
+        this.#tally.reserved.sub(bytes);
+        this.#tally.segments.sub(1);
         this.#logEvent(EventOp.release, bytes, address);
       },
     };
