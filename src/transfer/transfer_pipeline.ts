@@ -12,11 +12,10 @@ import { holdDuring } from "../buffers/in_flight.ts";
 import { checkOpenStream, Stream, streamDone } from "../cuda/stream.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { GpumemError, InvalidArgumentError, TransferError } from "../errors.ts";
-import { type FaultOptions, FaultSchedule } from "../fault_schedule.ts";
+import { FaultSchedule } from "../fault_schedule.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import {
   bytesOf,
-  checkByteCount,
   checkOptions,
   checkPositiveByteCount,
   checkRange,
@@ -28,71 +27,18 @@ import { pinnedOwnerOf } from "../buffers/pinned_owner.ts";
 import { InjectedPieceFailure, Stager } from "./stager.ts";
 import { uploadEachChunk } from "./upload_each.ts";
 import { pinnedPoolOf } from "./pinned_pool.ts";
+import {
+  resolvePipelineOptions,
+  type TransferPipelineOptions,
+  type TransferStats,
+  type UploadEachOptions,
+} from "./transfer_options.ts";
 
-/** Options for {@linkcode TransferPipeline}. */
-export interface TransferPipelineOptions {
-  /** The device transferred to and from (default: the default device). */
-  device?: MemoryDevice;
-  /**
-   * Largest piece a transfer is cut into, in bytes (default 2 MiB): one DMA each. The first
-   * pieces are smaller (from 256 KiB, each twice the last) so that the DMA engine starts early.
-   * Staging takes up to four pinned slots of this size.
-   */
-  chunkBytes?: number;
-  /**
-   * Native threads copying at once (default: cores − 4, 2 to 12; at most 256): each copies a
-   * slice of every piece (64 KiB at least), so a piece's host copy is short.
-   */
-  hostThreads?: number;
-  /**
-   * Pageable transfers smaller than this go through the driver's own staging on the pipeline's
-   * stream instead (default 1 MiB: below it that path is as fast; bench/RESULTS.md); 0 stages
-   * every transfer.
-   */
-  directBelow?: number;
-  /**
-   * Staged transfers of at least this many bytes run on a worker thread, keeping the event loop
-   * free; smaller ones block it while they run (default 32 MiB: ~1 ms at most on an H100 host,
-   * where the hop to a worker thread costs 40–60 µs, a third of a 4 MiB transfer and a seventh of
-   * a 16 MiB one; bench/RESULTS.md). 0: always off the thread.
-   */
-  offThreadFrom?: number;
-  /** The pinned pool staging buffers come from (default: the device's). */
-  pool?: MemoryPool;
-  /** Fail chunk copies on purpose, as a FaultInjectingResource fails allocations (tests). */
-  faults?: FaultOptions;
-}
-
-/** Options for {@linkcode TransferPipeline.uploadEach}. */
-export interface UploadEachOptions {
-  /** Bytes per chunk handed to `process` (default: the pipeline's chunkBytes). */
-  chunkBytes?: number;
-  /** The stream `process` queues its work on; it must not be the pipeline's own. */
-  compute: Stream;
-  /**
-   * Called once per chunk, in order, with a device buffer holding it (valid until the work
-   * `process` queued on `compute` is done), the chunk's index and its byte offset in the source.
-   * Queue work on `compute` and return; a returned Promise is awaited before the next chunk.
-   */
-  process: (chunk: DeviceBuffer, index: number, byteOffset: number) => void | Promise<void>;
-}
-
-/** Totals of a pipeline's work so far. */
-export interface TransferStats {
-  /** Transfers finished (uploads, downloads and uploadEach calls). */
-  transfers: number;
-  /** Pieces staged through pinned buffers. */
-  stagedChunks: number;
-  /**
-   * Transfers that skipped staging: pinned or registered memory, below directBelow, or any
-   * pageable one when the kernel library (which does the staging) is not built.
-   */
-  direct: number;
-  /** Bytes moved. */
-  bytes: number;
-  /** Transfers that failed (their Promise rejected). */
-  failed: number;
-}
+export type {
+  TransferPipelineOptions,
+  TransferStats,
+  UploadEachOptions,
+} from "./transfer_options.ts";
 
 /** The first piece of a staged transfer: small, so that its DMA starts soon (bench/RESULTS.md). */
 const FIRST_PIECE = 256 << 10;
@@ -153,17 +99,11 @@ export class TransferPipeline {
 
   /** A pipeline with a new stream on the device; InvalidArgumentError for bad options. */
   constructor(options: TransferPipelineOptions = {}) {
-    checkOptions(options);
-    const chunkBytes = checkPositiveByteCount(options.chunkBytes ?? 2 << 20, "chunkBytes");
-    this.directBelow = checkByteCount(options.directBelow ?? 1 << 20, "directBelow");
-    this.offThreadFrom = checkByteCount(options.offThreadFrom ?? 32 << 20, "offThreadFrom");
-    // Measured on a 16-core H100 host: one core copies ~9 GB/s and 8 to 12 copies at once keep
-    // the DMA engine busy (bench/RESULTS.md); a few cores stay free for the event loop.
-    const threads = options.hostThreads ??
-      Math.max(2, Math.min(12, navigator.hardwareConcurrency - 4));
-    if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
-      throw new InvalidArgumentError("hostThreads", "an integer from 1 to 256", threads);
-    }
+    const { chunkBytes, directBelow, offThreadFrom, hostThreads: threads } = resolvePipelineOptions(
+      options,
+    );
+    this.directBelow = directBelow;
+    this.offThreadFrom = offThreadFrom;
     const { device, pool } = pinnedPoolOf(options);
     this.#faults = options.faults === undefined ? null : new FaultSchedule(options.faults);
     this.device = device;
