@@ -17,6 +17,8 @@ import { timelineFromTorchSnapshot } from "../src/viz/torch_snapshot.ts";
 import { BEFORE_THE_LOG, peakLive } from "../src/viz/viewer_model.ts";
 import { modelFromSnapshot, modelFromTrace, readViewerModel } from "../src/viz/viewer_sources.ts";
 import { renderViewerPage } from "../src/viz/viewer_page.ts";
+import { prepare } from "../src/viz/viewer_columns.ts";
+import { segmentLayout } from "../src/viz/viewer_segments.ts";
 import type { Trace } from "../src/tracking/trace_format.ts";
 
 const MiB = 1 << 20;
@@ -77,6 +79,15 @@ Deno.test("torch snapshot: a recording PyTorch wrote on a GPU reads as Python's 
   const model = await readViewerModel(fixture("torch_snapshot_h200.pickle"));
   assert.equal(peakLive(model).bytes, 374_022_216);
   assert.deepEqual(model.pools, ["torch cuda:0", "gpumem (replayed)"]);
+  // The segment map at the peak: PyTorch's ranges hold every live byte, and add up to what
+  // PyTorch reserved; the free bytes are the rest.
+  const prep = prepare(model);
+  const layout = segmentLayout(model, prep, prep.peakAt, 0);
+  assert.equal(layout.total, 423_624_704);
+  assert.equal(layout.allocated, 374_022_216);
+  assert.equal(layout.free, layout.total - layout.allocated);
+  assert.ok(layout.largestFree > 0 && layout.largestFree <= layout.free);
+  assert.ok(layout.blocks.every(([from, to]: number[]) => from < to && to <= layout.total));
 });
 
 Deno.test("torch snapshot: allocations, frees, segments, maps and the OOM of the fixture", async () => {

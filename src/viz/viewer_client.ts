@@ -16,7 +16,16 @@
 
 import { addRange, removeRange } from "./address_ranges.ts";
 import { columns, liveAt, prepare } from "./viewer_columns.ts";
-import { bytesText, countText, escapeHtml, msText, niceStep } from "./viewer_text.ts";
+import { segmentLayout } from "./viewer_segments.ts";
+import {
+  bytesText,
+  countText,
+  describeAllocation,
+  escapeHtml,
+  lifetimeText,
+  msText,
+  niceStep,
+} from "./viewer_text.ts";
 
 /**
  * The functions the page script calls besides viewerClient; viewer_page.ts inlines each before
@@ -33,6 +42,9 @@ export const viewerHelpers = [
   liveAt,
   addRange,
   removeRange,
+  segmentLayout,
+  lifetimeText,
+  describeAllocation,
 ] as const;
 
 /** The page's entry point (see the module doc: inlined as text, run in the browser). */
@@ -67,33 +79,6 @@ export function viewerClient(): void {
     }
     model.times = raw.times === null ? null : await unpack(raw.times);
     return model;
-  }
-
-  function lifetimeText(model: any, i: number): string {
-    const a = model.allocations;
-    const freed = a.end[i] < model.events;
-    if (model.times !== null) {
-      const t0 = model.times[0];
-      const from = msText(model.times[a.start[i]] - t0);
-      return freed
-        ? `from ${from} to ${msText(model.times[a.end[i]] - t0)} (${
-          msText(model.times[a.end[i]] - model.times[a.start[i]])
-        })`
-        : `from ${from}, never freed`;
-    }
-    return freed
-      ? `events ${countText(a.start[i])} to ${countText(a.end[i])} (${
-        countText(a.end[i] - a.start[i])
-      } events)`
-      : `from event ${countText(a.start[i])}, never freed`;
-  }
-
-  function describeAllocation(model: any, i: number): string {
-    const a = model.allocations;
-    const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
-    return `<b>${escapeHtml(model.labels[a.label[i]])}</b> ${bytesText(a.size[i])}` +
-      (a.address[i] > 0 ? ` at 0x${a.address[i].toString(16)}` : "") +
-      `<br>${lifetimeText(model, i)}` + (site ? `<br><code>${escapeHtml(site)}</code>` : "");
   }
 
   function setupCanvas(canvas: any, height: number): any {
@@ -370,26 +355,12 @@ export function viewerClient(): void {
       });
     } else poolSelect.style.display = "none";
     function segmentMap(m: number): void {
-      const r = model.reservations;
-      let ranges: number[][] = [];
-      for (let i = 0; i < r.at.length && r.at[i] <= m; i++) {
-        const start = r.address[i], end = start + Math.abs(r.delta[i]);
-        if (start === 0 || r.pool[i] !== mapPool) continue;
-        ranges = r.delta[i] > 0 ? addRange(ranges, start, end) : removeRange(ranges, start, end);
-      }
-      const live = liveAt(model, prep, m).filter((i) => model.allocations.address[i] > 0)
-        .sort((p, q) => model.allocations.address[p] - model.allocations.address[q]);
-      const total = ranges.reduce((sum, [s, t]) => sum + (t - s), 0);
+      const layout = segmentLayout(model, prep, m, mapPool);
+      const { ranges, offsets, blocks, total, allocated, free, largestFree } = layout;
       const { ctx, width, height } = setupCanvas(mapCanvas, 260);
       ctx.clearRect(0, 0, width, height);
       const rows = 16, rowH = Math.floor((height - 8) / rows) - 3;
       const perRow = Math.max(1, total / rows);
-      const offsets: number[] = [];
-      let acc = 0;
-      for (const [s, t] of ranges) {
-        offsets.push(acc);
-        acc += t - s;
-      }
       const place = (offset: number) => {
         const row = Math.min(rows - 1, Math.floor(offset / perRow));
         return { row, x: ((offset - row * perRow) / perRow) * width };
@@ -406,32 +377,12 @@ export function viewerClient(): void {
           from = stop;
         }
       };
-      let allocated = 0, largestFree = 0, free = 0, k = 0;
-      const blocks: number[][] = [];
-      ranges.forEach(([s, t], index) => {
+      ranges.forEach(([s, t]: number[], index: number) => {
         paint(offsets[index], offsets[index] + (t - s), "#e5e7eb");
-        let cursor = s;
-        while (k < live.length && model.allocations.address[live[k]] < t) {
-          const i = live[k++];
-          const start = model.allocations.address[i];
-          if (start < s) continue;
-          const size = model.allocations.size[i];
-          const gap = start - cursor;
-          if (gap > 0) {
-            free += gap;
-            largestFree = Math.max(largestFree, gap);
-          }
-          const from = offsets[index] + (start - s);
-          paint(from, from + size, prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor);
-          blocks.push([from, from + size, i]);
-          allocated += size;
-          cursor = Math.max(cursor, start + size);
-        }
-        if (t > cursor) {
-          free += t - cursor;
-          largestFree = Math.max(largestFree, t - cursor);
-        }
       });
+      for (const [from, to, i] of blocks) {
+        paint(from, to, prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor);
+      }
       // Range boundaries, so separate segments read as separate.
       ctx.fillStyle = "#111827";
       for (const offset of offsets.slice(1)) {
@@ -446,7 +397,7 @@ export function viewerClient(): void {
       $("mapStats").textContent = ranges.length === 0
         ? "No mapped ranges with addresses were recorded up to this moment."
         : `${ranges.length} mapped ranges, ${bytesText(total)}: ${bytesText(allocated)} in ${
-          countText(live.length)
+          countText(layout.liveCount)
         } blocks, ${bytesText(free)} free (largest hole ${bytesText(largestFree)}; ` +
           `fragmentation ${
             free > 0 ? (100 * (1 - largestFree / free)).toFixed(1) : "0.0"

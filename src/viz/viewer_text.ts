@@ -1,6 +1,7 @@
+// deno-lint-ignore-file no-explicit-any
 /**
  * The viewer page's words for numbers: bytes in KiB/MiB/GiB, times in µs/ms/s, counts in k/M,
- * HTML escaping, and round steps for axis ticks. Runs in the browser: viewer_page.ts inlines
+ * HTML escaping, round steps for axis ticks, and an allocation's lifetime and tooltip. Runs in the browser: viewer_page.ts inlines
  * each function's text, so each must stay self-contained.
  *
  * @module
@@ -41,4 +42,33 @@ export function niceStep(max: number, ticks: number, base: number): number {
   // Powers of two for bytes (256 MiB, 512 MiB, 1 GiB), 1-2-5 for counts.
   for (const m of base === 2 ? [1, 2] : [1, 2, 5]) if (step * m >= raw) return step * m;
   return step * base;
+}
+
+/** An allocation's lifetime: in time when the model has times, else in events. */
+export function lifetimeText(model: any, i: number): string {
+  const a = model.allocations;
+  const freed = a.end[i] < model.events;
+  if (model.times !== null) {
+    const t0 = model.times[0];
+    const from = msText(model.times[a.start[i]] - t0);
+    return freed
+      ? `from ${from} to ${msText(model.times[a.end[i]] - t0)} (${
+        msText(model.times[a.end[i]] - model.times[a.start[i]])
+      })`
+      : `from ${from}, never freed`;
+  }
+  return freed
+    ? `events ${countText(a.start[i])} to ${countText(a.end[i])} (${
+      countText(a.end[i] - a.start[i])
+    } events)`
+    : `from event ${countText(a.start[i])}, never freed`;
+}
+
+/** An allocation for a tooltip (HTML): label, size, address, lifetime, site. */
+export function describeAllocation(model: any, i: number): string {
+  const a = model.allocations;
+  const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
+  return `<b>${escapeHtml(model.labels[a.label[i]])}</b> ${bytesText(a.size[i])}` +
+    (a.address[i] > 0 ? ` at 0x${a.address[i].toString(16)}` : "") +
+    `<br>${lifetimeText(model, i)}` + (site ? `<br><code>${escapeHtml(site)}</code>` : "");
 }
