@@ -94,3 +94,12 @@ Deno.test("growing pool: a request larger than the default range gets a range of
   pool.close();
   assert.equal(memory.reservedBytes, 0);
 });
+
+// Last in this file: the pool the buffer contracts shared gives everything back (a block still
+// live would make close() throw), and every suite over `host` unmapped and released what it took
+// (tests/gpu/address_space.test.ts ends the same way over CUDA's VMM).
+Deno.test("host-vm pool: the shared pool closes with nothing live, nothing mapped or reserved", () => {
+  contractPool.close();
+  assert.equal(host.mappedBytes, 0, "every suite over this resource unmapped what it mapped");
+  assert.equal(host.reservedBytes, 0, "and released its ranges");
+});
