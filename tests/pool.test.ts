@@ -457,3 +457,20 @@ Deno.test("pool: stream epochs settle what an idle stream had filed, and only th
   assert.ok(epochs.settle(null, cpuDevice) >= settled + 1);
   epochs.close();
 });
+
+Deno.test("pool: a growth may give back free memory of a stream closed since (no error, nothing lost)", () => {
+  const space = new HostVirtualMemoryResource();
+  const pool = new MemoryPool(space);
+  const g = space.granularity;
+  const side = new Stream(cpuDevice);
+  pool.deallocateBlock(pool.allocateBlock(32 * g, side)); // 32 g free in side's range
+  side.close();
+  // 40 g on the default stream fit nowhere: growth, which first unmaps side's free 32 g.
+  const grown = pool.allocateBlock(40 * g);
+  assert.equal(pool.stats().reservedBytes.peak, 40 * g);
+  assert.equal(space.mappedBytes, 40 * g);
+  pool.deallocateBlock(grown);
+  pool.close();
+  assert.equal(space.mappedBytes, 0);
+  assert.equal(space.reservedBytes, 0);
+});

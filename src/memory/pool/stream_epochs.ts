@@ -33,7 +33,11 @@ export class StreamEpochs {
    */
   settle(stream: Stream | null, device: MemoryDevice): number {
     const marks = this.#marks;
-    if (streamIdle(stream, device)) {
+    // A closed stream can take no new mark, and its queued work still runs (cuStreamDestroy does
+    // not wait): only the marks it got before it closed settle its blocks. (On the cpu device
+    // work is done when queued, so there it is idle.)
+    if (stream?.closed && device.kind !== "cpu") return this.#poll();
+    if (stream?.closed || streamIdle(stream, device)) {
       for (const done of marks.splice(0)) done.event.close();
       this.#settled = this.current++;
       return this.#settled;
@@ -43,6 +47,12 @@ export class StreamEpochs {
       event.record(stream ?? undefined);
       marks.push({ event, epoch: this.current++ });
     }
+    return this.#poll();
+  }
+
+  /** The newest epoch whose mark has completed, dropping the marks it makes redundant. */
+  #poll(): number {
+    const marks = this.#marks;
     for (let i = marks.length - 1; i >= 0; i--) {
       if (!marks[i].event.query()) continue;
       this.#settled = marks[i].epoch;
