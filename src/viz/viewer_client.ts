@@ -25,6 +25,7 @@ import {
   lifetimeText,
   msText,
   niceStep,
+  siteText,
 } from "./viewer_text.ts";
 
 /**
@@ -45,6 +46,7 @@ export const viewerHelpers = [
   segmentLayout,
   lifetimeText,
   describeAllocation,
+  siteText,
 ] as const;
 
 /** The page's entry point (see the module doc: inlined as text, run in the browser). */
@@ -431,7 +433,7 @@ export function viewerClient(): void {
         `<tr><th>label</th><th>size</th><th>lifetime</th>${sites ? "<th>site</th>" : ""}</tr>` +
         live.map((i) => {
           const color = prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor;
-          const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
+          const site = siteText(model, i);
           return `<tr><td><i class="swatch" style="background:${color}"></i>${
             escapeHtml(model.labels[a.label[i]])
           }</td><td class="num">${bytesText(a.size[i])}</td><td>${lifetimeText(model, i)}</td>${

@@ -67,8 +67,14 @@ export function lifetimeText(model: any, i: number): string {
 /** An allocation for a tooltip (HTML): label, size, address, lifetime, site. */
 export function describeAllocation(model: any, i: number): string {
   const a = model.allocations;
-  const site = a.site[i] >= 0 ? model.sites[a.site[i]].split("\n")[0] : "";
+  const site = siteText(model, i);
   return `<b>${escapeHtml(model.labels[a.label[i]])}</b> ${bytesText(a.size[i])}` +
     (a.address[i] > 0 ? ` at 0x${a.address[i].toString(16)}` : "") +
     `<br>${lifetimeText(model, i)}` + (site ? `<br><code>${escapeHtml(site)}</code>` : "");
+}
+
+/** The first line of allocation `i`'s site (where it was allocated), "" when none was captured. */
+export function siteText(model: any, i: number): string {
+  const site = model.allocations.site[i];
+  return site >= 0 ? model.sites[site].split("\n")[0] : "";
 }

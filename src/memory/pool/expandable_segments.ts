@@ -104,7 +104,7 @@ export class ExpandableSegments implements SegmentSource {
   /** Unmaps the largest mapped pieces lying in free space until `bytesToKeep` stay mapped. */
   trim(bytesToKeep: number): void {
     const chosen = this.#choose(
-      this.#freePieces(() => true).sort((a, b) => b.bytes - a.bytes),
+      this.#freePieces().sort((a, b) => b.bytes - a.bytes),
       bytesToKeep,
     );
     // Unmapping does not wait for work still queued on the memory (unlike cuMemFree), and a
@@ -168,12 +168,12 @@ export class ExpandableSegments implements SegmentSource {
     this.#unmapAll(chosen);
   }
 
-  /** The mapped pieces lying wholly in free blocks that `include` accepts. */
-  #freePieces(include: (block: Block) => boolean): FreePiece[] {
+  /** The mapped pieces lying wholly in free blocks. */
+  #freePieces(): FreePiece[] {
     const pieces: FreePiece[] = [];
     for (const segment of this.#host.segments) {
       for (let block: Block | null = segment.first; block !== null; block = block.next) {
-        if (block.binSlot < 0 || !include(block)) continue;
+        if (block.binSlot < 0) continue;
         for (const piece of this.#space.mappingsWithin(block.address, block.size)) {
           pieces.push({ block, ...piece });
         }

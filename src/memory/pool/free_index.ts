@@ -107,18 +107,16 @@ export class FreeIndex {
     this.#last = null;
   }
 
-  /** Calls `visit` with every block in the index (plain loops: the slow paths call it often). */
+  /**
+   * Calls `visit` with every block in the index (for reclaiming, trimming and reports; plain
+   * loops, as the slow paths call it often).
+   */
   forEachBlock(visit: (block: Block) => void): void {
     const bins = this.#bins;
     for (let i = 0; i < bins.length; i++) {
       const blocks = bins[i].blocks;
       for (let j = 0; j < blocks.length; j++) visit(blocks[j]);
     }
-  }
-
-  /** Every block in the index (for trimming and reports). */
-  *blocks(): IterableIterator<Block> {
-    for (const bin of this.#bins) yield* bin.blocks;
   }
 
   #forget(block: Block, bin: Bin): void {

@@ -32,8 +32,6 @@ import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
 import { type MemoryPoolOptions, resolvePoolOptions } from "./pool_options.ts";
-
-export type { MemoryPoolOptions } from "./pool_options.ts";
 import {
   type AddressSpaceResource,
   isAddressSpaceResource,
@@ -58,6 +56,8 @@ import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
 import type { PoolSnapshot } from "../../snapshot/snapshot_format.ts";
 import type { TrackedAllocation } from "../../tracking/tracker_node.ts";
 import type { PoolStats } from "./pool_stats.ts";
+
+export type { MemoryPoolOptions } from "./pool_options.ts";
 
 /**
  * A caching pool. Use it as any MemoryResource (address in, address out), or through
