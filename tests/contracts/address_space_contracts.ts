@@ -57,6 +57,7 @@ export function registerAddressSpaceContracts(
     const range = space.reserve(4 * g);
     space.map(range, 2 * g);
     const mapped = space.mappedBytes;
+    const mappings = space.mappings;
     const bad: [string, () => void][] = [
       ["reserve 0", () => space.reserve(0)],
       ["reserve off granularity", () => space.reserve(g + 1)],
@@ -64,6 +65,9 @@ export function registerAddressSpaceContracts(
       ["map past the end", () => space.map(range + BigInt(3 * g), 2 * g)],
       ["map overlapping", () => space.map(range + BigInt(g), 2 * g)],
       ["map unaligned", () => space.map(range + BigInt(2 * g + 512), g)],
+      ["map in pieces of 0", () => space.map(range + BigInt(2 * g), 2 * g, 0)],
+      ["map in pieces off granularity", () => space.map(range + BigInt(2 * g), 2 * g, g + 512)],
+      ["map in pieces of NaN", () => space.map(range + BigInt(2 * g), 2 * g, NaN)],
       ["unmap part of a piece", () => space.unmap(range, g)],
       ["unmap nothing", () => space.unmap(range + BigInt(3 * g), g)],
       ["release while mapped", () => space.release(range, 4 * g)],
@@ -78,6 +82,12 @@ export function registerAddressSpaceContracts(
       }
     }
     assert.equal(space.mappedBytes, mapped);
+    assert.equal(space.mappings, mappings, "no piece was mapped by a refused call");
+    // In pieces, each unmaps alone.
+    space.map(range + BigInt(2 * g), 2 * g, g);
+    assert.equal(space.mappings, mappings + 2);
+    space.unmap(range + BigInt(2 * g), g);
+    space.unmap(range + BigInt(3 * g), g);
     space.unmap(range, 2 * g);
     space.release(range, 4 * g);
   });
