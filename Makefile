@@ -29,9 +29,11 @@ PERMISSIONS := --allow-ffi --allow-env=$(ENV_VARS) --allow-sys=systemMemoryInfo
 # tests/fixtures and the bunny beside the peers, take GPUMEM_TEST_SEED (replay a failed test's
 # inputs), GPUMEM_BUNNY (its path) and CHROMIUM (the browser's), run the examples with Deno itself
 # and the viewer's browser tests in chromium (DevTools on 127.0.0.1), writing into build/.
+# --allow-run is whole because Deno refuses to hand a child LD_LIBRARY_PATH (set on GPU hosts)
+# under a list of programs.
 TEST_FLAGS := --allow-ffi --allow-env=$(ENV_VARS),GPUMEM_TEST_SEED,GPUMEM_BUNNY,CHROMIUM \
               --allow-sys=systemMemoryInfo --allow-read=../shared/traces,../shared/peers/mesh_knn/data,$(BUILD),csrc,tests/fixtures,bench/corpus,src,ffi,mod.ts \
-              --allow-write=$(BUILD) --allow-run=$(DENO),chromium --allow-net=127.0.0.1 \
+              --allow-write=$(BUILD) --allow-run --allow-net=127.0.0.1 \
               --v8-flags=--expose-gc --sanitize-ops --sanitize-resources
 
 .PHONY: all demo test check test-only bench build deno clean

@@ -90,3 +90,13 @@ Deno.test("manager: at exit the pools give their cached memory back; live blocks
   assert.ok(result.deviceReserved < 4 << 20, "its cache went back");
   assert.equal(result.pinnedReserved, 0, "the idle pinned pool was closed");
 });
+
+Deno.test("manager: something shaped unlike a device is InvalidArgumentError wherever a device is taken", () => {
+  // Before, `{}` reached the CUDA upstream's capability read: a TypeError on a GPU host and a
+  // DriverUnavailableError without one.
+  for (const device of [{}, { kind: "cuda" }, { kind: "cpu", id: 5 }] as never[]) {
+    assert.throws(() => DeviceBuffer.allocate(8, { device }), InvalidArgumentError);
+    assert.throws(() => getMemoryManager().pool(device), InvalidArgumentError);
+    assert.throws(() => getMemoryManager().pinnedPool(device), InvalidArgumentError);
+  }
+});

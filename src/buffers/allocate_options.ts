@@ -11,7 +11,7 @@ import type { MemoryDevice } from "../device/types.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { defaultResource } from "../memory/default_resources.ts";
 import { checkBacked, type MemoryResource } from "../memory/resource.ts";
-import { checkOptions } from "../validate.ts";
+import { checkDevice, checkOptions } from "../validate.ts";
 
 /** Options for {@linkcode DeviceBuffer.allocate}. */
 export interface AllocateOptions {
@@ -34,7 +34,9 @@ export function resolveResource(options: AllocateOptions): MemoryResource {
   }
   const given = options.resource;
   if (given !== undefined) checkBacked(given, "resource");
-  const device = options.device ?? given?.device ?? defaultDevice();
+  const device = options.device !== undefined
+    ? checkDevice(options.device)
+    : given?.device ?? defaultDevice();
   const resource = given ?? defaultResource(device);
   if (resource.device !== device) {
     throw new InvalidArgumentError("resource", `a resource on ${device.id}`, resource.name);

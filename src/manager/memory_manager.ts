@@ -9,13 +9,13 @@
 import { describePool } from "../memory/pool/pool_report.ts";
 import { defaultDevice, listDevices } from "../device/select.ts";
 import type { MemoryDevice } from "../device/types.ts";
-import { formatBytes, InvalidArgumentError } from "../errors.ts";
+import { formatBytes } from "../errors.ts";
 import { DevicePools, processPools } from "../memory/default_resources.ts";
 import type { MemoryPool } from "../memory/pool/memory_pool.ts";
 import type { PoolStats } from "../memory/pool/pool_stats.ts";
 import { activeTracker, setActiveTracker } from "../tracking/active_tracker.ts";
 import { MemoryTracker } from "../tracking/memory_tracker.ts";
-import { checkByteCount } from "../validate.ts";
+import { checkByteCount, checkDevice } from "../validate.ts";
 import {
   hexAddress,
   type LiveSnapshot,
@@ -231,12 +231,4 @@ export function getMemoryManager(): MemoryManager {
     manager = new MemoryManager(tracker, processPools);
   }
   return manager;
-}
-
-/** Rejects a device argument that is not one. */
-function checkDevice(device: unknown): MemoryDevice {
-  if (typeof device !== "object" || device === null || !("kind" in device)) {
-    throw new InvalidArgumentError("device", "a Device or the cpu device", device);
-  }
-  return device as MemoryDevice;
 }

@@ -16,6 +16,9 @@ export const gpuIgnoreReason: string | undefined = cuda.usable
 export const cudaKernelIgnoreReason: string | undefined = gpuIgnoreReason ?? (() => {
   try {
     kernelLibrary("cuda");
+    // The comparisons run the CPU build beside it: opened here, outside any test, since the
+    // resource sanitizer (make test) fails a test that opens a library and keeps it.
+    kernelLibrary("cpu");
     return undefined;
   } catch (error) {
     return `the CUDA kernel library is not built (${(error as Error).message.split("\n")[0]})`;
