@@ -10,19 +10,16 @@
  * @module
  */
 
-import { Stream, streamDone } from "../cuda/stream.ts";
-import { pinnedOwnerOf } from "./pinned_owner.ts";
+import { checkOpenStream, Stream, streamDone } from "../cuda/stream.ts";
+import { copyBufferToHost, copyHostIntoBuffer, fillBuffer } from "./buffer_io.ts";
 import type { MemoryDevice } from "../device/types.ts";
 import { DisposedError, formatBytes, InvalidArgumentError } from "../errors.ts";
 import { isBlockResource, type MemoryResource, type ResourceBlock } from "../memory/resource.ts";
 import {
   bytesOf,
   checkByteCount,
-  checkByteValue,
   checkHostArray,
-  checkHostArrayConstructor,
   checkRange,
-  checkStableHostArray,
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
@@ -36,7 +33,7 @@ import {
 import { activeTracker } from "../tracking/active_tracker.ts";
 import { MemoryTracker } from "../tracking/memory_tracker.ts";
 import type { LabelEntry, TrackerNode } from "../tracking/tracker_node.ts";
-import { TypedDeviceView } from "./typed_device_view.ts";
+import { type TypedDeviceView, typedViewOf } from "./typed_device_view.ts";
 import { workUsing } from "./in_flight.ts";
 import { type AllocateOptions, resolveResource } from "./allocate_options.ts";
 import { copyBetweenBuffers } from "./buffer_copy.ts";
@@ -224,26 +221,12 @@ export class DeviceBuffer {
     elementOffset = 0,
     count?: number,
   ): TypedDeviceView<T> {
-    const kind = checkHostArrayConstructor(type) as HostArrayConstructor<T>;
-    const size = kind.BYTES_PER_ELEMENT;
-    checkByteCount(elementOffset, "elementOffset");
-    const elements = count ?? Math.floor(this.byteLength / size) - elementOffset;
-    checkByteCount(elements, "count");
-    if ((this.byteOffset + elementOffset * size) % size !== 0) {
-      throw new InvalidArgumentError(
-        "elementOffset",
-        `a start aligned to ${size} bytes for ${kind.name}`,
-        `byte offset ${this.byteOffset + elementOffset * size}`,
-      );
-    }
-    return new TypedDeviceView(kind, this.view(elementOffset * size, elements * size));
+    return typedViewOf(this, type, elementOffset, count);
   }
 
   /** Copies `data` into this buffer at byte `offset`; returns once the copy is done. */
   copyFromHost(data: HostArray, offset = 0): void {
-    const bytes = bytesOf(checkHostArray(data));
-    checkRange(offset, bytes.byteLength, this.byteLength);
-    this.device.ops.hostToDevice(this.ptr + BigInt(offset), bytes);
+    copyHostIntoBuffer(this, data, offset);
   }
 
   /** Copies the whole buffer to a new Uint8Array, or fills `target` from byte `offset`. */
@@ -251,11 +234,7 @@ export class DeviceBuffer {
   /** Fills `target` from byte `offset` of this buffer and returns it. */
   copyToHost<T extends HostArray>(target: T, offset?: number): T;
   copyToHost(target?: HostArray, offset = 0): HostArray {
-    const destination = target ?? new Uint8Array(this.byteLength);
-    const bytes = bytesOf(checkHostArray(destination, "target"));
-    checkRange(offset, bytes.byteLength, this.byteLength);
-    this.device.ops.deviceToHost(bytes, this.ptr + BigInt(offset));
-    return destination;
+    return copyBufferToHost(this, target ?? new Uint8Array(this.byteLength), offset);
   }
 
   /** Copies all of `source` into this buffer at byte `offset`; returns once done. */
@@ -265,7 +244,7 @@ export class DeviceBuffer {
 
   /** Sets `length` bytes from `offset` (default: the whole buffer) to `value` (0..255). */
   fill(value: number, offset = 0, length?: number): void {
-    this.#fill(value, offset, length, undefined);
+    fillBuffer(this, value, offset, length);
   }
 
   /**
@@ -274,12 +253,7 @@ export class DeviceBuffer {
    * array) the call returns before the DMA ends: keep `data` unchanged until the Promise resolves.
    */
   copyFromHostAsync(data: HostArray, stream: Stream, offset = 0): Promise<void> {
-    const view = checkStableHostArray(data);
-    const bytes = bytesOf(view);
-    checkRange(offset, bytes.byteLength, this.byteLength);
-    const handle = this.#streamHandle(stream);
-    this.device.ops.hostToDevice(this.ptr + BigInt(offset), bytes, handle);
-    pinnedOwnerOf(view)?.recordStream(stream);
+    copyHostIntoBuffer(this, data, offset, stream, this.#streamHandle(stream));
     return streamDone(stream);
   }
 
@@ -292,11 +266,7 @@ export class DeviceBuffer {
   copyToHostAsync<T extends HostArray>(stream: Stream, target: T, offset?: number): Promise<T>;
   async copyToHostAsync(stream: Stream, target?: HostArray, offset = 0): Promise<HostArray> {
     const destination = target ?? new Uint8Array(this.byteLength);
-    const bytes = bytesOf(checkStableHostArray(destination, "target"));
-    checkRange(offset, bytes.byteLength, this.byteLength);
-    const handle = this.#streamHandle(stream);
-    this.device.ops.deviceToHost(bytes, this.ptr + BigInt(offset), handle);
-    pinnedOwnerOf(destination)?.recordStream(stream);
+    copyBufferToHost(this, destination, offset, stream, this.#streamHandle(stream));
     await streamDone(stream);
     return destination;
   }
@@ -310,8 +280,7 @@ export class DeviceBuffer {
 
   /** Queues a fill on `stream`; resolves when done. */
   fillAsync(value: number, stream: Stream, offset = 0, length?: number): Promise<void> {
-    this.#streamHandle(stream); // a missing or foreign stream is rejected before the fill
-    this.#fill(value, offset, length, stream);
+    fillBuffer(this, value, offset, length, this.#streamHandle(stream));
     return streamDone(stream);
   }
 
@@ -422,24 +391,8 @@ export class DeviceBuffer {
     if (stream !== undefined && source.device !== this.device) source.recordStream(stream);
   }
 
-  #fill(
-    value: number,
-    offset: number,
-    length: number | undefined,
-    stream: Stream | undefined,
-  ): void {
-    checkByteValue(value);
-    const count = length ?? this.byteLength - checkByteCount(offset, "offset");
-    checkRange(offset, count, this.byteLength);
-    const handle = stream === undefined ? undefined : this.#streamHandle(stream);
-    this.device.ops.fill(this.ptr + BigInt(offset), value, count, handle);
-  }
-
   #streamHandle(stream: Stream): Deno.PointerValue {
-    if (!(stream instanceof Stream) || stream.device !== this.device) {
-      throw new InvalidArgumentError("stream", `a Stream on ${this.device.id}`, stream);
-    }
-    return stream.handle;
+    return checkOpenStream(stream, this.device, "stream").handle;
   }
 
   #disposedError(): DisposedError {

@@ -6,7 +6,12 @@
 
 import type { Stream } from "../cuda/stream.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { checkByteCount, type HostArray, type HostArrayConstructor } from "../validate.ts";
+import {
+  checkByteCount,
+  checkHostArrayConstructor,
+  type HostArray,
+  type HostArrayConstructor,
+} from "../validate.ts";
 import type { DeviceBuffer } from "./device_buffer.ts";
 
 /**
@@ -78,4 +83,29 @@ export class TypedDeviceView<T extends HostArray> {
   #byteOffset(elementOffset: number): number {
     return checkByteCount(elementOffset, "elementOffset") * this.type.BYTES_PER_ELEMENT;
   }
+}
+
+/**
+ * `count` elements of `type` of `buffer` from element `elementOffset` (default: all whole
+ * elements from there); the start must be aligned to the element size. DeviceBuffer.typed's.
+ */
+export function typedViewOf<T extends HostArray>(
+  buffer: DeviceBuffer,
+  type: HostArrayConstructor<T>,
+  elementOffset: number,
+  count: number | undefined,
+): TypedDeviceView<T> {
+  const kind = checkHostArrayConstructor(type) as HostArrayConstructor<T>;
+  const size = kind.BYTES_PER_ELEMENT;
+  checkByteCount(elementOffset, "elementOffset");
+  const elements = count ?? Math.floor(buffer.byteLength / size) - elementOffset;
+  checkByteCount(elements, "count");
+  if ((buffer.byteOffset + elementOffset * size) % size !== 0) {
+    throw new InvalidArgumentError(
+      "elementOffset",
+      `a start aligned to ${size} bytes for ${kind.name}`,
+      `byte offset ${buffer.byteOffset + elementOffset * size}`,
+    );
+  }
+  return new TypedDeviceView(kind, buffer.view(elementOffset * size, elements * size));
 }

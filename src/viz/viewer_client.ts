@@ -16,15 +16,18 @@
 
 import { addRange, removeRange } from "./address_ranges.ts";
 import { columns, liveAt, prepare } from "./viewer_columns.ts";
-import { segmentLayout } from "./viewer_segments.ts";
+import { paintSegmentMap, segmentLayout, segmentMapText } from "./viewer_segments.ts";
+import { paintLiveColumns, paintPoolLines } from "./viewer_paint.ts";
 import {
   bytesText,
   countText,
   describeAllocation,
   escapeHtml,
+  legendHtml,
   lifetimeText,
   msText,
   niceStep,
+  peakTableHtml,
   siteText,
 } from "./viewer_text.ts";
 
@@ -44,9 +47,15 @@ export const viewerHelpers = [
   addRange,
   removeRange,
   segmentLayout,
+  paintSegmentMap,
+  segmentMapText,
   lifetimeText,
   describeAllocation,
   siteText,
+  peakTableHtml,
+  legendHtml,
+  paintLiveColumns,
+  paintPoolLines,
 ] as const;
 
 /** The page's entry point (see the module doc: inlined as text, run in the browser). */
@@ -115,33 +124,7 @@ export function viewerClient(): void {
     let cols: any = null, yMax = 1, plotW = 1, plotH = 1, selected = prep.peakAt;
 
     function legend(): void {
-      const items = prep.groups.map((group: any) =>
-        `<span class="key"><i style="background:${group.color}"></i>${
-          escapeHtml(group.name)
-        }</span>`
-      );
-      model.pools.forEach((pool: string, p: number) =>
-        items.push(
-          `<span class="key"><i class="line" style="border-color:${
-            POOL_LINES[p % POOL_LINES.length]
-          }"></i>reserved: ${escapeHtml(pool)}</span>`,
-        )
-      );
-      if (model.limit !== null) {
-        items.push(
-          `<span class="key"><i class="line dashed" style="border-color:#dc2626"></i>limit ${
-            bytesText(model.limit)
-          }</span>`,
-        );
-      }
-      for (const ref of model.references) {
-        items.push(
-          `<span class="key"><i class="line dotted" style="border-color:#6b7280"></i>${
-            escapeHtml(ref.name)
-          } ${bytesText(ref.bytes)}</span>`,
-        );
-      }
-      $("legend").innerHTML = items.join("");
+      $("legend").innerHTML = legendHtml(model, prep.groups, POOL_LINES);
     }
 
     function draw(): void {
@@ -178,31 +161,8 @@ export function viewerClient(): void {
         ctx.stroke();
         ctx.fillText(bytesText(v), M.left - 6, y(v));
       }
-      // Stacked live bytes, one column per pixel.
-      const G = prep.G;
-      for (let c = 0; c < plotW; c++) {
-        let base = 0;
-        for (let k = 0; k < G; k++) {
-          const v = cols.stacks[c * G + k];
-          if (v <= 0) continue;
-          ctx.fillStyle = prep.groups[k]?.color ?? prep.otherColor;
-          const yTop = y(base + v), yBottom = y(base);
-          ctx.fillRect(M.left + c, yTop, 1, Math.max(0.5, yBottom - yTop));
-          base += v;
-        }
-      }
-      // Reserved bytes, one line a pool.
-      for (let p = 0; p < pools; p++) {
-        ctx.strokeStyle = POOL_LINES[p % POOL_LINES.length];
-        ctx.lineWidth = 1.5;
-        ctx.beginPath();
-        for (let c = 0; c < plotW; c++) {
-          const v = cols.reserved[c * pools + p];
-          if (c === 0) ctx.moveTo(M.left + c, y(v));
-          else ctx.lineTo(M.left + c, y(v));
-        }
-        ctx.stroke();
-      }
+      paintLiveColumns(ctx, cols, prep, M.left, plotW, y);
+      paintPoolLines(ctx, cols, pools, POOL_LINES, M.left, plotW, y);
       ctx.lineWidth = 1;
       const hline = (bytes: number, color: string, dash: number[]) => {
         if (bytes > yMax) return;
@@ -358,52 +318,22 @@ export function viewerClient(): void {
     } else poolSelect.style.display = "none";
     function segmentMap(m: number): void {
       const layout = segmentLayout(model, prep, m, mapPool);
-      const { ranges, offsets, blocks, total, allocated, free, largestFree } = layout;
+      const { blocks } = layout;
       const { ctx, width, height } = setupCanvas(mapCanvas, 260);
       ctx.clearRect(0, 0, width, height);
-      const rows = 16, rowH = Math.floor((height - 8) / rows) - 3;
-      const perRow = Math.max(1, total / rows);
-      const place = (offset: number) => {
-        const row = Math.min(rows - 1, Math.floor(offset / perRow));
-        return { row, x: ((offset - row * perRow) / perRow) * width };
-      };
-      const paint = (from: number, to: number, color: string) => {
-        while (from < to) {
-          const { row, x } = place(from);
-          const rowEnd = (row + 1) * perRow;
-          const stop = Math.min(to, rowEnd);
-          const w = ((stop - from) / perRow) * width;
-          ctx.fillStyle = color;
-          ctx.fillRect(x, 4 + row * (rowH + 3), Math.max(0.6, w), rowH);
-          if (stop >= rowEnd && row === rows - 1) break;
-          from = stop;
-        }
-      };
-      ranges.forEach(([s, t]: number[], index: number) => {
-        paint(offsets[index], offsets[index] + (t - s), "#e5e7eb");
-      });
-      for (const [from, to, i] of blocks) {
-        paint(from, to, prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor);
-      }
-      // Range boundaries, so separate segments read as separate.
-      ctx.fillStyle = "#111827";
-      for (const offset of offsets.slice(1)) {
-        const { row, x } = place(offset);
-        ctx.fillRect(x - 0.5, 2 + row * (rowH + 3), 1, rowH + 4);
-      }
-      mapLayout = { blocks, perRow, rows, rowH, width };
+      const grid = paintSegmentMap(
+        ctx,
+        width,
+        height,
+        layout,
+        (i: number) => prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor,
+      );
+      mapLayout = { blocks, width, ...grid };
       const when = model.times !== null
         ? msText(model.times[m] - model.times[0])
         : `event ${countText(m)}`;
       $("mapAt").textContent = m === prep.peakAt ? `${when} (the peak)` : when;
-      $("mapStats").textContent = ranges.length === 0
-        ? "No mapped ranges with addresses were recorded up to this moment."
-        : `${ranges.length} mapped ranges, ${bytesText(total)}: ${bytesText(allocated)} in ${
-          countText(layout.liveCount)
-        } blocks, ${bytesText(free)} free (largest hole ${bytesText(largestFree)}; ` +
-          `fragmentation ${
-            free > 0 ? (100 * (1 - largestFree / free)).toFixed(1) : "0.0"
-          }%). Each row is ${bytesText(perRow)}.`;
+      $("mapStats").textContent = segmentMapText(layout, grid.perRow);
     }
     mapCanvas.addEventListener("mousemove", (event: any) => {
       const tipMap = $("maptip");
@@ -427,19 +357,11 @@ export function viewerClient(): void {
     function peakTable(): void {
       const live = liveAt(model, prep, prep.peakAt)
         .sort((p, q) => model.allocations.size[q] - model.allocations.size[p]).slice(0, 12);
-      const a = model.allocations;
-      const sites = live.some((i) => a.site[i] >= 0); // no empty column when none was captured
-      $("peak").innerHTML =
-        `<tr><th>label</th><th>size</th><th>lifetime</th>${sites ? "<th>site</th>" : ""}</tr>` +
-        live.map((i) => {
-          const color = prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor;
-          const site = siteText(model, i);
-          return `<tr><td><i class="swatch" style="background:${color}"></i>${
-            escapeHtml(model.labels[a.label[i]])
-          }</td><td class="num">${bytesText(a.size[i])}</td><td>${lifetimeText(model, i)}</td>${
-            sites ? `<td><code>${escapeHtml(site)}</code></td>` : ""
-          }</tr>`;
-        }).join("");
+      $("peak").innerHTML = peakTableHtml(
+        model,
+        live,
+        (i: number) => prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor,
+      );
       $("peakAt").textContent = `${bytesText(prep.peak)} live`;
     }
 

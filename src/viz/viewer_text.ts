@@ -1,8 +1,9 @@
 // deno-lint-ignore-file no-explicit-any
 /**
- * The viewer page's words for numbers: bytes in KiB/MiB/GiB, times in µs/ms/s, counts in k/M,
- * HTML escaping, round steps for axis ticks, and an allocation's lifetime and tooltip. Runs in the browser: viewer_page.ts inlines
- * each function's text, so each must stay self-contained.
+ * The viewer page's words: bytes in KiB/MiB/GiB, times in µs/ms/s, counts in k/M, HTML
+ * escaping, round steps for axis ticks, an allocation's lifetime and tooltip, the peak table and
+ * the legend. Runs in the browser: viewer_page.ts inlines each function's text, so each must
+ * stay self-contained.
  *
  * @module
  */
@@ -77,4 +78,53 @@ export function describeAllocation(model: any, i: number): string {
 export function siteText(model: any, i: number): string {
   const site = model.allocations.site[i];
   return site >= 0 ? model.sites[site].split("\n")[0] : "";
+}
+
+/**
+ * The peak table's rows for allocations `live` (largest first): label with its colour swatch
+ * (`colorOf`), size, lifetime, and the site column only when some site was captured.
+ */
+export function peakTableHtml(model: any, live: number[], colorOf: (i: number) => string): string {
+  const a = model.allocations;
+  const sites = live.some((i) => a.site[i] >= 0); // no empty column when none was captured
+  return `<tr><th>label</th><th>size</th><th>lifetime</th>${sites ? "<th>site</th>" : ""}</tr>` +
+    live.map((i) =>
+      `<tr><td><i class="swatch" style="background:${colorOf(i)}"></i>${
+        escapeHtml(model.labels[a.label[i]])
+      }</td><td class="num">${bytesText(a.size[i])}</td><td>${lifetimeText(model, i)}</td>${
+        sites ? `<td><code>${escapeHtml(siteText(model, i))}</code></td>` : ""
+      }</tr>`
+    ).join("");
+}
+
+/**
+ * The legend: a swatch a label group, a line a pool's reserved bytes (in `poolColors` by turn),
+ * the limit and the reference lines.
+ */
+export function legendHtml(model: any, groups: any[], poolColors: readonly string[]): string {
+  const items = groups.map((group: any) =>
+    `<span class="key"><i style="background:${group.color}"></i>${escapeHtml(group.name)}</span>`
+  );
+  model.pools.forEach((pool: string, p: number) =>
+    items.push(
+      `<span class="key"><i class="line" style="border-color:${
+        poolColors[p % poolColors.length]
+      }"></i>reserved: ${escapeHtml(pool)}</span>`,
+    )
+  );
+  if (model.limit !== null) {
+    items.push(
+      `<span class="key"><i class="line dashed" style="border-color:#dc2626"></i>limit ${
+        bytesText(model.limit)
+      }</span>`,
+    );
+  }
+  for (const ref of model.references) {
+    items.push(
+      `<span class="key"><i class="line dotted" style="border-color:#6b7280"></i>${
+        escapeHtml(ref.name)
+      } ${bytesText(ref.bytes)}</span>`,
+    );
+  }
+  return items.join("");
 }

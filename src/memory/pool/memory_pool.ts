@@ -21,14 +21,8 @@
 
 import type { Stream } from "../../cuda/stream.ts";
 import type { MemInfo, MemoryDevice } from "../../device/types.ts";
-import {
-  formatBytes,
-  GpumemError,
-  InvalidArgumentError,
-  type OutOfMemoryError,
-} from "../../errors.ts";
+import { GpumemError, InvalidArgumentError, type OutOfMemoryError } from "../../errors.ts";
 import { checkByteCount } from "../../validate.ts";
-import { parseByteLimit } from "../limit.ts";
 import { type MemorySource, outOfMemoryError } from "../out_of_memory.ts";
 import type { BlockResource, MemoryResource } from "../resource.ts";
 import { type MemoryPoolOptions, resolvePoolOptions } from "./pool_options.ts";
@@ -39,20 +33,22 @@ import {
 import { Block, type Segment } from "./block.ts";
 import { noteUse, PendingReuse } from "./pending_reuse.ts";
 import { type MissHost, serveMiss } from "./pool_miss.ts";
-import { describeLive, describePool } from "./pool_report.ts";
+import { closeRefusal, outOfMemoryLines } from "./pool_report.ts";
+import { PoolAddresses } from "./pool_addresses.ts";
+import { PoolLimit } from "./pool_limit.ts";
 import type { StreamFreeLists } from "./stream_free_lists.ts";
 import { PoolFreeLists } from "./pool_free_lists.ts";
 import { cutAfter } from "./segment_carving.ts";
 import { ExpandableSegments } from "./expandable_segments.ts";
 import { FixedSegments } from "./fixed_segments.ts";
-import type { SegmentHost, SegmentSource } from "./segment_source.ts";
+import type { SegmentSource } from "./segment_source.ts";
+import { logPoolEvent, poolSegmentHost } from "./pool_segment_host.ts";
 import type { GrowableRange } from "./growable_range.ts";
 import { GrowableRanges } from "./growable_ranges.ts";
 import { PoolTally } from "./pool_tally.ts";
 import { roundRequest, shouldSplit, SMALL_REQUEST_MAX } from "./policy.ts";
-import { activeTracker } from "../../tracking/active_tracker.ts";
 import { EventOp } from "../../tracking/timeline.ts";
-import { liveByAddress, snapshotSegments } from "./pool_snapshot.ts";
+import { liveBlocksOf, snapshotPool } from "./pool_snapshot.ts";
 import type { PoolSnapshot } from "../../snapshot/snapshot_format.ts";
 import type { TrackedAllocation } from "../../tracking/tracker_node.ts";
 import type { PoolStats } from "./pool_stats.ts";
@@ -95,13 +91,12 @@ export class MemoryPool implements BlockResource {
   /** Where the upstream's memory comes from (the device, or the system for pinned host memory). */
   readonly #source: MemorySource;
   readonly #segments = new Set<Segment>();
-  /** Blocks handed out through the address API, by address. */
-  readonly #byAddress = new Map<bigint, Block>();
+  readonly #addresses = new PoolAddresses();
   /** Freed blocks waiting for events on other streams before they may be reused. */
   readonly #pending = new PendingReuse();
-  #limit = Infinity;
   #closed = false;
   readonly #tally = new PoolTally();
+  readonly #limit: PoolLimit;
   /** What the miss path (pool_miss.ts) uses of the pool. */
   readonly #missHost: MissHost;
   /** Open ranges of reserveGrowable. */
@@ -109,7 +104,7 @@ export class MemoryPool implements BlockResource {
     tally: this.#tally,
     admit: (bytes) => this.#admitGrowth(bytes),
     freeCache: () => this.freeCache(),
-    log: (op, bytes) => this.#logEvent(op, bytes, 0n),
+    log: (op, bytes) => logPoolEvent(this.name, op, bytes, 0n),
   });
 
   /** A pool over `upstream`. */
@@ -119,9 +114,21 @@ export class MemoryPool implements BlockResource {
     this.device = upstream.device;
     this.name = name;
     this.expandableSegments = expandableSegments;
+    this.#source = upstream.memInfo === undefined
+      ? this.device
+      : { id: upstream.name, memInfo: () => upstream.memInfo!() };
+    this.#limit = new PoolLimit(this.#source, this.#tally);
+    const host = poolSegmentHost({
+      pool: this,
+      device: this.device,
+      segments: this.#segments,
+      lists: this.#lists,
+      tally: this.#tally,
+      limit: this.#limit,
+    });
     this.#segmentSource = this.expandableSegments
-      ? new ExpandableSegments(upstream as AddressSpaceResource, this.#segmentHost())
-      : new FixedSegments(upstream, this.#segmentHost());
+      ? new ExpandableSegments(upstream as AddressSpaceResource, host)
+      : new FixedSegments(upstream, host);
     this.#missHost = {
       device: this.device,
       tally: this.#tally,
@@ -131,22 +138,17 @@ export class MemoryPool implements BlockResource {
       freeCache: () => this.freeCache(),
       outOfMemory: (size, failure) => this.#outOfMemory(size, failure),
     };
-    this.#source = upstream.memInfo === undefined
-      ? this.device
-      : { id: upstream.name, memInfo: () => upstream.memInfo!() };
     if (options.limit !== undefined) this.limit = options.limit;
   }
 
   /** Most bytes the pool may reserve (Infinity: no limit). */
   get limit(): number {
-    return this.#limit;
+    return this.#limit.bytes;
   }
 
   /** Sets the limit: bytes, "8GiB", "70%" of the device, or Infinity. */
   set limit(value: number | string) {
-    this.#limit = value === Infinity
-      ? Infinity
-      : parseByteLimit(value, this.#source.memInfo().total);
+    this.#limit.set(value);
   }
 
   /** Allocates through the address API (DeviceBuffer takes a faster block path). */
@@ -154,23 +156,14 @@ export class MemoryPool implements BlockResource {
     checkByteCount(bytes, "bytes");
     if (bytes === 0) return 0n;
     const block = this.allocateBlock(bytes, stream);
-    this.#byAddress.set(block.address, block);
+    this.#addresses.remember(block);
     return block.address;
   }
 
   /** Frees an address from {@linkcode MemoryPool.allocate}; foreign or double frees throw. */
   deallocate(address: bigint, bytes: number, stream?: Stream): void {
     if (address === 0n && bytes === 0) return;
-    const block = this.#byAddress.get(address);
-    if (block === undefined || block.requested !== bytes) {
-      throw new InvalidArgumentError(
-        "address",
-        `an address ${this.name} handed out, with its size`,
-        `0x${address.toString(16)} (${bytes} B)`,
-      );
-    }
-    this.#byAddress.delete(address);
-    this.deallocateBlock(block, stream);
+    this.deallocateBlock(this.#addresses.take(address, bytes, this.name), stream);
   }
 
   /**
@@ -293,8 +286,7 @@ export class MemoryPool implements BlockResource {
 
   /** Allocated bytes over the limit (over device total memory when there is no limit), 0..1. */
   pressure(): number {
-    const ceiling = Number.isFinite(this.#limit) ? this.#limit : this.#source.memInfo().total;
-    return ceiling > 0 ? Math.min(1, this.#tally.allocated.current / ceiling) : 1;
+    return this.#limit.pressure();
   }
 
   /**
@@ -310,7 +302,9 @@ export class MemoryPool implements BlockResource {
     this.#lists.prune();
     const before = this.#tally.reserved.current;
     this.#segmentSource.trim(bytesToKeep);
-    if (this.#tally.reserved.current < before) this.#logEvent(EventOp.trim, bytesToKeep, 0n);
+    if (this.#tally.reserved.current < before) {
+      logPoolEvent(this.name, EventOp.trim, bytesToKeep, 0n);
+    }
   }
 
   /** Gives every unused segment back to the upstream. */
@@ -336,24 +330,7 @@ export class MemoryPool implements BlockResource {
    * allocated blocks their sites, ages and ids; {@linkcode MemoryManager.snapshot} does.
    */
   snapshot(live: readonly TrackedAllocation[] = []): PoolSnapshot {
-    const stats = this.stats();
-    const { segments, streams } = snapshotSegments(
-      this.#segments,
-      (block) => block.pendingEvents !== null || block.binSlot === -1,
-      liveByAddress(live),
-      performance.now(),
-    );
-    return {
-      name: this.name,
-      device: this.device.id,
-      upstream: this.upstream.name,
-      expandableSegments: this.expandableSegments,
-      limit: Number.isFinite(this.#limit) ? this.#limit : null,
-      pressure: this.pressure(),
-      stats,
-      streams,
-      segments,
-    };
+    return snapshotPool(this, this.#segments, live);
   }
 
   /** Sets every peak to its current value. */
@@ -367,13 +344,7 @@ export class MemoryPool implements BlockResource {
    * @ignore
    */
   liveBlocks(): Block[] {
-    const live: Block[] = [];
-    for (const segment of this.#segments) {
-      for (let block: Block | null = segment.first; block !== null; block = block.next) {
-        if (block.allocated) live.push(block);
-      }
-    }
-    return live.sort((a, b) => b.size - a.size);
+    return liveBlocksOf(this.#segments);
   }
 
   /** Whether close() has run (a closed pool takes no allocations). */
@@ -387,17 +358,9 @@ export class MemoryPool implements BlockResource {
    */
   close(): void {
     if (this.#closed) return;
-    const live = this.liveBlocks();
-    if (live.length > 0) {
-      throw new GpumemError(
-        `${this.name} cannot be closed: ${live.length} blocks are live\n  ${
-          describeLive(live).join("\n  ")
-        }`,
-      );
-    }
-    if (this.#growableRanges.size > 0) {
-      throw new GpumemError(`${this.name} cannot be closed: ${this.#growableRanges.describe()}`);
-    }
+    const ranges = this.#growableRanges.size > 0 ? this.#growableRanges.describe() : undefined;
+    const refusal = closeRefusal(this.name, this.liveBlocks(), ranges);
+    if (refusal !== undefined) throw new GpumemError(refusal);
     this.emergencyCleanup();
     this.#segmentSource.close();
     this.#lists.close();
@@ -433,47 +396,28 @@ export class MemoryPool implements BlockResource {
 
   /** Throws OutOfMemoryError unless `bytes` more fit under the limit (the cache freed once). */
   #admitGrowth(bytes: number): void {
-    if (this.#overLimit(bytes) === undefined) return;
+    if (this.#limit.refusal(bytes) === undefined) return;
     this.freeCache();
-    const failure = this.#overLimit(bytes);
+    const failure = this.#limit.refusal(bytes);
     if (failure !== undefined) throw this.#outOfMemory(bytes, failure);
   }
 
-  /** Why reserving `bytes` more is refused by the limit, or undefined when it fits. */
-  #overLimit(bytes: number): string | undefined {
-    return this.#tally.reserved.current + bytes > this.#limit
-      ? `the pool's limit of ${formatBytes(this.#limit)} would be exceeded`
-      : undefined;
-  }
-
-  /** Puts one of the pool's own events in the active tracker's event log, when one runs. */
-  #logEvent(op: number, bytes: number, address: bigint): void {
-    activeTracker()?.logPoolEvent(op, this.name, bytes, address);
-  }
-
   #outOfMemory(size: number, failure: unknown): OutOfMemoryError {
-    this.#logEvent(EventOp.outOfMemory, size, 0n);
-    const extra = [
-      typeof failure === "string" ? `refused: ${failure}` : `refused by ${this.upstream.name}`,
-      `${this.name}: ${describePool(this.stats(), this.#limit)}`,
-      ...describeLive(this.liveBlocks()),
-    ];
+    logPoolEvent(this.name, EventOp.outOfMemory, size, 0n);
+    const extra = outOfMemoryLines(
+      this.name,
+      typeof failure === "string" ? failure : undefined,
+      this.upstream.name,
+      this.stats(),
+      this.limit,
+      this.liveBlocks(),
+    );
     return outOfMemoryError(
       this.#source,
       size,
       typeof failure === "string" ? undefined : failure,
       extra,
     );
-  }
-
-  #adoptSegment(segment: Segment): void {
-    this.#segments.add(segment);
-    segment.pool = this;
-  }
-
-  #dropSegment(segment: Segment): void {
-    this.#segments.delete(segment);
-    segment.pool = null;
   }
 
   /** Cuts `block` to `size` bytes; the rest becomes a free, cached block after it. */
@@ -484,30 +428,5 @@ export class MemoryPool implements BlockResource {
   /** Files pending blocks whose events have all completed; returns how many. */
   #collectPending(): number {
     return this.#pending.size === 0 ? 0 : this.#pending.collect((block) => this.#lists.file(block));
-  }
-
-  /** What the segment source may do to the pool (its slow paths' bookkeeping). */
-  #segmentHost(): SegmentHost {
-    return {
-      device: this.device,
-      segments: this.#segments,
-      listsFor: (key) => this.#lists.of(key),
-      overLimit: (bytes) => this.#overLimit(bytes),
-      reservedBytes: () => this.#tally.reserved.current,
-      adopt: (segment) => this.#adoptSegment(segment),
-      drop: (segment) => this.#dropSegment(segment),
-      cache: (block) => this.#lists.file(block),
-      upstreamCall: () => void this.#tally.upstreamCalls++,
-      took: (bytes, address, pieces = 1) => {
-        this.#tally.reserved.add(bytes);
-        this.#tally.segments.add(pieces);
-        this.#logEvent(EventOp.reserve, bytes, address);
-      },
-      gave: (bytes, address) => {
-        this.#tally.reserved.sub(bytes);
-        this.#tally.segments.sub(1);
-        this.#logEvent(EventOp.release, bytes, address);
-      },
-    };
   }
 }

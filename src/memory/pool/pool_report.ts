@@ -44,3 +44,33 @@ export function describeLive(blocks: readonly Block[], limit = 5): string[] {
       .join("; "),
   ];
 }
+
+/** Why a pool named `name` cannot close: its live blocks, then what else is open; or undefined. */
+export function closeRefusal(
+  name: string,
+  live: readonly Block[],
+  openRanges: string | undefined,
+): string | undefined {
+  if (live.length > 0) {
+    return `${name} cannot be closed: ${live.length} blocks are live\n  ${
+      describeLive(live).join("\n  ")
+    }`;
+  }
+  return openRanges === undefined ? undefined : `${name} cannot be closed: ${openRanges}`;
+}
+
+/** The lines a pool's OutOfMemoryError adds: what refused, the pool's figures, its biggest users. */
+export function outOfMemoryLines(
+  name: string,
+  refusal: string | undefined,
+  upstreamName: string,
+  stats: PoolStats,
+  limit: number,
+  live: readonly Block[],
+): string[] {
+  return [
+    refusal !== undefined ? `refused: ${refusal}` : `refused by ${upstreamName}`,
+    `${name}: ${describePool(stats, limit)}`,
+    ...describeLive(live),
+  ];
+}

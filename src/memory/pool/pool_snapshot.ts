@@ -11,8 +11,10 @@ import {
   type BlockSnapshot,
   type BlockState,
   hexAddress,
+  type PoolSnapshot,
   type SegmentSnapshot,
 } from "../../snapshot/snapshot_format.ts";
+import type { PoolStats } from "./pool_stats.ts";
 import { type Block, type Segment, UNMAPPED } from "./block.ts";
 
 /** What the tracker knows of live allocations, by address (for sites, ages and ids). */
@@ -84,4 +86,55 @@ export function snapshotSegments(
     });
   }
   return { segments: out, streams: streams.size };
+}
+
+/** The blocks of `segments` handed out now, largest first (for reports). */
+export function liveBlocksOf(segments: Iterable<Segment>): Block[] {
+  const live: Block[] = [];
+  for (const segment of segments) {
+    for (let block: Block | null = segment.first; block !== null; block = block.next) {
+      if (block.allocated) live.push(block);
+    }
+  }
+  return live.sort((a, b) => b.size - a.size);
+}
+
+/** What a pool's snapshot says of the pool itself. */
+export interface SnapshotSubject {
+  readonly name: string;
+  readonly device: { readonly id: string };
+  readonly upstream: { readonly name: string };
+  readonly expandableSegments: boolean;
+  readonly limit: number;
+  pressure(): number;
+  stats(): PoolStats;
+}
+
+/**
+ * The snapshot of `pool` over its `segments`: a block is pending while it waits on events or
+ * sits in no free list; `live` (the tracker's) gives allocated blocks their sites and ages.
+ */
+export function snapshotPool(
+  pool: SnapshotSubject,
+  segments: Iterable<Segment>,
+  live: readonly TrackedAllocation[],
+): PoolSnapshot {
+  const stats = pool.stats();
+  const walked = snapshotSegments(
+    segments,
+    (block) => block.pendingEvents !== null || block.binSlot === -1,
+    liveByAddress(live),
+    performance.now(),
+  );
+  return {
+    name: pool.name,
+    device: pool.device.id,
+    upstream: pool.upstream.name,
+    expandableSegments: pool.expandableSegments,
+    limit: Number.isFinite(pool.limit) ? pool.limit : null,
+    pressure: pool.pressure(),
+    stats,
+    streams: walked.streams,
+    segments: walked.segments,
+  };
 }
