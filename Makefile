@@ -68,7 +68,7 @@ CPU_SOURCES := $(STAGER_SOURCES) csrc/cpu_kernels.cpp csrc/bvh/bvh_cpu.cpp \
                csrc/knn/points_cpu.cpp csrc/knn/l2_cpu.cpp csrc/sim/particles_cpu.cpp
 CUDA_SOURCES := $(STAGER_SOURCES) csrc/cuda_kernels.cu csrc/bvh/bvh_cuda.cu \
                 csrc/knn/points_cuda.cu csrc/knn/l2_cuda.cu \
-                csrc/knn/l2_tensor_cuda.cu csrc/sim/particles_cuda.cu
+                csrc/knn/l2_mma_cuda.cu csrc/sim/particles_cuda.cu
 
 $(CPU_LIB): $(CSRC_COMMON) $(CPU_SOURCES) csrc/parallel_for.h
 	@mkdir -p $(BUILD)

@@ -28,16 +28,18 @@ __attribute__((target_clones("fma", "default"))) void l2_row(
   }
 }
 
-/* A value as a tensor core sees it: rounded to nearest even to tf32's 10 or bf16's 7 mantissa
- * bits, or converted to fp16. */
+/* A value as a tensor core sees it: rounded to tf32's 10 mantissa bits to nearest, ties away
+ * from zero (cvt.rna, as the CUDA build rounds), to bf16's 7 to nearest even, or converted to
+ * fp16. */
 float tensor_round(float v, int precision) {
   if (precision == GM_PRECISION_FP16) return static_cast<float>(static_cast<_Float16>(v));
   int drop = precision == GM_PRECISION_TF32 ? 13 : 16;
   uint32_t bits;
   std::memcpy(&bits, &v, 4);
   if ((bits & 0x7F800000u) != 0x7F800000u) {
-    uint32_t half = 1u << (drop - 1), odd = (bits >> drop) & 1u;
-    bits = (bits + half - 1 + odd) & ~((1u << drop) - 1);
+    uint32_t half = 1u << (drop - 1);
+    uint32_t tie_up = precision == GM_PRECISION_TF32 ? 1u : (bits >> drop) & 1u;
+    bits = (bits + half - 1 + tie_up) & ~((1u << drop) - 1);
   }
   std::memcpy(&v, &bits, 4);
   return v;

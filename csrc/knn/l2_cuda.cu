@@ -123,28 +123,40 @@ __global__ void select_kernel(const float *tile, uint64_t ld, uint64_t q_count, 
   int count = 0;
   const float *row = tile + r * ld;
   const uint64_t self = query_base + r;
-  for (uint64_t base = 0; base < n_count; base += 32) {
-    uint64_t j = base + lane;
-    float dist = j < n_count ? row[j] : INFINITY;
-    uint32_t index = static_cast<uint32_t>(corpus_base + j);
-    bool skip = j >= n_count || ((flags & GM_SELECT_EXCLUDE_SELF) && corpus_base + j == self);
-    bool admitted = !skip && gm_pair_less(dist, index, bound, bound_id);
-    unsigned mask = __ballot_sync(0xFFFFFFFFu, admitted);
-    if (count + __popc(mask) > p) {
-      for (int t = count + lane; t < p; t += 32) d[p + t] = INFINITY, id[p + t] = 0xFFFFFFFFu;
+  /* kAhead loads a lane in flight before the first is looked at: one at a time, the warp waited
+   * out each load's latency (the selection ran at a tenth of the memory's bandwidth). */
+  constexpr int kAhead = 8;
+  for (uint64_t block = 0; block < n_count; block += 32 * kAhead) {
+    float ahead[kAhead];
+#pragma unroll
+    for (int u = 0; u < kAhead; u++) {
+      uint64_t j = block + 32 * u + lane;
+      ahead[u] = j < n_count ? row[j] : INFINITY;
+    }
+#pragma unroll
+    for (int u = 0; u < kAhead; u++) {
+      uint64_t j = block + 32 * u + lane;
+      float dist = ahead[u];
+      uint32_t index = static_cast<uint32_t>(corpus_base + j);
+      bool skip = j >= n_count || ((flags & GM_SELECT_EXCLUDE_SELF) && corpus_base + j == self);
+      bool admitted = !skip && gm_pair_less(dist, index, bound, bound_id);
+      unsigned mask = __ballot_sync(0xFFFFFFFFu, admitted);
+      if (count + __popc(mask) > p) {
+        for (int t = count + lane; t < p; t += 32) d[p + t] = INFINITY, id[p + t] = 0xFFFFFFFFu;
+        __syncwarp();
+        warp_sort(d, id, 2 * p);
+        bound = d[k - 1], bound_id = id[k - 1];
+        count = 0;
+        admitted = !skip && gm_pair_less(dist, index, bound, bound_id);
+        mask = __ballot_sync(0xFFFFFFFFu, admitted);
+      }
+      if (admitted) {
+        int at = count + __popc(mask & ((1u << lane) - 1));
+        d[p + at] = dist, id[p + at] = index;
+      }
+      count += __popc(mask);
       __syncwarp();
-      warp_sort(d, id, 2 * p);
-      bound = d[k - 1], bound_id = id[k - 1];
-      count = 0;
-      admitted = !skip && gm_pair_less(dist, index, bound, bound_id);
-      mask = __ballot_sync(0xFFFFFFFFu, admitted);
     }
-    if (admitted) {
-      int at = count + __popc(mask & ((1u << lane) - 1));
-      d[p + at] = dist, id[p + at] = index;
-    }
-    count += __popc(mask);
-    __syncwarp();
   }
   if (count > 0) {
     for (int t = count + lane; t < p; t += 32) d[p + t] = INFINITY, id[p + t] = 0xFFFFFFFFu;
@@ -197,9 +209,9 @@ extern "C" int gm_l2_tile(int device, uint64_t queries, uint64_t q_count, uint64
   if (q_count == 0 || n_count == 0) return gm_ok();
   GM_CUDA_SCOPE(device);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (precision != GM_PRECISION_FP32) {
-    return gm_l2_tensor_tile(precision, queries, q_count, corpus, n_count, dim, f64, centre,
-                             squared, out, ld, s);
+  if (precision != GM_PRECISION_FP32 || dim >= GM_L2_MMA_MIN_DIM) {
+    return gm_l2_mma_tile(precision, queries, q_count, corpus, n_count, dim, f64, centre, squared,
+                          out, ld, s);
   }
   dim3 grid(static_cast<unsigned>((n_count + kTile - 1) / kTile),
             static_cast<unsigned>((q_count + kTile - 1) / kTile));
