@@ -122,6 +122,24 @@ export function checkHostArrayConstructor(value: unknown): HostArrayConstructor 
   return value as HostArrayConstructor;
 }
 
+/**
+ * The elements a typed view of `byteLength` bytes takes: `type` checked, `elementOffset` and
+ * `count` (default: every whole element from there) checked as counts.
+ */
+export function elementRange<T extends HostArray>(
+  type: HostArrayConstructor<T>,
+  elementOffset: number,
+  count: number | undefined,
+  byteLength: number,
+): { kind: HostArrayConstructor<T>; size: number; elements: number } {
+  const kind = checkHostArrayConstructor(type) as HostArrayConstructor<T>;
+  const size = kind.BYTES_PER_ELEMENT;
+  checkByteCount(elementOffset, "elementOffset");
+  const elements = count ?? Math.floor(byteLength / size) - elementOffset;
+  checkByteCount(elements, "count");
+  return { kind, size, elements };
+}
+
 /** Views the bytes of any accepted typed array as a Uint8Array over the same memory. */
 export function bytesOf(view: HostArray): Uint8Array {
   return view instanceof Uint8Array

@@ -396,22 +396,10 @@ int gm_l2_mma_tile(int precision, uint64_t queries, uint64_t q_count, uint64_t c
   }
   auto *c = reinterpret_cast<const double *>(centre);
   auto *o = reinterpret_cast<float *>(out);
-  switch (precision) {
-    case GM_PRECISION_TF32:
-      dispatch<GM_PRECISION_TF32>(queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld,
-                                  s);
-      break;
-    case GM_PRECISION_BF16:
-      dispatch<GM_PRECISION_BF16>(queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld,
-                                  s);
-      break;
-    case GM_PRECISION_FP16:
-      dispatch<GM_PRECISION_FP16>(queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld,
-                                  s);
-      break;
-    default:
-      dispatch<GM_PRECISION_FP32>(queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld,
-                                  s);
-  }
+  /* By enum gm_precision (gm_l2_tile checked it). */
+  constexpr decltype(&dispatch<GM_PRECISION_FP32>) kByPrecision[] = {
+      dispatch<GM_PRECISION_FP32>, dispatch<GM_PRECISION_TF32>, dispatch<GM_PRECISION_BF16>,
+      dispatch<GM_PRECISION_FP16>};
+  kByPrecision[precision](queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld, s);
   return gm_launch_check("gm_l2_tile (tensor cores)");
 }

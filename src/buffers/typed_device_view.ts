@@ -8,7 +8,7 @@ import type { Stream } from "../cuda/stream.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import {
   checkByteCount,
-  checkHostArrayConstructor,
+  elementRange,
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
@@ -95,11 +95,7 @@ export function typedViewOf<T extends HostArray>(
   elementOffset: number,
   count: number | undefined,
 ): TypedDeviceView<T> {
-  const kind = checkHostArrayConstructor(type) as HostArrayConstructor<T>;
-  const size = kind.BYTES_PER_ELEMENT;
-  checkByteCount(elementOffset, "elementOffset");
-  const elements = count ?? Math.floor(buffer.byteLength / size) - elementOffset;
-  checkByteCount(elements, "count");
+  const { kind, size, elements } = elementRange(type, elementOffset, count, buffer.byteLength);
   if ((buffer.byteOffset + elementOffset * size) % size !== 0) {
     throw new InvalidArgumentError(
       "elementOffset",

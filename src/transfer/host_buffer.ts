@@ -15,8 +15,8 @@ import {
   bytesOf,
   checkByteCount,
   checkHostArray,
-  checkHostArrayConstructor,
   checkOptions,
+  elementRange,
   type HostArray,
   type HostArrayConstructor,
 } from "../validate.ts";
@@ -126,11 +126,7 @@ export class HostBuffer {
    */
   typed<T extends HostArray>(type: HostArrayConstructor<T>, elementOffset = 0, count?: number): T {
     this.#assertLive();
-    const kind = checkHostArrayConstructor(type) as HostArrayConstructor<T>;
-    const size = kind.BYTES_PER_ELEMENT;
-    checkByteCount(elementOffset, "elementOffset");
-    const elements = count ?? Math.floor(this.byteLength / size) - elementOffset;
-    checkByteCount(elements, "count");
+    const { kind, size, elements } = elementRange(type, elementOffset, count, this.byteLength);
     if ((elementOffset + elements) * size > this.byteLength) {
       throw new InvalidArgumentError(
         "count",
