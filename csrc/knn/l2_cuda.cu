@@ -1,7 +1,8 @@
-/* The CUDA build of brute-force L2 (l2_steps.h): a register-blocked tile kernel for distance
- * blocks, and a warp-per-query selection that folds a block into each query's running k best
- * (a candidate buffer in shared memory, merged by a bitonic sort when it fills). Ordered on the
- * caller's stream in memory the caller handed in. */
+/* The CUDA build of brute-force L2 (l2_steps.h): a register-blocked tile kernel for fp32 blocks
+ * under GM_L2_MMA_MIN_DIM dimensions (the rest go to l2_mma_cuda.cu), and a warp-per-query
+ * selection that folds a block into each query's running k best (a candidate buffer in shared
+ * memory, merged by a bitonic sort when it fills). Ordered on the caller's stream in memory the
+ * caller handed in. */
 #include "../cuda_launch.h"
 #include "../gpumem.h"
 #include "../status.h"

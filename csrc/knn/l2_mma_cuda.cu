@@ -353,37 +353,37 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
+/* Queues the kernel; the error of setting its shared-memory size, if any (the launch's own is
+ * gm_launch_check's). */
 template <int kP, bool kAsync, typename V>
-void launch(const V *queries, uint64_t q_count, const V *corpus, uint64_t n_count, uint32_t dim,
+cudaError_t launch(const V *queries, uint64_t q_count, const V *corpus, uint64_t n_count, uint32_t dim,
             const double *centre, int squared, float *out, uint64_t ld, cudaStream_t s) {
   const uint32_t tiles_q = static_cast<uint32_t>((q_count + kBM - 1) / kBM);
   const uint32_t tiles_n = static_cast<uint32_t>((n_count + kBN - 1) / kBN);
   auto kernel = l2_mma_kernel<kP, kAsync, V>;
   constexpr size_t bytes = Staging<kP>::bytes;
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                       static_cast<int>(bytes));
+  cudaError_t error = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(bytes));
+  if (error != cudaSuccess) return error;
   kernel<<<tiles_q * tiles_n, kThreads, bytes, s>>>(queries, q_count, corpus, n_count, dim,
                                                     centre, squared, out, ld, tiles_q, tiles_n);
+  return cudaSuccess;
 }
 
 template <int kP>
-void dispatch(uint64_t queries, uint64_t q_count, uint64_t corpus, uint64_t n_count,
+cudaError_t dispatch(uint64_t queries, uint64_t q_count, uint64_t corpus, uint64_t n_count,
               uint32_t dim, int f64, const double *centre, int squared, float *out, uint64_t ld,
               cudaStream_t s) {
   if (f64) {
-    launch<kP, false>(reinterpret_cast<const double *>(queries), q_count,
-                      reinterpret_cast<const double *>(corpus), n_count, dim, centre, squared,
-                      out, ld, s);
-    return;
+    return launch<kP, false>(reinterpret_cast<const double *>(queries), q_count,
+                             reinterpret_cast<const double *>(corpus), n_count, dim, centre,
+                             squared, out, ld, s);
   }
   const bool aligned = centre == nullptr && dim % 4 == 0 && dim < (1u << 24) &&
                        queries % 16 == 0 && corpus % 16 == 0;
   auto *q = reinterpret_cast<const float *>(queries), *c = reinterpret_cast<const float *>(corpus);
-  if (aligned) {
-    launch<kP, true>(q, q_count, c, n_count, dim, centre, squared, out, ld, s);
-  } else {
-    launch<kP, false>(q, q_count, c, n_count, dim, centre, squared, out, ld, s);
-  }
+  return aligned ? launch<kP, true>(q, q_count, c, n_count, dim, centre, squared, out, ld, s)
+                 : launch<kP, false>(q, q_count, c, n_count, dim, centre, squared, out, ld, s);
 }
 
 }  // namespace
@@ -400,6 +400,8 @@ int gm_l2_mma_tile(int precision, uint64_t queries, uint64_t q_count, uint64_t c
   constexpr decltype(&dispatch<GM_PRECISION_FP32>) kByPrecision[] = {
       dispatch<GM_PRECISION_FP32>, dispatch<GM_PRECISION_TF32>, dispatch<GM_PRECISION_BF16>,
       dispatch<GM_PRECISION_FP16>};
-  kByPrecision[precision](queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld, s);
+  cudaError_t error =
+      kByPrecision[precision](queries, q_count, corpus, n_count, dim, f64, c, squared, o, ld, s);
+  if (error != cudaSuccess) return gm_cuda_failure("cudaFuncSetAttribute", error);
   return gm_launch_check("gm_l2_tile (tensor cores)");
 }

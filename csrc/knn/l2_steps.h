@@ -2,7 +2,8 @@
  * agree bit for bit: a coordinate is read as float (float64 input less the corpus centre, in
  * double, first), and a squared distance is the sum over dimensions, in order, of
  * fmaf(a - b, a - b, sum). Differences rather than |a|^2 + |b|^2 - 2ab: exact to float rounding
- * however close the vectors are. */
+ * however close the vectors are. (From GM_L2_MMA_MIN_DIM dimensions the CUDA build takes the
+ * expansion on tensor cores and this sum only for near pairs; l2_mma_cuda.cu.) */
 #ifndef GPUMEM_L2_STEPS_H
 #define GPUMEM_L2_STEPS_H
 

@@ -106,6 +106,9 @@ export function viewerClient(): void {
 
   function main(model: any): void {
     const prep = prepare(model);
+    /** An allocation's colour: its label group's, or the colour of the rest. */
+    const colorOf = (i: number): string =>
+      prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor;
     api.series = prep.groups.map((group: any) => group.name);
     api.model = model;
     $("title").textContent = model.title;
@@ -321,13 +324,7 @@ export function viewerClient(): void {
       const { blocks } = layout;
       const { ctx, width, height } = setupCanvas(mapCanvas, 260);
       ctx.clearRect(0, 0, width, height);
-      const grid = paintSegmentMap(
-        ctx,
-        width,
-        height,
-        layout,
-        (i: number) => prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor,
-      );
+      const grid = paintSegmentMap(ctx, width, height, layout, colorOf);
       mapLayout = { blocks, width, ...grid };
       const when = model.times !== null
         ? msText(model.times[m] - model.times[0])
@@ -357,11 +354,7 @@ export function viewerClient(): void {
     function peakTable(): void {
       const live = liveAt(model, prep, prep.peakAt)
         .sort((p, q) => model.allocations.size[q] - model.allocations.size[p]).slice(0, 12);
-      $("peak").innerHTML = peakTableHtml(
-        model,
-        live,
-        (i: number) => prep.groups[prep.allocationGroup[i]]?.color ?? prep.otherColor,
-      );
+      $("peak").innerHTML = peakTableHtml(model, live, colorOf);
       $("peakAt").textContent = `${bytesText(prep.peak)} live`;
     }
 
