@@ -74,7 +74,8 @@ int gm_stage_plan(uint64_t bytes, uint64_t first_piece, uint64_t piece, uint64_t
  * array of GM_BVH_WORDS uint64_t. Work is ordered on `stream` on the CUDA build and done on
  * return on the CPU build. A build is: gm_bvh_build_tree (bounds, Morton codes, sort, triangles
  * in BVH order, hierarchy; writes the node count as a uint32_t at node_count_out), then, with
- * that many nodes allocated, gm_bvh_build_nodes (nodes, parents, boxes, winding dipoles, slabs). */
+ * that many nodes allocated (gm_nodes_bytes), gm_bvh_build_nodes (nodes, parents, boxes, winding
+ * dipoles, oriented boxes). */
 
 /* Counts out-of-range indices and non-finite coordinates into `report` (GM_VALIDATE_WORDS
  * uint64_t). */

@@ -62,7 +62,7 @@ const bvhBuildNodesParameters = [
   "u32", /* uint32_t leaf_size */
   "u64", /* uint64_t scratch: as gm_bvh_build_tree left it */
   "u64", /* uint64_t scratch_bytes */
-  "u64", /* uint64_t nodes_out: node_count GmBvhNode (128 bytes) */
+  "u64", /* uint64_t nodes_out: gm_nodes_bytes(node_count): GmBvhNode, then GmBvhDistanceNode */
   "u64", /* uint64_t winding_out: node_count GmBvhWinding */
   "u64", /* uint64_t parents_out: node_count int32_t */
   "u64", /* uint64_t node_count */

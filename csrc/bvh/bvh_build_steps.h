@@ -133,48 +133,59 @@ GM_HOST_DEVICE inline void gm_step_karras(int64_t i, const uint32_t *codes, int6
 /* Writes kept Karras node i as node index[i] (an exclusive scan of `kept`), its children as node
  * references or leaf runs, its parent, and how many node children it waits for bottom-up. */
 GM_HOST_DEVICE inline void gm_step_emit(int64_t i, const GmKarrasNode *karras,
-                                        const uint32_t *index, GmBvhNode *nodes, int32_t *parents,
+                                        const uint32_t *index, GmBvhNode *nodes,
+                                        GmBvhDistanceNode *distance_nodes, int32_t *parents,
                                         int32_t *pending) {
   const GmKarrasNode &k = karras[i];
   if (!k.kept) return;
   uint32_t j = index[i];
   GmBvhNode node;
+  GmBvhDistanceNode dn;
   memset(&node, 0, sizeof node);
+  memset(&dn, 0, sizeof dn);
   int waits = 0;
   for (int side = 0; side < 2; side++) {
     uint32_t c = k.child[side];
     if (c & GM_LEAF_BIT) {
       node.child[side] = ~static_cast<int32_t>(c & ~GM_LEAF_BIT);
       node.count[side] = 1;
-      node.slab.size[side] = 1;
+      dn.size[side] = 1;
     } else if (!karras[c].kept) {
       node.child[side] = ~static_cast<int32_t>(karras[c].first);
       node.count[side] = karras[c].last - karras[c].first + 1;
-      node.slab.size[side] = node.count[side];
+      dn.size[side] = node.count[side];
     } else {
       node.child[side] = static_cast<int32_t>(index[c]);
       node.count[side] = 0;
-      node.slab.size[side] = karras[c].last - karras[c].first + 1;
+      dn.size[side] = karras[c].last - karras[c].first + 1;
       waits++;
     }
+    dn.child[side] = node.child[side], dn.count[side] = node.count[side];
   }
   nodes[j] = node;
+  distance_nodes[j] = dn;
   parents[j] = i == 0 ? -1 : static_cast<int32_t>(index[k.parent]);
   pending[j] = waits;
 }
 
 /* The tree of a mesh with at most leaf_size triangles: one node, all of them in one leaf. */
 GM_HOST_DEVICE inline void gm_emit_single_leaf(uint32_t triangle_count, GmBvhNode *nodes,
-                                               int32_t *parents, int32_t *pending) {
+                                               GmBvhDistanceNode *distance_nodes, int32_t *parents,
+                                               int32_t *pending) {
   GmBvhNode node;
+  GmBvhDistanceNode dn;
   memset(&node, 0, sizeof node);
-  node.slab.size[0] = triangle_count;
-  node.slab.size[1] = 0;
+  memset(&dn, 0, sizeof dn);
   node.child[0] = ~0;
   node.count[0] = triangle_count;
   node.child[1] = ~0;
   node.count[1] = 0; /* an empty leaf: its box stays empty (lo > hi), so nothing enters it */
+  for (int side = 0; side < 2; side++) {
+    dn.child[side] = node.child[side], dn.count[side] = node.count[side];
+    dn.size[side] = node.count[side];
+  }
   nodes[0] = node;
+  distance_nodes[0] = dn;
   parents[0] = -1;
   pending[0] = 0;
 }
@@ -392,68 +403,119 @@ GM_HOST_DEVICE inline float gm_unorder_float(uint32_t u) {
   return f;
 }
 
-/* Slab pass 1, node j: each child's axis (its area vector, normalised) and an empty interval, its
- * ends held as ordered integers while triangles widen them. */
-GM_HOST_DEVICE inline void gm_step_slab_init(uint64_t j, const GmBvhWinding *winding,
-                                             GmBvhNode *nodes) {
-  GmBvhSlab &slab = nodes[j].slab;
+/* Oriented boxes, pass 1, node j: each child's axes (its area vector, normalised, and the x or y
+ * axis made perpendicular to it) and an empty interval along each, whose ends `centre` (minima)
+ * and `half` (maxima) hold as ordered integers while triangles widen them. */
+GM_HOST_DEVICE inline void gm_step_oriented_init(uint64_t j, const GmBvhWinding *winding,
+                                                 GmBvhDistanceNode *distance_nodes) {
   for (int side = 0; side < 2; side++) {
+    GmBvhOrientedBox &b = distance_nodes[j].box[side];
     GmVec3<float> a = gm_load3<float>(winding[j].area[side]);
     float length = gm_norm(a);
-    GmVec3<float> axis = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);
-    slab.axis[side][0] = axis.x, slab.axis[side][1] = axis.y, slab.axis[side][2] = axis.z;
-    uint32_t lo = 0xFFFFFFFFu, hi = 0u;
-    memcpy(&slab.lo[side], &lo, 4);
-    memcpy(&slab.hi[side], &hi, 4);
+    GmVec3<float> n = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);
+    GmVec3<float> e = fabsf(n.x) < 0.8f ? gm_vec(1.0f, 0.0f, 0.0f) : gm_vec(0.0f, 1.0f, 0.0f);
+    GmVec3<float> u = e - n * gm_dot(n, e);
+    u = u * (1.0f / gm_norm(u));
+    for (int k = 0; k < 3; k++) {
+      b.normal[k] = (&n.x)[k], b.lateral[k] = (&u.x)[k];
+      uint32_t lo = 0xFFFFFFFFu, hi = 0u;
+      memcpy(&b.centre[k], &lo, 4);
+      memcpy(&b.half[k], &hi, 4);
+    }
   }
 }
 
-/* Slab pass 2, node j: each triangle of its leaves widens the interval of every ancestor child
- * holding it, up to the first with more than GM_SLAB_MAX_TRIANGLES (those stay unbounded). */
-GM_HOST_DEVICE inline void gm_step_slab_widen(uint64_t j, GmBvhNode *nodes,
-                                              const int32_t *parents, const GmBvhTriangle *tris) {
+/* The centre of child `side`'s axis-aligned box: what the oriented extents are measured from. */
+GM_HOST_DEVICE inline GmVec3<float> gm_box_centre(const GmBvhNode &node, int side) {
+  const float *box = node.box + 6 * side;
+  return gm_vec(0.5f * (box[0] + box[3]), 0.5f * (box[1] + box[4]), 0.5f * (box[2] + box[5]));
+}
+
+/* Oriented boxes, pass 2, node j: each leaf of j widens the intervals of every ancestor child
+ * holding it, up to the first with more than GM_ORIENTED_MAX_TRIANGLES (those keep their
+ * axis-aligned box). One round of atomics per leaf and ancestor, not per triangle. */
+GM_HOST_DEVICE inline void gm_step_oriented_widen(uint64_t j, const GmBvhNode *nodes,
+                                                  GmBvhDistanceNode *distance_nodes,
+                                                  const int32_t *parents,
+                                                  const GmBvhTriangle *tris) {
   for (int leaf = 0; leaf < 2; leaf++) {
     if (nodes[j].child[leaf] >= 0) continue;
-    uint32_t first = static_cast<uint32_t>(~nodes[j].child[leaf]);
-    for (uint32_t t = first; t < first + nodes[j].count[leaf]; t++) {
-      const GmBvhTriangle &tri = tris[t];
-      GmVec3<float> v[3] = {gm_load3<float>(tri.a), gm_load3<float>(tri.b), gm_load3<float>(tri.c)};
-      int32_t node = static_cast<int32_t>(j);
-      int side = leaf;
-      while (nodes[node].slab.size[side] <= GM_SLAB_MAX_TRIANGLES) {
-        GmBvhSlab &slab = nodes[node].slab;
-        GmVec3<float> axis = gm_load3<float>(slab.axis[side]);
-        float lo = gm_dot(axis, v[0]), hi = lo;
-        for (int k = 1; k < 3; k++) {
-          float d = gm_dot(axis, v[k]);
-          lo = gm_min(lo, d), hi = gm_max(hi, d);
+    uint32_t first = static_cast<uint32_t>(~nodes[j].child[leaf]), count = nodes[j].count[leaf];
+    int32_t node = static_cast<int32_t>(j);
+    int side = leaf;
+    while (count > 0 && distance_nodes[node].size[side] <= GM_ORIENTED_MAX_TRIANGLES) {
+      GmBvhOrientedBox &b = distance_nodes[node].box[side];
+      GmVec3<float> n = gm_load3<float>(b.normal), u = gm_load3<float>(b.lateral);
+      GmVec3<float> axes[3] = {n, u, gm_cross(n, u)};
+      GmVec3<float> c0 = gm_box_centre(nodes[node], side);
+      float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+      for (uint32_t t = first; t < first + count; t++) {
+        const GmBvhTriangle &tri = tris[t];
+        GmVec3<float> v[3] = {gm_load3<float>(tri.a), gm_load3<float>(tri.b),
+                              gm_load3<float>(tri.c)};
+        for (int corner = 0; corner < 3; corner++) {
+          GmVec3<float> p = v[corner] - c0;
+          for (int k = 0; k < 3; k++) {
+            float d = gm_dot(axes[k], p);
+            lo[k] = gm_min(lo[k], d), hi[k] = gm_max(hi[k], d);
+          }
         }
-        gm_atomic_min_u32(reinterpret_cast<uint32_t *>(&slab.lo[side]), gm_order_float(lo));
-        gm_atomic_max_u32(reinterpret_cast<uint32_t *>(&slab.hi[side]), gm_order_float(hi));
-        int32_t parent = parents[node];
-        if (parent < 0) break;
-        side = nodes[parent].child[0] == node ? 0 : 1;
-        node = parent;
       }
+      for (int k = 0; k < 3; k++) {
+        gm_atomic_min_u32(reinterpret_cast<uint32_t *>(&b.centre[k]), gm_order_float(lo[k]));
+        gm_atomic_max_u32(reinterpret_cast<uint32_t *>(&b.half[k]), gm_order_float(hi[k]));
+      }
+      int32_t parent = parents[node];
+      if (parent < 0) break;
+      side = nodes[parent].child[0] == node ? 0 : 1;
+      node = parent;
     }
   }
 }
 
-/* Slab pass 3, node j: the intervals back to floats, widened by a few float32 steps (a query's
- * own rounding of axis·x must not make the bound cut into a triangle); unbounded where too big. */
-GM_HOST_DEVICE inline void gm_step_slab_finish(uint64_t j, GmBvhNode *nodes) {
-  GmBvhSlab &slab = nodes[j].slab;
+/* Oriented boxes, pass 3, node j: the intervals back to floats as a centre and half-extents,
+ * widened by a few float32 steps of what they were computed from (a query's rounding must not
+ * make the bound cut into a triangle); the axis-aligned box where the child is too big. */
+GM_HOST_DEVICE inline void gm_step_oriented_finish(uint64_t j, const GmBvhNode *nodes,
+                                                   GmBvhDistanceNode *distance_nodes) {
+  const float eps = 4.0f * 1.1920929e-7f;
   for (int side = 0; side < 2; side++) {
-    uint32_t lo_bits, hi_bits;
-    memcpy(&lo_bits, &slab.lo[side], 4);
-    memcpy(&hi_bits, &slab.hi[side], 4);
-    if (slab.size[side] > GM_SLAB_MAX_TRIANGLES || slab.size[side] == 0) {
-      slab.lo[side] = -INFINITY, slab.hi[side] = INFINITY;
+    GmBvhOrientedBox &b = distance_nodes[j].box[side];
+    const float *box = nodes[j].box + 6 * side;
+    uint32_t size = distance_nodes[j].size[side];
+    if (size == 0 || !(box[0] <= box[3])) { /* an empty leaf: nothing enters it */
+      memset(&b, 0, sizeof b);
+      b.normal[2] = 1.0f, b.lateral[0] = 1.0f;
       continue;
     }
-    float lo = gm_unorder_float(lo_bits), hi = gm_unorder_float(hi_bits);
-    float slack = 4.0f * 1.1920929e-7f * gm_max(gm_max(fabsf(lo), fabsf(hi)), 1e-30f);
-    slab.lo[side] = lo - slack, slab.hi[side] = hi + slack;
+    if (size > GM_ORIENTED_MAX_TRIANGLES) {
+      const int axis[3] = {2, 0, 1}; /* normal z, lateral x, then z × x = y */
+      for (int k = 0; k < 3; k++) {
+        float lo = box[axis[k]], hi = box[3 + axis[k]];
+        b.normal[k] = k == 2 ? 1.0f : 0.0f, b.lateral[k] = k == 0 ? 1.0f : 0.0f;
+        b.centre[axis[k]] = 0.5f * (lo + hi);
+        b.half[k] = 0.5f * (hi - lo) + eps * gm_max(fabsf(lo), fabsf(hi));
+      }
+      continue;
+    }
+    GmVec3<float> n = gm_load3<float>(b.normal), u = gm_load3<float>(b.lateral);
+    GmVec3<float> axes[3] = {n, u, gm_cross(n, u)};
+    GmVec3<float> c = gm_box_centre(nodes[j], side);
+    float mid[3], half[3], reach = fabsf(c.x) + fabsf(c.y) + fabsf(c.z), extent = 0.0f;
+    for (int k = 0; k < 3; k++) {
+      uint32_t lo_bits, hi_bits;
+      memcpy(&lo_bits, &b.centre[k], 4);
+      memcpy(&hi_bits, &b.half[k], 4);
+      float lo = gm_unorder_float(lo_bits), hi = gm_unorder_float(hi_bits);
+      mid[k] = 0.5f * (lo + hi), half[k] = 0.5f * (hi - lo);
+      extent += gm_max(fabsf(lo), fabsf(hi));
+      reach += fabsf(mid[k]);
+    }
+    c = c + axes[0] * mid[0] + axes[1] * mid[1] + axes[2] * mid[2];
+    for (int k = 0; k < 3; k++) {
+      b.centre[k] = (&c.x)[k];
+      b.half[k] = half[k] + eps * (extent + reach);
+    }
   }
 }
 

@@ -107,20 +107,24 @@ void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const 
   *node_count = kept;
 }
 
-/* Boxes and dipoles bottom-up, then the slabs (three passes). */
+/* Boxes and dipoles bottom-up, then the oriented boxes (three passes). */
 void bottom_up(GmBvhNode *nodes, GmBvhWinding *winding, const GmBvhTriangle *tris,
                const int32_t *parents, int32_t *pending, uint64_t node_count) {
   gm_parallel_for(node_count, [&](uint64_t j) {
     gm_step_bottom_up(static_cast<int32_t>(j), nodes, winding, tris, parents, pending);
   });
-  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_init(j, winding, nodes); });
-  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_widen(j, nodes, parents, tris); });
-  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_slab_finish(j, nodes); });
+  GmBvhDistanceNode *distance_nodes = gm_distance_nodes(nodes, node_count);
+  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_oriented_init(j, winding, distance_nodes); });
+  gm_parallel_for(node_count, [&](uint64_t j) {
+    gm_step_oriented_widen(j, nodes, distance_nodes, parents, tris);
+  });
+  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_oriented_finish(j, nodes, distance_nodes); });
 }
 
 GmBvhView view_of(const uint64_t *bvh) {
   GmBvhView v;
   v.nodes = at<const GmBvhNode>(bvh[GM_BVH_NODES]);
+  v.distance_nodes = gm_distance_nodes(v.nodes, bvh[GM_BVH_NODE_COUNT]);
   v.tris = at<const GmBvhTriangle>(bvh[GM_BVH_TRIANGLES]);
   v.winding = at<const GmBvhWinding>(bvh[GM_BVH_WINDING]);
   v.normals = at<const GmBvhPseudoNormals>(bvh[GM_BVH_NORMALS]);
@@ -205,10 +209,13 @@ extern "C" int gm_bvh_build_nodes(int /*device*/, uint64_t triangle_count, uint3
   auto *nodes = at<GmBvhNode>(nodes_out);
   auto *parents = at<int32_t>(parents_out);
   if (n <= leaf_size) {
-    gm_emit_single_leaf(static_cast<uint32_t>(n), nodes, parents, sc.pending);
+    gm_emit_single_leaf(static_cast<uint32_t>(n), nodes, gm_distance_nodes(nodes, node_count),
+                        parents, sc.pending);
   } else {
+    GmBvhDistanceNode *distance_nodes = gm_distance_nodes(nodes, node_count);
     gm_parallel_for(n - 1, [&](uint64_t i) {
-      gm_step_emit(static_cast<int64_t>(i), sc.karras, sc.index, nodes, parents, sc.pending);
+      gm_step_emit(static_cast<int64_t>(i), sc.karras, sc.index, nodes, distance_nodes, parents,
+                   sc.pending);
     });
   }
   bottom_up(nodes, at<GmBvhWinding>(winding_out), at<const GmBvhTriangle>(tris), parents,

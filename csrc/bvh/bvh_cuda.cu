@@ -117,39 +117,46 @@ __global__ void count_kernel(const uint32_t *kept, const uint32_t *index, uint64
 }
 
 __global__ void emit_kernel(const GmKarrasNode *karras, const uint32_t *index, uint64_t n,
-                            uint32_t leaf_size, GmBvhNode *nodes, int32_t *parents,
+                            uint32_t leaf_size, GmBvhNode *nodes,
+                            GmBvhDistanceNode *distance_nodes, int32_t *parents,
                             int32_t *pending) {
   if (n <= leaf_size) {
     if (blockIdx.x == 0 && threadIdx.x == 0) {
-      gm_emit_single_leaf(static_cast<uint32_t>(n), nodes, parents, pending);
+      gm_emit_single_leaf(static_cast<uint32_t>(n), nodes, distance_nodes, parents, pending);
     }
     return;
   }
-  GM_FOR_EACH(i, n - 1) gm_step_emit(static_cast<int64_t>(i), karras, index, nodes, parents, pending);
+  GM_FOR_EACH(i, n - 1) {
+    gm_step_emit(static_cast<int64_t>(i), karras, index, nodes, distance_nodes, parents, pending);
+  }
 }
 
-__global__ void slab_init_kernel(const GmBvhWinding *winding, uint64_t node_count,
-                                 GmBvhNode *nodes) {
-  GM_FOR_EACH(j, node_count) gm_step_slab_init(j, winding, nodes);
+__global__ void oriented_init_kernel(const GmBvhWinding *winding, uint64_t node_count,
+                                     GmBvhDistanceNode *distance_nodes) {
+  GM_FOR_EACH(j, node_count) gm_step_oriented_init(j, winding, distance_nodes);
 }
 
-__global__ void slab_widen_kernel(GmBvhNode *nodes, const int32_t *parents,
-                                  const GmBvhTriangle *tris, uint64_t node_count) {
-  GM_FOR_EACH(j, node_count) gm_step_slab_widen(j, nodes, parents, tris);
+__global__ void oriented_widen_kernel(const GmBvhNode *nodes, GmBvhDistanceNode *distance_nodes,
+                                      const int32_t *parents, const GmBvhTriangle *tris,
+                                      uint64_t node_count) {
+  GM_FOR_EACH(j, node_count) gm_step_oriented_widen(j, nodes, distance_nodes, parents, tris);
 }
 
-__global__ void slab_finish_kernel(uint64_t node_count, GmBvhNode *nodes) {
-  GM_FOR_EACH(j, node_count) gm_step_slab_finish(j, nodes);
+__global__ void oriented_finish_kernel(uint64_t node_count, const GmBvhNode *nodes,
+                                       GmBvhDistanceNode *distance_nodes) {
+  GM_FOR_EACH(j, node_count) gm_step_oriented_finish(j, nodes, distance_nodes);
 }
 
-/* The three slab passes, after the boxes and dipoles are done. */
-int launch_slabs(GmBvhNode *nodes, const GmBvhWinding *winding, const int32_t *parents,
-                 const GmBvhTriangle *tris, uint64_t node_count, cudaStream_t s) {
+/* The three oriented-box passes, after the boxes and dipoles are done. */
+int launch_oriented_boxes(GmBvhNode *nodes, const GmBvhWinding *winding, const int32_t *parents,
+                          const GmBvhTriangle *tris, uint64_t node_count, cudaStream_t s) {
   unsigned blocks = gm_blocks_for(node_count, kThreads);
-  slab_init_kernel<<<blocks, kThreads, 0, s>>>(winding, node_count, nodes);
-  slab_widen_kernel<<<blocks, kThreads, 0, s>>>(nodes, parents, tris, node_count);
-  slab_finish_kernel<<<blocks, kThreads, 0, s>>>(node_count, nodes);
-  return gm_launch_check("slab kernels");
+  GmBvhDistanceNode *distance_nodes = gm_distance_nodes(nodes, node_count);
+  oriented_init_kernel<<<blocks, kThreads, 0, s>>>(winding, node_count, distance_nodes);
+  oriented_widen_kernel<<<blocks, kThreads, 0, s>>>(nodes, distance_nodes, parents, tris,
+                                                    node_count);
+  oriented_finish_kernel<<<blocks, kThreads, 0, s>>>(node_count, nodes, distance_nodes);
+  return gm_launch_check("oriented box kernels");
 }
 
 __global__ void pending_kernel(const GmBvhNode *nodes, uint64_t node_count, int32_t *pending) {
@@ -217,7 +224,7 @@ __global__ void __launch_bounds__(kQueryThreads)
       continue;
     }
     if (!gm_is_far(x, frame)) {
-      GmNearest<float> near = gm_nearest(bvh.nodes, bvh.tris, gm_narrow<float>(x), limit * limit,
+      GmNearest<float> near = gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x), limit * limit,
                                          kFirstPassBudget, &local);
       if (!near.exhausted) {
         gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
@@ -256,19 +263,19 @@ __device__ GmNearest<float> warp_nearest(const GmBvhView &bvh, GmVec3<float> x, 
     float push_distance[2] = {INFINITY, INFINITY};
     if (have && __uint_as_float(static_cast<uint32_t>(entry >> 32)) < bound) {
       int32_t index = static_cast<int32_t>(entry & 0xFFFFFFFFu);
-      GmBvhNode node = gm_fetch_node(bvh.nodes, index);
-      float d[2];
-      gm_child_bounds(x, node, d);
-      for (int side = 0; side < 2; side++) {
-        if (node.child[side] < 0 && d[side] < best.distance2) {
-          gm_nearest_in_leaf(bvh.tris, node.child[side], node.count[side], x, best);
+      GmBvhDistanceNode node = gm_fetch_distance_node(bvh.distance_nodes, index);
+      GmOrderedChildren<float> c = gm_order_children(node, gm_oriented_distance2(x, node.box[0]),
+                                                     gm_oriented_distance2(x, node.box[1]));
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        if (c.child[k] < 0 && c.key[k] < best.distance2) {
+          gm_nearest_in_leaf(bvh.tris, c.child[k], c.count[k], x, best);
         }
       }
       /* The farther child first, so that the nearer one is taken first. */
-      int near = d[1] < d[0] ? 1 : 0;
+#pragma unroll
       for (int k = 0; k < 2; k++) {
-        int side = k == 0 ? 1 - near : near;
-        if (node.child[side] >= 0) push[k] = node.child[side], push_distance[k] = d[side];
+        if (c.child[1 - k] >= 0) push[k] = c.child[1 - k], push_distance[k] = c.key[1 - k];
       }
     }
     float m = best.distance2;
@@ -322,7 +329,7 @@ __global__ void __launch_bounds__(kQueryThreads)
     if (gm_is_far(x, frame)) {
       if (lane == 0) {
         double limit2 = static_cast<double>(limit) * static_cast<double>(limit);
-        GmNearest<double> near = gm_nearest(bvh.nodes, bvh.tris, x, limit2, -1, &local);
+        GmNearest<double> near = gm_nearest(bvh.distance_nodes, bvh.tris, x, limit2, -1, &local);
         gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
       }
     } else {
@@ -525,13 +532,14 @@ extern "C" int gm_bvh_build_nodes(int device, uint64_t triangle_count, uint32_t 
   auto *winding = reinterpret_cast<GmBvhWinding *>(winding_out);
   auto *triangles = reinterpret_cast<const GmBvhTriangle *>(tris);
   emit_kernel<<<gm_blocks_for(n > 1 ? n - 1 : 1, kThreads), kThreads, 0, s>>>(
-      sc.karras, sc.index, n, leaf_size, nodes, parents, sc.pending);
+      sc.karras, sc.index, n, leaf_size, nodes, gm_distance_nodes(nodes, node_count), parents,
+      sc.pending);
   int status = gm_launch_check("emit_kernel");
   if (status != GM_OK) return status;
   bottom_up_kernel<<<gm_blocks_for(node_count, kThreads), kThreads, 0, s>>>(
       nodes, winding, triangles, parents, sc.pending, node_count);
   if ((status = gm_launch_check("bottom_up_kernel")) != GM_OK) return status;
-  return launch_slabs(nodes, winding, parents, triangles, node_count, s);
+  return launch_oriented_boxes(nodes, winding, parents, triangles, node_count, s);
 }
 
 extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const double *origin,
@@ -561,8 +569,8 @@ extern "C" int gm_bvh_refit(int device, uint64_t vertices, int vertex_f64, const
       nodes, winding, tris, reinterpret_cast<const int32_t *>(parents), counters, node_count);
   int status = gm_launch_check("refit kernels");
   if (status != GM_OK) return status;
-  return launch_slabs(nodes, winding, reinterpret_cast<const int32_t *>(parents), tris, node_count,
-                      s);
+  return launch_oriented_boxes(nodes, winding, reinterpret_cast<const int32_t *>(parents), tris,
+                               node_count, s);
 }
 
 extern "C" int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count,
@@ -612,6 +620,7 @@ namespace {
 GmBvhView view_of(const uint64_t *bvh) {
   GmBvhView v;
   v.nodes = reinterpret_cast<const GmBvhNode *>(bvh[GM_BVH_NODES]);
+  v.distance_nodes = gm_distance_nodes(v.nodes, bvh[GM_BVH_NODE_COUNT]);
   v.tris = reinterpret_cast<const GmBvhTriangle *>(bvh[GM_BVH_TRIANGLES]);
   v.winding = reinterpret_cast<const GmBvhWinding *>(bvh[GM_BVH_WINDING]);
   v.normals = reinterpret_cast<const GmBvhPseudoNormals *>(bvh[GM_BVH_NORMALS]);

@@ -9,6 +9,7 @@
 /* The BVH as the queries see it (device addresses). */
 struct GmBvhView {
   const GmBvhNode *nodes;
+  const GmBvhDistanceNode *distance_nodes; /* in the same memory, after the nodes */
   const GmBvhTriangle *tris;
   const GmBvhWinding *winding;
   const GmBvhPseudoNormals *normals;
@@ -151,11 +152,11 @@ GM_HOST_DEVICE inline void gm_closest_element(uint64_t i, const GmBvhView &bvh, 
     gm_write_miss(i, distance, face, point, bary, NAN);
   } else if (gm_is_far(x, f)) {
     double limit2 = static_cast<double>(limit) * static_cast<double>(limit);
-    GmNearest<double> near = gm_nearest(bvh.nodes, bvh.tris, x, limit2, -1, status);
+    GmNearest<double> near = gm_nearest(bvh.distance_nodes, bvh.tris, x, limit2, -1, status);
     gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   } else {
     float limit2 = limit * limit;
-    GmNearest<float> near = gm_nearest(bvh.nodes, bvh.tris, gm_narrow<float>(x), limit2, -1, status);
+    GmNearest<float> near = gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x), limit2, -1, status);
     gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   }
 }

@@ -192,7 +192,8 @@ GM_HOST_DEVICE inline T gm_ray_box(GmVec3<T> o, GmVec3<T> inv, const float *lo, 
   return t0 <= t1 * (T(1) + T(4) * gm_epsilon<T>()) ? t0 : T(NAN);
 }
 
-/* Möller–Trumbore, two-sided: a hit at t in [0, t_max] with barycentric weights of a, b, c. */
+/* Möller–Trumbore, two-sided: a hit at t in [0, t_max] with barycentric weights of a, b, c. The
+ * tests run on the undivided values (made positive by det's sign), so that only a hit divides. */
 template <typename T>
 GM_HOST_DEVICE inline bool gm_ray_triangle(GmVec3<T> o, GmVec3<T> d, GmVec3<T> a, GmVec3<T> b,
                                            GmVec3<T> c, T t_max, T *t, T *u, T *v) {
@@ -200,16 +201,18 @@ GM_HOST_DEVICE inline bool gm_ray_triangle(GmVec3<T> o, GmVec3<T> d, GmVec3<T> a
   GmVec3<T> p = gm_cross(d, e2);
   T det = gm_dot(e1, p);
   if (det == T(0) || !(det == det)) return false;
-  T inv = T(1) / det;
+  T sign = det < T(0) ? T(-1) : T(1);
+  det *= sign;
   GmVec3<T> s = o - a;
-  T bu = gm_dot(s, p) * inv;
-  if (bu < T(0) || bu > T(1)) return false;
+  T bu = gm_dot(s, p) * sign;
+  if (bu < T(0) || bu > det) return false;
   GmVec3<T> q = gm_cross(s, e1);
-  T bv = gm_dot(d, q) * inv;
-  if (bv < T(0) || bu + bv > T(1)) return false;
-  T tt = gm_dot(e2, q) * inv;
-  if (!(tt >= T(0) && tt <= t_max)) return false;
-  *t = tt, *u = bu, *v = bv;
+  T bv = gm_dot(d, q) * sign;
+  if (bv < T(0) || bu + bv > det) return false;
+  T tt = gm_dot(e2, q) * sign;
+  if (!(tt >= T(0) && tt <= t_max * det)) return false;
+  T inv = T(1) / det;
+  *t = gm_min(tt * inv, t_max), *u = bu * inv, *v = bv * inv;
   return true;
 }
 

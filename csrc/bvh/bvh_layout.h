@@ -3,8 +3,9 @@
  * Coordinates are stored relative to the BVH's origin (a point of the mesh, kept in float64 on the
  * host), so that a mesh at x = 1e5 keeps float32's full precision near its surface.
  *
- * A binary tree whose nodes hold both children's boxes (one fetch tests two children). A
- * child is either another node or a leaf: a run of `count` triangles, in BVH order, from `first`. */
+ * A binary tree whose nodes hold both children's boxes (one fetch tests two children), twice: as
+ * axis-aligned boxes for rays and as oriented boxes for distances. A child is either another node
+ * or a leaf: a run of `count` triangles, in BVH order, from `first`. */
 #ifndef GPUMEM_BVH_LAYOUT_H
 #define GPUMEM_BVH_LAYOUT_H
 
@@ -12,27 +13,56 @@
 
 #include "../axpy.h" /* GM_HOST_DEVICE */
 
-/* A tighter bound than each child's box, for curved surfaces: the slab lo <= axis·x <= hi holding
- * the child's triangles, along their mean normal (a cap of a sphere is a thin slab but a fat box).
- * Exact for children of at most GM_SLAB_MAX_TRIANGLES triangles; above, the slab is unbounded. */
-struct alignas(16) GmBvhSlab {
-  float axis[2][3];
-  float lo[2], hi[2];
-  uint32_t size[2]; /* triangles under each child */
-};
-
-#define GM_SLAB_MAX_TRIANGLES 16384
-
-/* One node: 128 bytes, eight 16-byte words, fetched together: the children's boxes and references
- * (what rays read), then their slabs (what distance queries read too). */
+/* One node: 64 bytes, four 16-byte words fetched together: the children's boxes and references
+ * (what rays, crossings and winding numbers read). */
 struct alignas(16) GmBvhNode {
   float box[12];      /* child 0: lo xyz, hi xyz; child 1: lo xyz, hi xyz */
   int32_t child[2];   /* >= 0: node index; < 0: a leaf whose first triangle is ~child */
   uint32_t count[2];  /* triangles in a leaf child; 0 for a node child */
-  GmBvhSlab slab;
-  float unused[4];
 };
-static_assert(sizeof(GmBvhNode) == 128, "ffi/kernels.ts and mesh_bvh.ts count 128-byte nodes");
+static_assert(sizeof(GmBvhNode) == 64, "ffi/kernels.ts and mesh_build.ts count 64-byte nodes");
+
+/* A box oriented along a child's mean normal: a cap of a sphere or a patch of terrain is a thin
+ * oriented box but a fat axis-aligned one, and the distance to it bounds the distance to the
+ * triangles from below far more tightly, beside the surface as well as above it. Its axes are
+ * `normal`, `lateral` and their cross product; `half` its half-extents along them. Children of
+ * more than GM_ORIENTED_MAX_TRIANGLES triangles get their axis-aligned box instead. */
+struct GmBvhOrientedBox {
+  float centre[3];
+  float normal[3];
+  float lateral[3];
+  float half[3];
+};
+
+#define GM_ORIENTED_MAX_TRIANGLES 16384
+
+/* The node as distance queries read it: 128 bytes, eight 16-byte words, its children's oriented
+ * boxes and references. Node j of this array is node j of the GmBvhNode array. */
+struct alignas(16) GmBvhDistanceNode {
+  GmBvhOrientedBox box[2];
+  int32_t child[2];
+  uint32_t count[2];
+  uint32_t size[2]; /* triangles under each child */
+  float unused[2];
+};
+static_assert(sizeof(GmBvhDistanceNode) == 128, "mesh_build.ts counts 128-byte distance nodes");
+
+/* The nodes' memory holds node_count GmBvhNode, then, from the next multiple of 128 bytes (a node
+ * per cache line), node_count GmBvhDistanceNode. */
+GM_HOST_DEVICE inline uint64_t gm_distance_nodes_offset(uint64_t node_count) {
+  return (node_count * sizeof(GmBvhNode) + 127) / 128 * 128;
+}
+GM_HOST_DEVICE inline uint64_t gm_nodes_bytes(uint64_t node_count) {
+  return gm_distance_nodes_offset(node_count) + node_count * sizeof(GmBvhDistanceNode);
+}
+GM_HOST_DEVICE inline GmBvhDistanceNode *gm_distance_nodes(GmBvhNode *nodes, uint64_t node_count) {
+  return reinterpret_cast<GmBvhDistanceNode *>(reinterpret_cast<char *>(nodes) +
+                                               gm_distance_nodes_offset(node_count));
+}
+GM_HOST_DEVICE inline const GmBvhDistanceNode *gm_distance_nodes(const GmBvhNode *nodes,
+                                                                 uint64_t node_count) {
+  return gm_distance_nodes(const_cast<GmBvhNode *>(nodes), node_count);
+}
 
 /* One triangle in BVH order: 48 bytes, three 16-byte words; `id` is its index in the input. */
 struct alignas(16) GmBvhTriangle {
@@ -63,7 +93,7 @@ struct GmBvhPseudoNormals {
 
 /* The descriptor the query entry points take (uint64_t words, ffi/kernels.ts writes it). */
 enum gm_bvh_word {
-  GM_BVH_NODES = 0,        /* address of node_count GmBvhNode */
+  GM_BVH_NODES = 0,        /* address of the nodes (gm_nodes_bytes(node_count) bytes) */
   GM_BVH_TRIANGLES = 1,    /* address of triangle_count GmBvhTriangle */
   GM_BVH_WINDING = 2,      /* address of node_count GmBvhWinding */
   GM_BVH_NORMALS = 3,      /* address of triangle_count GmBvhPseudoNormals, or 0 */

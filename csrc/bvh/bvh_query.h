@@ -9,6 +9,13 @@
 
 #include "bvh_geometry.h"
 
+/* Loops over a node's two children, unrolled (the CPU compiler unrolls them on its own). */
+#if defined(__CUDACC__)
+#define GM_UNROLL _Pragma("unroll")
+#else
+#define GM_UNROLL
+#endif
+
 #if defined(__CUDA_ARCH__)
 /* A node's boxes and references (its first four words): what rays read. */
 GM_HOST_DEVICE inline GmBvhNode gm_fetch_boxes(const GmBvhNode *nodes, int32_t i) {
@@ -23,15 +30,21 @@ GM_HOST_DEVICE inline GmBvhNode gm_fetch_boxes(const GmBvhNode *nodes, int32_t i
   n.count[0] = static_cast<uint32_t>(w3.z), n.count[1] = static_cast<uint32_t>(w3.w);
   return n;
 }
-/* A whole node, slabs included: what distance queries read. */
-GM_HOST_DEVICE inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) {
-  GmBvhNode n = gm_fetch_boxes(nodes, i);
-  const float4 *p = reinterpret_cast<const float4 *>(nodes + i) + 4;
-  float4 w0 = __ldg(p), w1 = __ldg(p + 1), w2 = __ldg(p + 2);
-  GmBvhSlab &s = n.slab;
-  s.axis[0][0] = w0.x, s.axis[0][1] = w0.y, s.axis[0][2] = w0.z, s.axis[1][0] = w0.w;
-  s.axis[1][1] = w1.x, s.axis[1][2] = w1.y, s.lo[0] = w1.z, s.lo[1] = w1.w;
-  s.hi[0] = w2.x, s.hi[1] = w2.y, s.size[0] = __float_as_uint(w2.z), s.size[1] = __float_as_uint(w2.w);
+/* A distance node (eight words): what closest-point queries read. */
+GM_HOST_DEVICE inline GmBvhDistanceNode gm_fetch_distance_node(const GmBvhDistanceNode *nodes,
+                                                               int32_t i) {
+  const float4 *p = reinterpret_cast<const float4 *>(nodes + i);
+  GmBvhDistanceNode n;
+  for (int side = 0; side < 2; side++) {
+    float4 w0 = __ldg(p + 3 * side), w1 = __ldg(p + 3 * side + 1), w2 = __ldg(p + 3 * side + 2);
+    GmBvhOrientedBox &b = n.box[side];
+    b.centre[0] = w0.x, b.centre[1] = w0.y, b.centre[2] = w0.z, b.normal[0] = w0.w;
+    b.normal[1] = w1.x, b.normal[2] = w1.y, b.lateral[0] = w1.z, b.lateral[1] = w1.w;
+    b.lateral[2] = w2.x, b.half[0] = w2.y, b.half[1] = w2.z, b.half[2] = w2.w;
+  }
+  int4 w6 = __ldg(reinterpret_cast<const int4 *>(p + 6)); /* the sizes (word 7): build only */
+  n.child[0] = w6.x, n.child[1] = w6.y;
+  n.count[0] = static_cast<uint32_t>(w6.z), n.count[1] = static_cast<uint32_t>(w6.w);
   return n;
 }
 GM_HOST_DEVICE inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) {
@@ -44,31 +57,26 @@ GM_HOST_DEVICE inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris,
   return t;
 }
 #else
-inline GmBvhNode gm_fetch_node(const GmBvhNode *nodes, int32_t i) { return nodes[i]; }
+inline GmBvhDistanceNode gm_fetch_distance_node(const GmBvhDistanceNode *nodes, int32_t i) {
+  return nodes[i];
+}
 inline GmBvhNode gm_fetch_boxes(const GmBvhNode *nodes, int32_t i) { return nodes[i]; }
 inline GmBvhTriangle gm_fetch_triangle(const GmBvhTriangle *tris, uint32_t i) { return tris[i]; }
 #endif
 
-/* Squared distance from x to child `side`'s slab (0 inside it; unbounded slabs are never away). */
+/* A lower bound on the squared distance from x to anything inside oriented box b: the distance to
+ * the box, less a millionth for x's own rounding against the box's axes. */
 template <typename T>
-GM_HOST_DEVICE inline T gm_slab_distance2(GmVec3<T> x, const GmBvhSlab &s, int side) {
-#ifdef GM_NO_SLABS
-  return T(0);
-#endif
-  T p = gm_dot(gm_load3<T>(s.axis[side]), x);
-  T d = gm_max(gm_max(T(s.lo[side]) - p, p - T(s.hi[side])), T(0));
-  return d * d;
-}
-
-/* A lower bound on the squared distance from x to anything under each child of a node: the
- * farther of its box and its slab. */
-template <typename T>
-GM_HOST_DEVICE inline void gm_child_bounds(GmVec3<T> x, const GmBvhNode &node, T *d) {
-  const GmBvhSlab &slab = node.slab;
-  for (int side = 0; side < 2; side++) {
-    d[side] = gm_max(gm_box_distance2(x, node.box + 6 * side, node.box + 6 * side + 3),
-                     gm_slab_distance2(x, slab, side));
+GM_HOST_DEVICE inline T gm_oriented_distance2(GmVec3<T> x, const GmBvhOrientedBox &b) {
+  GmVec3<T> n = gm_load3<T>(b.normal), u = gm_load3<T>(b.lateral);
+  GmVec3<T> d = x - gm_load3<T>(b.centre);
+  T along[3] = {gm_dot(d, n), gm_dot(d, u), gm_dot(d, gm_cross(n, u))};
+  T sum = T(0);
+  for (int k = 0; k < 3; k++) {
+    T excess = gm_max(gm_max(along[k], -along[k]) - T(b.half[k]), T(0));
+    sum += excess * excess;
   }
+  return sum * T(1.0 - 1e-6);
 }
 
 template <typename T>
@@ -107,8 +115,28 @@ GM_HOST_DEVICE inline void gm_nearest_in_leaf(const GmBvhTriangle *tris, int32_t
   }
 }
 
-/* The stack of a nearest-first traversal: nodes left for later with the key (distance, or ray
- * parameter) they were found at, so that they can be skipped once something nearer is known. */
+/* A node's two children, the one with the smaller key (distance, or ray parameter) first. Every
+ * index is a constant once unrolled, so the node stays in registers (an index chosen at run time
+ * would put it in local memory). */
+template <typename T>
+struct GmOrderedChildren {
+  int32_t child[2];
+  uint32_t count[2];
+  T key[2];
+};
+
+template <typename T, typename Node>
+GM_HOST_DEVICE inline GmOrderedChildren<T> gm_order_children(const Node &n, T key0, T key1) {
+  bool swap = key1 < key0; /* a NaN key (a ray's miss) sorts either way: it is skipped */
+  GmOrderedChildren<T> o;
+  o.child[0] = swap ? n.child[1] : n.child[0], o.child[1] = swap ? n.child[0] : n.child[1];
+  o.count[0] = swap ? n.count[1] : n.count[0], o.count[1] = swap ? n.count[0] : n.count[1];
+  o.key[0] = swap ? key1 : key0, o.key[1] = swap ? key0 : key1;
+  return o;
+}
+
+/* The stack of a nearest-first traversal: nodes left for later with the key they were found at,
+ * so that they can be skipped once something nearer is known. */
 template <typename T>
 struct GmTraversal {
   int32_t node[GM_BVH_STACK];
@@ -116,25 +144,24 @@ struct GmTraversal {
   int depth = 0;
   int32_t current = 0;
 
-  /* After visiting `current` (children with keys key[0], key[1]; go[s]: child s is a node worth
-   * visiting): moves to the nearer child and keeps the farther, or to the nearest node left that
-   * `keep` still wants. False once nothing is left, or when the stack is full (*status says). */
+  /* After visiting `current` (go_near, go_far: that ordered child is a node worth visiting):
+   * moves to the nearer child and keeps the farther, or to the nearest node left that `keep` still wants.
+   * False once nothing is left, or when the stack is full (*status says). */
   template <typename Keep>
-  GM_HOST_DEVICE bool advance(const GmBvhNode &n, const T *keys, const bool *go, Keep keep,
+  GM_HOST_DEVICE bool advance(const GmOrderedChildren<T> &c, bool go_near, bool go_far, Keep keep,
                               uint32_t *status) {
-    if (go[0] && go[1]) {
-      int near = keys[1] < keys[0] ? 1 : 0;
+    if (go_near && go_far) {
       if (depth == GM_BVH_STACK) {
         *status |= GM_QUERY_STACK_OVERFLOW;
         return false;
       }
-      node[depth] = n.child[1 - near];
-      key[depth++] = keys[1 - near];
-      current = n.child[near];
+      node[depth] = c.child[1];
+      key[depth++] = c.key[1];
+      current = c.child[0];
       return true;
     }
-    if (go[0] || go[1]) {
-      current = n.child[go[0] ? 0 : 1];
+    if (go_near || go_far) {
+      current = go_near ? c.child[0] : c.child[1];
       return true;
     }
     for (;;) {
@@ -150,7 +177,8 @@ struct GmTraversal {
 /* The closest point of the mesh to x within sqrt(limit2), visiting at most `budget` nodes (a
  * negative budget: no limit); past it, the result says `exhausted`. */
 template <typename T>
-GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhDistanceNode *nodes,
+                                              const GmBvhTriangle *tris,
                                               GmVec3<T> x, T limit2, int budget,
                                               uint32_t *status) {
   GmNearest<T> best = gm_no_nearest(limit2);
@@ -160,19 +188,21 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhNode *nodes, const GmBv
       best.exhausted = true;
       return best;
     }
-    GmBvhNode node = gm_fetch_node(nodes, walk.current);
-    T d[2];
-    gm_child_bounds(x, node, d);
+    GmBvhDistanceNode node = gm_fetch_distance_node(nodes, walk.current);
+    GmOrderedChildren<T> c = gm_order_children(node, gm_oriented_distance2(x, node.box[0]),
+                                               gm_oriented_distance2(x, node.box[1]));
     /* Leaves are searched at once, nearer first, so that their answer prunes what follows. */
-    int order0 = d[1] < d[0] ? 1 : 0;
+GM_UNROLL
     for (int k = 0; k < 2; k++) {
-      int side = k == 0 ? order0 : 1 - order0;
-      if (node.child[side] >= 0 || !(d[side] < best.distance2)) continue;
-      gm_nearest_in_leaf(tris, node.child[side], node.count[side], x, best);
+      if (c.child[k] < 0 && c.key[k] < best.distance2) {
+        gm_nearest_in_leaf(tris, c.child[k], c.count[k], x, best);
+      }
     }
-    bool go[2] = {node.child[0] >= 0 && d[0] < best.distance2,
-                  node.child[1] >= 0 && d[1] < best.distance2};
-    if (!walk.advance(node, d, go, [&](T key) { return key < best.distance2; }, status)) break;
+    bool go_near = c.child[0] >= 0 && c.key[0] < best.distance2;
+    bool go_far = c.child[1] >= 0 && c.key[1] < best.distance2;
+    if (!walk.advance(c, go_near, go_far, [&](T key) { return key < best.distance2; }, status)) {
+      break;
+    }
   } while (true);
   return best;
 }
@@ -202,14 +232,14 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
   GmTraversal<T> walk;
   do {
     GmBvhNode node = gm_fetch_boxes(nodes, walk.current);
-    T te[2] = {gm_ray_box(o, inv, node.box, node.box + 3, best.t),
-               gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t)};
-    int order0 = te[1] < te[0] ? 1 : 0; /* a miss (NaN) sorts either way: it is skipped */
+    GmOrderedChildren<T> c =
+        gm_order_children(node, gm_ray_box(o, inv, node.box, node.box + 3, best.t),
+                          gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t));
+GM_UNROLL
     for (int k = 0; k < 2; k++) {
-      int side = k == 0 ? order0 : 1 - order0;
-      if (node.child[side] >= 0 || !(te[side] <= best.t)) continue;
-      uint32_t first = static_cast<uint32_t>(~node.child[side]);
-      for (uint32_t t = first; t < first + node.count[side]; t++) {
+      if (c.child[k] >= 0 || !(c.key[k] <= best.t)) continue;
+      uint32_t first = static_cast<uint32_t>(~c.child[k]);
+      for (uint32_t t = first; t < first + c.count[k]; t++) {
         GmBvhTriangle tri = gm_fetch_triangle(tris, t);
         T th, u, v;
         if (gm_ray_triangle(o, d, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c),
@@ -220,8 +250,9 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
         }
       }
     }
-    bool go[2] = {node.child[0] >= 0 && te[0] <= best.t, node.child[1] >= 0 && te[1] <= best.t};
-    if (!walk.advance(node, te, go, [&](T key) { return key <= best.t; }, status)) break;
+    bool go_near = c.child[0] >= 0 && c.key[0] <= best.t;
+    bool go_far = c.child[1] >= 0 && c.key[1] <= best.t;
+    if (!walk.advance(c, go_near, go_far, [&](T key) { return key <= best.t; }, status)) break;
   } while (true);
   return best;
 }
@@ -264,7 +295,7 @@ GM_HOST_DEVICE inline uint32_t gm_ray_crossings(const GmBvhNode *nodes, const Gm
       stack[depth++] = node.child[1];
       current = node.child[0];
     } else if (go[0] || go[1]) {
-      current = node.child[go[0] ? 0 : 1];
+      current = go[0] ? node.child[0] : node.child[1];
     } else {
       if (depth == 0) return crossings;
       current = stack[--depth];
@@ -320,7 +351,7 @@ GM_HOST_DEVICE inline T gm_winding_number(const GmBvhNode *nodes, const GmBvhWin
       stack[depth++] = node.child[1];
       current = node.child[0];
     } else if (go[0] || go[1]) {
-      current = node.child[go[0] ? 0 : 1];
+      current = go[0] ? node.child[0] : node.child[1];
     } else {
       if (depth == 0) break;
       current = stack[--depth];

@@ -18,7 +18,8 @@ import { callKernel } from "./native_call.ts";
 
 /** Bytes of the layouts in csrc/bvh/bvh_layout.h. */
 export const BVH_LAYOUT = {
-  node: 128,
+  node: 64,
+  distanceNode: 128,
   triangle: 48,
   winding: 64,
   pseudoNormals: 72,
@@ -33,6 +34,14 @@ export const WORD = {
   nodeCount: 4,
   triangleCount: 5,
 };
+
+/**
+ * Bytes of `nodeCount` nodes (gm_nodes_bytes): the nodes rays read, then, from the next multiple
+ * of 128 bytes, the distance nodes.
+ */
+export function nodesBytes(nodeCount: number): number {
+  return Math.ceil(nodeCount * BVH_LAYOUT.node / 128) * 128 + nodeCount * BVH_LAYOUT.distanceNode;
+}
 
 /** The device memory of a built BVH. */
 export interface BvhMemory {
@@ -142,7 +151,7 @@ export async function buildMemory(
     );
     await streamDone(stream);
     const nodeCount = count.copyToHost(new Uint32Array(1))[0];
-    const nodes = batch.allocate(nodeCount * BVH_LAYOUT.node, { label: `${label}.nodes` });
+    const nodes = batch.allocate(nodesBytes(nodeCount), { label: `${label}.nodes` });
     const winding = batch.allocate(nodeCount * BVH_LAYOUT.winding, { label: `${label}.winding` });
     const parents = batch.allocate(nodeCount * 4, { label: `${label}.parents` });
     await callKernel(
@@ -189,6 +198,6 @@ export async function buildMemory(
 function estimateBuildBytes(triangles: number, scratch: number, v: Triples, t: Triples): number {
   const uploads = (v.host?.byteLength ?? 0) + (t.host?.byteLength ?? 0);
   const kept = triangles * (BVH_LAYOUT.triangle + 12) +
-    Math.max(1, triangles - 1) * (BVH_LAYOUT.node + BVH_LAYOUT.winding + 4);
+    nodesBytes(Math.max(1, triangles - 1)) + Math.max(1, triangles - 1) * (BVH_LAYOUT.winding + 4);
   return uploads + scratch + kept;
 }
