@@ -488,7 +488,20 @@ GM_HOST_DEVICE inline void gm_step_oriented_finish(uint64_t j, const GmBvhNode *
       b.normal[2] = 1.0f, b.lateral[0] = 1.0f;
       continue;
     }
-    if (size > GM_ORIENTED_MAX_TRIANGLES) {
+    bool aligned = size > GM_ORIENTED_MAX_TRIANGLES;
+    if (!aligned) {
+      /* The axis-aligned box where it is the smaller (the oriented one is no tighter there). */
+      float oriented = 1.0f, boxed = 1.0f;
+      for (int k = 0; k < 3; k++) {
+        uint32_t lo_bits, hi_bits;
+        memcpy(&lo_bits, &b.centre[k], 4);
+        memcpy(&hi_bits, &b.half[k], 4);
+        oriented *= gm_unorder_float(hi_bits) - gm_unorder_float(lo_bits);
+        boxed *= box[3 + k] - box[k];
+      }
+      aligned = boxed <= oriented;
+    }
+    if (aligned) {
       const int axis[3] = {2, 0, 1}; /* normal z, lateral x, then z × x = y */
       for (int k = 0; k < 3; k++) {
         float lo = box[axis[k]], hi = box[3 + axis[k]];

@@ -28,6 +28,9 @@ __global__ void validate_init_kernel(unsigned long long *report) {
   report[GM_VALIDATE_FIRST_NONFINITE] = ~0ull;
 }
 constexpr unsigned kQueryThreads = 128;
+/* Query kernels keep 8 blocks a multiprocessor resident (at most 64 registers a thread): the
+ * traversals wait on memory, and more warps hide more of it (measured: bench/RESULTS.md). */
+constexpr unsigned kQueryBlocksPerSm = 8;
 
 template <typename V>
 __global__ void validate_kernel(const V *vertices, uint64_t vertex_values, const uint32_t *triangles,
@@ -210,7 +213,7 @@ __device__ void defer(uint32_t *deferred, uint32_t *deferred_count, uint64_t i) 
 /* First pass, a thread per query, float only: queries far from the mesh or past the node budget
  * are deferred to closest_deferred_kernel. */
 template <typename P>
-__global__ void __launch_bounds__(kQueryThreads)
+__global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     closest_first_kernel(GmBvhView bvh, GmFrame frame, const P *points, uint64_t count,
                          const uint32_t *order, float limit, int sign_mode, float *distance,
                          int32_t *face, float *point, float *bary, uint32_t *deferred,
@@ -312,7 +315,7 @@ __device__ GmNearest<float> warp_nearest(const GmBvhView &bvh, GmVec3<float> x, 
 
 /* Second pass, a warp per deferred query: far ones in double on one lane, the others together. */
 template <typename P>
-__global__ void __launch_bounds__(kQueryThreads)
+__global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     closest_deferred_kernel(GmBvhView bvh, GmFrame frame, const P *points, float limit,
                             int sign_mode, float *distance, int32_t *face, float *point,
                             float *bary, const uint32_t *deferred, const uint32_t *deferred_count,
@@ -345,7 +348,7 @@ __global__ void __launch_bounds__(kQueryThreads)
 }
 
 template <typename P>
-__global__ void __launch_bounds__(kQueryThreads)
+__global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     ray_first_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
                      uint64_t count, const uint32_t *order, float t_max, int any_hit,
                      float *t_out, int32_t *face, float *bary, uint32_t *deferred,
@@ -368,7 +371,7 @@ __global__ void __launch_bounds__(kQueryThreads)
 
 /* Rays from far away, in double precision. */
 template <typename P>
-__global__ void __launch_bounds__(kQueryThreads)
+__global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     ray_deferred_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
                         float t_max, int any_hit, float *t_out, int32_t *face, float *bary,
                         const uint32_t *deferred, const uint32_t *deferred_count,
