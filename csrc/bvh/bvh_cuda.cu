@@ -210,6 +210,9 @@ __device__ void defer(uint32_t *deferred, uint32_t *deferred_count, uint64_t i) 
   deferred[atomicAdd(deferred_count, 1u)] = static_cast<uint32_t>(i);
 }
 
+/* A leaf left on a ray's stack: the node holding it and which of its children it is. */
+__device__ int32_t leaf_entry(int32_t node, int side) { return ~(2 * node + side); }
+
 /* First pass, a thread per query, float only: queries far from the mesh or past the node budget
  * are deferred to closest_deferred_kernel. */
 template <typename P>
@@ -347,6 +350,105 @@ __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
   if (local) atomicOr(status, local);
 }
 
+__device__ void leaf_of_entry(const GmBvhNode *nodes, int32_t entry, uint32_t *first,
+                              uint32_t *count) {
+  int32_t node = (~entry) >> 1, side = (~entry) & 1;
+  int4 refs = __ldg(reinterpret_cast<const int4 *>(nodes + node) + 3);
+  *first = static_cast<uint32_t>(~(side ? refs.y : refs.x));
+  *count = static_cast<uint32_t>(side ? refs.w : refs.z);
+}
+
+/* The nearest hit of a ray near the mesh (float), with leaves put off (Aila & Laine 2009): a lane
+ * that finds a leaf holds it and goes on down the tree until every lane of its warp holds one,
+ * and then they test their triangles together, not a few lanes at a time while the rest wait. */
+__device__ GmRayResult<float> ray_cast_together(const GmBvhNode *nodes, const GmBvhTriangle *tris,
+                                                GmVec3<float> o, GmVec3<float> d, float t_max,
+                                                bool any_hit, uint32_t *status) {
+  GmRayResult<float> best;
+  best.t = t_max, best.u = best.v = 0.0f, best.triangle = -1;
+  GmVec3<float> inv = gm_inverse(d);
+  int32_t stack[GM_BVH_STACK];
+  float keys[GM_BVH_STACK];
+  int depth = 0;
+  int32_t current = 0;
+  bool has_node = true, has_leaf = false;
+  uint32_t leaf_first = 0, leaf_count = 0;
+  for (;;) {
+    while (has_node) {
+      GmBvhNode node = gm_fetch_boxes(nodes, current);
+      float key0 = gm_ray_box(o, inv, node.box, node.box + 3, best.t);
+      float key1 = gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t);
+      bool swap = key1 < key0;
+      int32_t parent = current;
+      has_node = false;
+#pragma unroll
+      for (int k = 0; k < 2; k++) {
+        int side = (k == 0) == swap ? 1 : 0;
+        float key = side ? key1 : key0;
+        int32_t child = side ? node.child[1] : node.child[0];
+        if (!(key <= best.t)) continue;
+        int32_t entry = child;
+        if (child < 0) {
+          if (!has_leaf) {
+            has_leaf = true, leaf_first = static_cast<uint32_t>(~child);
+            leaf_count = side ? node.count[1] : node.count[0];
+            continue;
+          }
+          entry = leaf_entry(parent, side);
+        } else if (!has_node) {
+          current = child, has_node = true;
+          continue;
+        }
+        if (depth == GM_BVH_STACK) {
+          *status |= GM_QUERY_STACK_OVERFLOW;
+          return best;
+        }
+        stack[depth] = entry, keys[depth++] = key;
+      }
+      /* Pop the nearest node left (a leaf left there is taken while none is held). */
+      while (!has_node && depth > 0) {
+        int32_t entry = stack[--depth];
+        if (!(keys[depth] <= best.t)) continue;
+        if (entry >= 0) {
+          current = entry, has_node = true;
+        } else if (!has_leaf) {
+          leaf_of_entry(nodes, entry, &leaf_first, &leaf_count);
+          has_leaf = true;
+        } else {
+          depth++; /* two leaves held: test the first */
+          break;
+        }
+      }
+      if (has_leaf && !__any_sync(__activemask(), !has_leaf)) break;
+    }
+    if (has_leaf) {
+      for (uint32_t t = leaf_first; t < leaf_first + leaf_count; t++) {
+        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+        float th, u, v;
+        if (gm_ray_triangle(o, d, gm_load3<float>(tri.a), gm_load3<float>(tri.b),
+                            gm_load3<float>(tri.c), best.t, &th, &u, &v) &&
+            (best.triangle < 0 || th < best.t)) {
+          best.t = th, best.u = u, best.v = v, best.triangle = static_cast<int32_t>(t);
+          if (any_hit) return best;
+        }
+      }
+      has_leaf = false;
+    }
+    /* Nothing held: the next node or leaf from the stack. */
+    while (!has_node && !has_leaf && depth > 0) {
+      int32_t entry = stack[--depth];
+      if (!(keys[depth] <= best.t)) continue;
+      if (entry >= 0) {
+        current = entry, has_node = true;
+      } else {
+        leaf_of_entry(nodes, entry, &leaf_first, &leaf_count);
+        has_leaf = true;
+      }
+    }
+    if (!has_node && !has_leaf) return best;
+  }
+}
+
 template <typename P>
 __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     ray_first_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
@@ -363,7 +465,9 @@ __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     } else if (gm_is_far(o, frame)) {
       defer(deferred, deferred_count, i);
     } else {
-      gm_ray_query<float>(i, bvh, o, d, t_max, any_hit, t_out, face, bary, &local);
+      GmRayResult<float> r = ray_cast_together(bvh.nodes, bvh.tris, gm_narrow<float>(o),
+                                               gm_narrow<float>(d), t_max, any_hit != 0, &local);
+      gm_ray_write(i, bvh, r, t_out, face, bary);
     }
   }
   if (local) atomicOr(status, local);

@@ -174,12 +174,10 @@ GM_HOST_DEVICE inline GmVec3<double> gm_read_direction(const P *directions, uint
                 static_cast<double>(directions[3 * i + 2]));
 }
 
+/* Writes ray i's answer: t, the input index of the triangle hit and its barycentric weights. */
 template <typename T>
-GM_HOST_DEVICE inline void gm_ray_query(uint64_t i, const GmBvhView &bvh, GmVec3<double> o,
-                                        GmVec3<double> d, float t_max, int any_hit, float *t_out,
-                                        int32_t *face, float *bary, uint32_t *status) {
-  GmRayResult<T> r = gm_ray_cast(bvh.nodes, bvh.tris, gm_narrow<T>(o), gm_narrow<T>(d),
-                                 static_cast<T>(t_max), any_hit != 0, status);
+GM_HOST_DEVICE inline void gm_ray_write(uint64_t i, const GmBvhView &bvh, const GmRayResult<T> &r,
+                                        float *t_out, int32_t *face, float *bary) {
   if (r.triangle < 0) {
     gm_write_ray_miss(i, t_out, face, bary, INFINITY);
     return;
@@ -191,6 +189,15 @@ GM_HOST_DEVICE inline void gm_ray_query(uint64_t i, const GmBvhView &bvh, GmVec3
     bary[3 * i + 1] = static_cast<float>(r.u);
     bary[3 * i + 2] = static_cast<float>(r.v);
   }
+}
+
+template <typename T>
+GM_HOST_DEVICE inline void gm_ray_query(uint64_t i, const GmBvhView &bvh, GmVec3<double> o,
+                                        GmVec3<double> d, float t_max, int any_hit, float *t_out,
+                                        int32_t *face, float *bary, uint32_t *status) {
+  GmRayResult<T> r = gm_ray_cast(bvh.nodes, bvh.tris, gm_narrow<T>(o), gm_narrow<T>(d),
+                                 static_cast<T>(t_max), any_hit != 0, status);
+  gm_ray_write(i, bvh, r, t_out, face, bary);
 }
 
 /* The whole of ray query i, in float near the mesh and double far from it. */
