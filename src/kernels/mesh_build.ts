@@ -1,5 +1,5 @@
 /**
- * Building a MeshBvh's memory: the mesh checked, uploaded and built in two passes, every
+ * Building a MeshBvh's memory: the mesh uploaded, checked and built in two passes, every
  * temporary in one batch that frees itself, and the frame its queries read.
  *
  * @module
@@ -55,16 +55,28 @@ export interface BvhMemory {
 
 /**
  * The device address of `triples`: a device view's own, or a new buffer of `batch` (labelled
- * `label`) that a host array uploads into; `done` resolves once the bytes are there.
+ * `label`) that a host array uploads into; `done` resolves once the bytes are there, and
+ * `uploaded` is `triples` as device memory.
  */
 export function onDevice(
   batch: BufferBatch,
   triples: Triples,
   label: string,
-): { address: bigint; done: Promise<void> } {
-  if (triples.host === null) return { address: triples.view!.ptr, done: Promise.resolve() };
+): { address: bigint; done: Promise<void>; uploaded: Triples } {
+  if (triples.host === null) {
+    return { address: triples.view!.ptr, done: Promise.resolve(), uploaded: triples };
+  }
   const buffer = batch.allocate(triples.host.byteLength, { label });
-  return { address: buffer.ptr, done: uploadForKernel(buffer, triples.host) };
+  const h = triples.host;
+  const view = h instanceof Float64Array
+    ? buffer.typed(Float64Array)
+    : h instanceof Float32Array
+    ? buffer.typed(Float32Array)
+    : h instanceof Int32Array
+    ? buffer.typed(Int32Array)
+    : buffer.typed(Uint32Array);
+  const uploaded: Triples = { ...triples, host: null, view };
+  return { address: buffer.ptr, done: uploadForKernel(buffer, triples.host), uploaded };
 }
 
 /** The root node's two child boxes (relative to the origin): lo xyz, hi xyz of their union. */
@@ -123,10 +135,12 @@ export async function buildMemory(
   try {
     const vertices = onDevice(batch, v, `${label}.build.vertices`);
     const triangles = onDevice(batch, t, `${label}.build.triangles`);
-    const checked = validateTriples(device, v, t, stream);
-    // Every promise settles before the batch can free what they write into.
-    const settled = await Promise.allSettled([checked, vertices.done, triangles.done]);
+    // Every upload settles before the batch can free what it writes into. Host arrays are then
+    // checked where they landed, by one kernel before any build kernel: checking them on the host
+    // while the upload's own threads copied them was slower (bench/RESULTS.md).
+    const settled = await Promise.allSettled([vertices.done, triangles.done]);
     for (const result of settled) if (result.status === "rejected") throw result.reason;
+    await validateTriples(device, vertices.uploaded, triangles.uploaded, stream);
     const scratch = batch.allocate(Number(scratchBytes[0]), { label: `${label}.build.scratch` });
     const count = batch.allocate(4, { label: `${label}.build.scratch` });
     const tris = batch.allocate(t.count * BVH_LAYOUT.triangle, { label: `${label}.triangles` });

@@ -1,7 +1,8 @@
 /**
  * Rejecting meshes and query sets the kernels must never see: indices out of range, NaN or
- * infinite coordinates. Host arrays are checked by the CPU kernel library on the host, before
- * anything is uploaded; device memory by the device's own build, before any build kernel runs.
+ * infinite coordinates. Host query sets are checked by the CPU kernel library on the host, before
+ * anything is uploaded; device memory (device views, and a mesh's host arrays once a build has
+ * uploaded them) by the device's own build, before any build kernel runs.
  *
  * @module
  */
