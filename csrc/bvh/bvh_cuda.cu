@@ -210,7 +210,10 @@ __device__ void defer(uint32_t *deferred, uint32_t *deferred_count, uint64_t i) 
   deferred[atomicAdd(deferred_count, 1u)] = static_cast<uint32_t>(i);
 }
 
-/* A leaf left on a ray's stack: the node holding it and which of its children it is. */
+/* A leaf left on a ray's stack: the node holding it and which of its children it is, as
+ * ~(2 · node + side) in an int32, so trees of kMostNodesTogether nodes or more (a billion: more
+ * memory than a GPU has) take gm_ray_cast instead. */
+constexpr uint32_t kMostNodesTogether = 1u << 30;
 __device__ int32_t leaf_entry(int32_t node, int side) { return ~(2 * node + side); }
 
 /* First pass, a thread per query, float only: queries far from the mesh or past the node budget
@@ -449,7 +452,8 @@ __device__ GmRayResult<float> ray_cast_together(const GmBvhNode *nodes, const Gm
   }
 }
 
-template <typename P>
+/* First pass of rays near the mesh (float); Together: with leaves put off (ray_cast_together). */
+template <typename P, bool Together>
 __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     ray_first_kernel(GmBvhView bvh, GmFrame frame, const P *origins, const P *directions,
                      uint64_t count, const uint32_t *order, float t_max, int any_hit,
@@ -465,9 +469,13 @@ __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
     } else if (gm_is_far(o, frame)) {
       defer(deferred, deferred_count, i);
     } else {
-      GmRayResult<float> r = ray_cast_together(bvh.nodes, bvh.tris, gm_narrow<float>(o),
-                                               gm_narrow<float>(d), t_max, any_hit != 0, &local);
-      gm_ray_write(i, bvh, r, t_out, face, bary);
+      if (Together) {
+        GmRayResult<float> r = ray_cast_together(bvh.nodes, bvh.tris, gm_narrow<float>(o),
+                                                 gm_narrow<float>(d), t_max, any_hit != 0, &local);
+        gm_ray_write(i, bvh, r, t_out, face, bary);
+      } else {
+        gm_ray_query<float>(i, bvh, o, d, t_max, any_hit, t_out, face, bary, &local);
+      }
     }
   }
   if (local) atomicOr(status, local);
@@ -799,7 +807,9 @@ int rays(const GmBvhView &bvh, const GmFrame &frame, const P *origins, const P *
   auto *f = reinterpret_cast<int32_t *>(face);
   auto *b = reinterpret_cast<float *>(bary);
   auto *st = reinterpret_cast<uint32_t *>(status);
-  ray_first_kernel<<<gm_blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
+  auto *first_pass = bvh.node_count < kMostNodesTogether ? ray_first_kernel<P, true>
+                                                          : ray_first_kernel<P, false>;
+  first_pass<<<gm_blocks_for(count, kQueryThreads), kQueryThreads, 0, s>>>(
       bvh, frame, origins, directions, count, order, t_max, any_hit, t, f, b, sc.deferred,
       sc.deferred_count, st);
   ray_deferred_kernel<<<deferred_blocks(count), kQueryThreads, 0, s>>>(
