@@ -125,7 +125,9 @@ enum gm_bvh_query_status {
 
 /* Traversal stack entries. A binary tree of n triangles built from 30-bit Morton codes with the
  * index as tie-break is at most 30 + ceil(log2 n) levels deep, and nearest-first traversal keeps
- * at most one entry per level: 64 holds any mesh under 2^34 triangles. */
+ * at most one entry per level; the rays' first pass (leaves put off) keeps up to two leaves more.
+ * Meshes have fewer than 2^31 triangles (gm_bvh_build_scratch): at most 61 levels, so 64 holds
+ * every tree (an overflow is still reported, GM_QUERY_STACK_OVERFLOW). */
 #define GM_BVH_STACK 64
 
 /* Words of a validation report (gm_bvh_validate). */

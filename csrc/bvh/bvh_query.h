@@ -3,7 +3,7 @@
  *
  * Traversal visits the nearer child first, keeps the farther one on a stack with its distance,
  * and prunes by the best answer so far. T is float for queries near the mesh and double for those
- * far from it, where float32 could not tell the nearest triangles apart (bvh_kernels.h). */
+ * far from it, where float32 could not tell the nearest triangles apart (bvh_elements.h). */
 #ifndef GPUMEM_BVH_QUERY_H
 #define GPUMEM_BVH_QUERY_H
 
