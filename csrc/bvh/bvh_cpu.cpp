@@ -114,11 +114,13 @@ void bottom_up(GmBvhNode *nodes, GmBvhWinding *winding, const GmBvhTriangle *tri
     gm_step_bottom_up(static_cast<int32_t>(j), nodes, winding, tris, parents, pending);
   });
   GmBvhDistanceNode *distance_nodes = gm_distance_nodes(nodes, node_count);
-  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_oriented_init(j, winding, distance_nodes); });
+  gm_parallel_for(node_count,
+                  [&](uint64_t j) { gm_step_oriented_init(j, winding, distance_nodes); });
   gm_parallel_for(node_count, [&](uint64_t j) {
     gm_step_oriented_widen(j, nodes, distance_nodes, parents, tris);
   });
-  gm_parallel_for(node_count, [&](uint64_t j) { gm_step_oriented_finish(j, nodes, distance_nodes); });
+  gm_parallel_for(node_count,
+                  [&](uint64_t j) { gm_step_oriented_finish(j, nodes, distance_nodes); });
 }
 
 GmBvhView view_of(const uint64_t *bvh) {

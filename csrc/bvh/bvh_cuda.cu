@@ -233,8 +233,8 @@ __global__ void __launch_bounds__(kQueryThreads, kQueryBlocksPerSm)
       continue;
     }
     if (!gm_is_far(x, frame)) {
-      GmNearest<float> near = gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x), limit * limit,
-                                         kFirstPassBudget, &local);
+      GmNearest<float> near = gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x),
+                                         limit * limit, kFirstPassBudget, &local);
       if (!near.exhausted) {
         gm_closest_write(i, bvh, frame, x, near, sign_mode, distance, face, point, bary, &local);
         continue;

@@ -156,7 +156,8 @@ GM_HOST_DEVICE inline void gm_closest_element(uint64_t i, const GmBvhView &bvh, 
     gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   } else {
     float limit2 = limit * limit;
-    GmNearest<float> near = gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x), limit2, -1, status);
+    GmNearest<float> near =
+        gm_nearest(bvh.distance_nodes, bvh.tris, gm_narrow<float>(x), limit2, -1, status);
     gm_closest_write(i, bvh, f, x, near, sign_mode, distance, face, point, bary, status);
   }
 }

@@ -42,7 +42,8 @@ GM_HOST_DEVICE inline GmBvhDistanceNode gm_fetch_distance_node(const GmBvhDistan
     b.normal[1] = w1.x, b.normal[2] = w1.y, b.lateral[0] = w1.z, b.lateral[1] = w1.w;
     b.lateral[2] = w2.x, b.half[0] = w2.y, b.half[1] = w2.z, b.half[2] = w2.w;
   }
-  int4 w6 = __ldg(reinterpret_cast<const int4 *>(p + 6)); /* the sizes (word 7): build only */
+  /* Word 6 holds the references; word 7 (the sizes) is the build's only. */
+  int4 w6 = __ldg(reinterpret_cast<const int4 *>(p + 6));
   n.child[0] = w6.x, n.child[1] = w6.y;
   n.count[0] = static_cast<uint32_t>(w6.z), n.count[1] = static_cast<uint32_t>(w6.w);
   return n;
@@ -145,8 +146,8 @@ struct GmTraversal {
   int32_t current = 0;
 
   /* After visiting `current` (go_near, go_far: that ordered child is a node worth visiting):
-   * moves to the nearer child and keeps the farther, or to the nearest node left that `keep` still wants.
-   * False once nothing is left, or when the stack is full (*status says). */
+   * moves to the nearer child and keeps the farther, or to the nearest node left that `keep`
+   * still wants. False once nothing is left, or when the stack is full (*status says). */
   template <typename Keep>
   GM_HOST_DEVICE bool advance(const GmOrderedChildren<T> &c, bool go_near, bool go_far, Keep keep,
                               uint32_t *status) {
