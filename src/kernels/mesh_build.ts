@@ -55,28 +55,16 @@ export interface BvhMemory {
 
 /**
  * The device address of `triples`: a device view's own, or a new buffer of `batch` (labelled
- * `label`) that a host array uploads into; `done` resolves once the bytes are there, and
- * `uploaded` is `triples` as device memory.
+ * `label`) that a host array uploads into; `done` resolves once the bytes are there.
  */
 export function onDevice(
   batch: BufferBatch,
   triples: Triples,
   label: string,
-): { address: bigint; done: Promise<void>; uploaded: Triples } {
-  if (triples.host === null) {
-    return { address: triples.view!.ptr, done: Promise.resolve(), uploaded: triples };
-  }
+): { address: bigint; done: Promise<void> } {
+  if (triples.host === null) return { address: triples.view!.ptr, done: Promise.resolve() };
   const buffer = batch.allocate(triples.host.byteLength, { label });
-  const h = triples.host;
-  const view = h instanceof Float64Array
-    ? buffer.typed(Float64Array)
-    : h instanceof Float32Array
-    ? buffer.typed(Float32Array)
-    : h instanceof Int32Array
-    ? buffer.typed(Int32Array)
-    : buffer.typed(Uint32Array);
-  const uploaded: Triples = { ...triples, host: null, view };
-  return { address: buffer.ptr, done: uploadForKernel(buffer, triples.host), uploaded };
+  return { address: buffer.ptr, done: uploadForKernel(buffer, triples.host) };
 }
 
 /** The root node's two child boxes (relative to the origin): lo xyz, hi xyz of their union. */
@@ -140,7 +128,10 @@ export async function buildMemory(
     // while the upload's own threads copied them was slower (bench/RESULTS.md).
     const settled = await Promise.allSettled([vertices.done, triangles.done]);
     for (const result of settled) if (result.status === "rejected") throw result.reason;
-    await validateTriples(device, vertices.uploaded, triangles.uploaded, stream);
+    await validateTriples(device, v, t, stream, {
+      coordinates: vertices.address,
+      indices: triangles.address,
+    });
     const scratch = batch.allocate(Number(scratchBytes[0]), { label: `${label}.build.scratch` });
     const count = batch.allocate(4, { label: `${label}.build.scratch` });
     const tris = batch.allocate(t.count * BVH_LAYOUT.triangle, { label: `${label}.triangles` });

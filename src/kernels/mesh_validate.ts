@@ -19,21 +19,30 @@ import { cpuDevice } from "../device/cpu_device.ts";
 /** Words of gm_bvh_validate's report (enum gm_validate_word in csrc/bvh/bvh_layout.h). */
 const REPORT = { badIndices: 0, firstBadIndex: 1, nonFinite: 2, firstNonFinite: 3 } as const;
 
+/** Where host arrays have been uploaded to on a CUDA device: the check reads those copies. */
+export interface UploadedTriples {
+  coordinates: bigint;
+  indices: bigint;
+}
+
 /**
  * Throws InvalidArgumentError when `coordinates` holds a NaN or an infinity, or `indices` (when
  * given) an index of no coordinate triple. Both must be on the same side (host or `device`).
+ * With `uploaded`, host arrays are checked in their device copies, by the device's own build
+ * (the messages still quote the host arrays).
  */
 export async function validateTriples(
   device: MemoryDevice,
   coordinates: Triples,
   indices: Triples | null,
   stream: Stream,
+  uploaded?: UploadedTriples,
 ): Promise<void> {
   const report = new BigUint64Array(4);
   const indexCount = BigInt(indices?.count ?? 0);
   const address = (t: Triples | null) =>
     t === null ? 0n : t.host !== null ? hostAddress(t.host) : t.view!.ptr;
-  if (coordinates.host !== null || device.kind === "cpu") {
+  if (device.kind === "cpu" || (coordinates.host !== null && uploaded === undefined)) {
     // Host memory (host arrays, or the cpu device's): the CPU library reads it where it is, on a
     // worker thread.
     await callKernel(
@@ -54,10 +63,10 @@ export async function validateTriples(
       device,
       "gm_bvh_validate",
       device.ordinal,
-      coordinates.view!.ptr,
+      uploaded?.coordinates ?? coordinates.view!.ptr,
       BigInt(coordinates.count),
       coordinates.f64 ? 1 : 0,
-      indices?.view?.ptr ?? 0n,
+      uploaded?.indices ?? indices?.view?.ptr ?? 0n,
       indexCount,
       words.ptr,
       stream.handle,

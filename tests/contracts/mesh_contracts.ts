@@ -313,6 +313,12 @@ export function registerMeshContracts(
     for (const [name, call] of cases) {
       await assert.rejects(call, InvalidArgumentError, name);
     }
+    // The message names the first bad index and quotes it from the host array, wherever it is
+    // checked (on a CUDA device, in the uploaded copy).
+    await assert.rejects(
+      () => MeshBvh.build(v, new Uint32Array([0, 1, 3]), { device }),
+      /1 out of range, the first at element 2 \(3\)/,
+    );
     using bvh = await MeshBvh.build(v, tri, { device });
     const queryCases: [string, () => Promise<unknown>][] = [
       ["NaN point", () => bvh.closestPoints(new Float32Array([0, NaN, 0]))],
