@@ -193,7 +193,7 @@ GM_HOST_DEVICE inline GmNearest<T> gm_nearest(const GmBvhDistanceNode *nodes,
     GmOrderedChildren<T> c = gm_order_children(node, gm_oriented_distance2(x, node.box[0]),
                                                gm_oriented_distance2(x, node.box[1]));
     /* Leaves are searched at once, nearer first, so that their answer prunes what follows. */
-GM_UNROLL
+    GM_UNROLL
     for (int k = 0; k < 2; k++) {
       if (c.child[k] < 0 && c.key[k] < best.distance2) {
         gm_nearest_in_leaf(tris, c.child[k], c.count[k], x, best);
@@ -236,7 +236,7 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
     GmOrderedChildren<T> c =
         gm_order_children(node, gm_ray_box(o, inv, node.box, node.box + 3, best.t),
                           gm_ray_box(o, inv, node.box + 6, node.box + 9, best.t));
-GM_UNROLL
+    GM_UNROLL
     for (int k = 0; k < 2; k++) {
       if (c.child[k] >= 0 || !(c.key[k] <= best.t)) continue;
       uint32_t first = static_cast<uint32_t>(~c.child[k]);
