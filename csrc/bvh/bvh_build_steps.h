@@ -371,11 +371,15 @@ GM_HOST_DEVICE inline bool gm_bad_value(V value) {
 }
 
 #if defined(__CUDA_ARCH__)
+/* The look before the atomic may read a stale value: a minimum only falls (a maximum only rises),
+ * so a stale one costs at most an atomic that changes nothing, never a lost update. A plain L2
+ * load, not a volatile one, so that a thread's six looks go out together (volatile loads issue
+ * one after another: six round trips to L2 per ancestor). */
 GM_HOST_DEVICE inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
-  if (v < *(volatile uint32_t *)p) atomicMin(p, v);
+  if (v < __ldcg(p)) atomicMin(p, v);
 }
 GM_HOST_DEVICE inline void gm_atomic_max_u32(uint32_t *p, uint32_t v) {
-  if (v > *(volatile uint32_t *)p) atomicMax(p, v);
+  if (v > __ldcg(p)) atomicMax(p, v);
 }
 #else
 inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
