@@ -520,26 +520,28 @@ GM_HOST_DEVICE inline void gm_step_oriented_finish(uint64_t j, const GmBvhNode *
       gm_store_oriented(&distance_nodes[j].box[side], b);
       continue;
     }
+    /* The widened intervals (ordered integers until now; unwidened above the size limit). */
+    float lo[3], hi[3];
+    for (int k = 0; k < 3; k++) {
+      uint32_t lo_bits, hi_bits;
+      memcpy(&lo_bits, &b.centre[k], 4);
+      memcpy(&hi_bits, &b.half[k], 4);
+      lo[k] = gm_unorder_float(lo_bits), hi[k] = gm_unorder_float(hi_bits);
+    }
     bool aligned = size > GM_ORIENTED_MAX_TRIANGLES;
     if (!aligned) {
       /* The axis-aligned box where it is the smaller (the oriented one is no tighter there). */
       float oriented = 1.0f, boxed = 1.0f;
-      for (int k = 0; k < 3; k++) {
-        uint32_t lo_bits, hi_bits;
-        memcpy(&lo_bits, &b.centre[k], 4);
-        memcpy(&hi_bits, &b.half[k], 4);
-        oriented *= gm_unorder_float(hi_bits) - gm_unorder_float(lo_bits);
-        boxed *= box[3 + k] - box[k];
-      }
+      for (int k = 0; k < 3; k++) oriented *= hi[k] - lo[k], boxed *= box[3 + k] - box[k];
       aligned = boxed <= oriented;
     }
     if (aligned) {
       const int axis[3] = {2, 0, 1}; /* normal z, lateral x, then z × x = y */
       for (int k = 0; k < 3; k++) {
-        float lo = box[axis[k]], hi = box[3 + axis[k]];
+        float box_lo = box[axis[k]], box_hi = box[3 + axis[k]];
         b.normal[k] = k == 2 ? 1.0f : 0.0f, b.lateral[k] = k == 0 ? 1.0f : 0.0f;
-        b.centre[axis[k]] = 0.5f * (lo + hi);
-        b.half[k] = 0.5f * (hi - lo) + eps * gm_max(fabsf(lo), fabsf(hi));
+        b.centre[axis[k]] = 0.5f * (box_lo + box_hi);
+        b.half[k] = 0.5f * (box_hi - box_lo) + eps * gm_max(fabsf(box_lo), fabsf(box_hi));
       }
       gm_store_oriented(&distance_nodes[j].box[side], b);
       continue;
@@ -549,12 +551,8 @@ GM_HOST_DEVICE inline void gm_step_oriented_finish(uint64_t j, const GmBvhNode *
     GmVec3<float> c = gm_box_centre(nodes[j], side);
     float mid[3], half[3], reach = fabsf(c.x) + fabsf(c.y) + fabsf(c.z), extent = 0.0f;
     for (int k = 0; k < 3; k++) {
-      uint32_t lo_bits, hi_bits;
-      memcpy(&lo_bits, &b.centre[k], 4);
-      memcpy(&hi_bits, &b.half[k], 4);
-      float lo = gm_unorder_float(lo_bits), hi = gm_unorder_float(hi_bits);
-      mid[k] = 0.5f * (lo + hi), half[k] = 0.5f * (hi - lo);
-      extent += gm_max(fabsf(lo), fabsf(hi));
+      mid[k] = 0.5f * (lo[k] + hi[k]), half[k] = 0.5f * (hi[k] - lo[k]);
+      extent += gm_max(fabsf(lo[k]), fabsf(hi[k]));
       reach += fabsf(mid[k]);
     }
     c = c + axes[0] * mid[0] + axes[1] * mid[1] + axes[2] * mid[2];

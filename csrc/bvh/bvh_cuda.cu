@@ -425,16 +425,7 @@ __device__ GmRayResult<float> ray_cast_together(const GmBvhNode *nodes, const Gm
       if (has_leaf && !__any_sync(__activemask(), !has_leaf)) break;
     }
     if (has_leaf) {
-      for (uint32_t t = leaf_first; t < leaf_first + leaf_count; t++) {
-        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
-        float th, u, v;
-        if (gm_ray_triangle(o, d, gm_load3<float>(tri.a), gm_load3<float>(tri.b),
-                            gm_load3<float>(tri.c), best.t, &th, &u, &v) &&
-            (best.triangle < 0 || th < best.t)) {
-          best.t = th, best.u = u, best.v = v, best.triangle = static_cast<int32_t>(t);
-          if (any_hit) return best;
-        }
-      }
+      if (gm_ray_in_leaf(tris, leaf_first, leaf_count, o, d, any_hit, best)) return best;
       has_leaf = false;
     }
     /* Nothing held: the next node or leaf from the stack. */

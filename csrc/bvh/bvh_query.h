@@ -220,6 +220,25 @@ GM_HOST_DEVICE inline GmVec3<T> gm_inverse(GmVec3<T> d) {
   return gm_vec(T(1) / d.x, T(1) / d.y, T(1) / d.z);
 }
 
+/* Tests the ray o + t·d against leaf run [first, first + count), keeping the nearest hit within
+ * best.t; true when a hit was found and any_hit says the first one is enough. */
+template <typename T>
+GM_HOST_DEVICE inline bool gm_ray_in_leaf(const GmBvhTriangle *tris, uint32_t first,
+                                          uint32_t count, GmVec3<T> o, GmVec3<T> d, bool any_hit,
+                                          GmRayResult<T> &best) {
+  for (uint32_t t = first; t < first + count; t++) {
+    GmBvhTriangle tri = gm_fetch_triangle(tris, t);
+    T th, u, v;
+    if (gm_ray_triangle(o, d, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c), best.t,
+                        &th, &u, &v) &&
+        (best.triangle < 0 || th < best.t)) {
+      best.t = th, best.u = u, best.v = v, best.triangle = static_cast<int32_t>(t);
+      if (any_hit) return true;
+    }
+  }
+  return false;
+}
+
 /* The nearest hit of o + t·d for t in [0, t_max], or with any_hit the first one found. */
 template <typename T>
 GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const GmBvhTriangle *tris,
@@ -240,16 +259,7 @@ GM_HOST_DEVICE inline GmRayResult<T> gm_ray_cast(const GmBvhNode *nodes, const G
     for (int k = 0; k < 2; k++) {
       if (c.child[k] >= 0 || !(c.key[k] <= best.t)) continue;
       uint32_t first = static_cast<uint32_t>(~c.child[k]);
-      for (uint32_t t = first; t < first + c.count[k]; t++) {
-        GmBvhTriangle tri = gm_fetch_triangle(tris, t);
-        T th, u, v;
-        if (gm_ray_triangle(o, d, gm_load3<T>(tri.a), gm_load3<T>(tri.b), gm_load3<T>(tri.c),
-                            best.t, &th, &u, &v) &&
-            (best.triangle < 0 || th < best.t)) {
-          best.t = th, best.u = u, best.v = v, best.triangle = static_cast<int32_t>(t);
-          if (any_hit) return best;
-        }
-      }
+      if (gm_ray_in_leaf(tris, first, c.count[k], o, d, any_hit, best)) return best;
     }
     bool go_near = c.child[0] >= 0 && c.key[0] <= best.t;
     bool go_far = c.child[1] >= 0 && c.key[1] <= best.t;
