@@ -102,8 +102,9 @@ int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count, uint6
 int gm_bvh_normals(int device, uint64_t tris, uint64_t indices, uint64_t triangle_count,
                    uint64_t vertex_count, uint64_t scratch, uint64_t scratch_bytes,
                    uint64_t normals_out, void *stream);
-/* Scratch bytes a query of `count` points or rays needs (their space-filling-curve order). */
-int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes);
+/* Scratch bytes a query of `count` points (rays 0) or rays (rays 1) needs: deferred queries, and
+ * for enough points their space-filling-curve order (rays keep their input order). */
+int gm_bvh_query_scratch(uint64_t count, int rays, uint64_t *bytes);
 /* Closest points (sign_mode GM_SIGN_NONE) or signed distances within `limit`. Outputs (float
  * distance, int32_t input face, float xyz point, float uvw barycentric) may be 0; `status`: a
  * uint32_t the queries or GM_QUERY_* bits into. */

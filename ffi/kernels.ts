@@ -333,8 +333,8 @@ export const kernelSymbols = {
   gm_bvh_build_scratch: { parameters: ["u64", "buffer"], result: "i32" },
   /** int gm_bvh_normals_scratch(uint64_t triangle_count, uint64_t vertex_count, uint64_t *bytes) */
   gm_bvh_normals_scratch: { parameters: ["u64", "u64", "buffer"], result: "i32" },
-  /** int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) */
-  gm_bvh_query_scratch: { parameters: ["u64", "buffer"], result: "i32" },
+  /** int gm_bvh_query_scratch(uint64_t count, int rays, uint64_t *bytes) */
+  gm_bvh_query_scratch: { parameters: ["u64", "i32", "buffer"], result: "i32" },
   /** int gm_bvh_validate(int device, vertices, vertex_count, vertex_f64, triangles, triangle_count, report, stream) */
   gm_bvh_validate: { parameters: bvhValidateParameters, result: "i32" },
   /** gm_bvh_validate on a worker thread (the cpu device). */

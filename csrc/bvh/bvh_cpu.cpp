@@ -280,7 +280,7 @@ extern "C" int gm_bvh_normals(int /*device*/, uint64_t tris_address, uint64_t in
   return gm_ok();
 }
 
-extern "C" int gm_bvh_query_scratch(uint64_t /*count*/, uint64_t *bytes) {
+extern "C" int gm_bvh_query_scratch(uint64_t /*count*/, int /*rays*/, uint64_t *bytes) {
   *bytes = 0; /* the CPU build answers queries in input order */
   return gm_ok();
 }

@@ -715,8 +715,15 @@ extern "C" int gm_bvh_normals(int device, uint64_t tris_address, uint64_t indice
   return gm_launch_check("edge_normals_kernel, vertex_gather_kernel");
 }
 
-extern "C" int gm_bvh_query_scratch(uint64_t count, uint64_t *bytes) {
-  bool sorted = count >= GM_QUERY_SORT_MIN;
+/* Whether `count` queries go in space-filling-curve order: closest points when there are enough
+ * to pay; rays never (bunny +27%, terrain +8% in their input order, the rest no change: rays
+ * from one region go every way, so their curve order shares few node fetches). */
+static bool curve_ordered(uint64_t count, int rays) {
+  return !rays && count >= GM_QUERY_SORT_MIN;
+}
+
+extern "C" int gm_bvh_query_scratch(uint64_t count, int rays, uint64_t *bytes) {
+  bool sorted = curve_ordered(count, rays);
   *bytes = GmQueryScratch(0, count, sorted, sorted ? sort_temp_bytes<uint32_t>(count) : 0).total;
   return gm_ok();
 }
@@ -735,13 +742,13 @@ GmBvhView view_of(const uint64_t *bvh) {
   return v;
 }
 
-/* The query scratch of `count` queries, its deferred count zeroed and, when there are enough to
- * pay, their space-filling-curve order in *order (else null). */
+/* The query scratch of `count` queries (rays or points), its deferred count zeroed and, where
+ * curve_ordered says so, their space-filling-curve order in *order (else null). */
 template <typename P>
-int prepare_queries(const GmFrame &frame, const P *points, uint64_t count, uint64_t scratch,
-                    uint64_t scratch_bytes, cudaStream_t s, GmQueryScratch *sc,
+int prepare_queries(const GmFrame &frame, const P *points, uint64_t count, int rays,
+                    uint64_t scratch, uint64_t scratch_bytes, cudaStream_t s, GmQueryScratch *sc,
                     const uint32_t **order) {
-  bool sorted = count >= GM_QUERY_SORT_MIN;
+  bool sorted = curve_ordered(count, rays);
   *sc = GmQueryScratch(scratch, count, sorted, sorted ? sort_temp_bytes<uint32_t>(count) : 0);
   *order = nullptr;
   if (scratch == 0 || sc->total > scratch_bytes) {
@@ -770,7 +777,7 @@ int closest(const GmBvhView &bvh, const GmFrame &frame, const P *points, uint64_
             cudaStream_t s) {
   GmQueryScratch sc(0, 0, false, 0);
   const uint32_t *order;
-  int result = prepare_queries(frame, points, count, scratch, scratch_bytes, s, &sc, &order);
+  int result = prepare_queries(frame, points, count, 0, scratch, scratch_bytes, s, &sc, &order);
   if (result != GM_OK) return result;
   auto *d = reinterpret_cast<float *>(distance);
   auto *f = reinterpret_cast<int32_t *>(face);
@@ -792,7 +799,7 @@ int rays(const GmBvhView &bvh, const GmFrame &frame, const P *origins, const P *
          uint64_t scratch, uint64_t scratch_bytes, uint64_t status, cudaStream_t s) {
   GmQueryScratch sc(0, 0, false, 0);
   const uint32_t *order;
-  int result = prepare_queries(frame, origins, count, scratch, scratch_bytes, s, &sc, &order);
+  int result = prepare_queries(frame, origins, count, 1, scratch, scratch_bytes, s, &sc, &order);
   if (result != GM_OK) return result;
   auto *t = reinterpret_cast<float *>(t_out);
   auto *f = reinterpret_cast<int32_t *>(face);

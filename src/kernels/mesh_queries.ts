@@ -145,7 +145,7 @@ export async function runClosest(
   }
   const p = coordinateTriples(points, "points", target.device);
   const outputs = sign === null ? CLOSEST_OUTPUTS : CLOSEST_OUTPUTS.slice(0, 2);
-  return await run(target, [p], outputs, (device, chunk) =>
+  return await run(target, "closest", [p], outputs, (device, chunk) =>
     callKernel(
       device,
       "gm_bvh_closest",
@@ -192,7 +192,7 @@ export async function runRays(
       `${d.count} ${d.f64 ? "float64" : "float32"} triples`,
     );
   }
-  return await run(target, [o, d], RAY_OUTPUTS, (device, chunk) =>
+  return await run(target, "rays", [o, d], RAY_OUTPUTS, (device, chunk) =>
     callKernel(
       device,
       "gm_bvh_ray",
@@ -217,8 +217,12 @@ export async function runRays(
 
 type Launch = (device: MemoryDevice, chunk: Chunk) => Promise<void>;
 
+/** Which kernel a launch runs: their scratch differs (rays keep their input order). */
+type QueryKind = "closest" | "rays";
+
 async function run(
   target: QueryTarget,
+  kind: QueryKind,
   inputs: Triples[],
   outputs: OutputSpec[],
   launch: Launch,
@@ -227,7 +231,7 @@ async function run(
   for (const input of inputs) {
     if (input.host !== null) await validateTriples(target.device, input, null, target.stream);
   }
-  if (first.host === null) return await runOnDevice(target, inputs, outputs, launch);
+  if (first.host === null) return await runOnDevice(target, kind, inputs, outputs, launch);
   const results: Record<string, Float32Array | Int32Array> = {};
   for (const o of outputs) results[o.name] = new o.type(first.count * o.components);
   if (first.count === 0) return results;
@@ -245,13 +249,14 @@ async function run(
     checkStatus(status[0]);
     return results;
   }
-  await runHostChunks(target, inputs, outputs, results, launch);
+  await runHostChunks(target, kind, inputs, outputs, results, launch);
   return results;
 }
 
 /** Device inputs: outputs in new device buffers, one launch (its scratch checked first). */
 async function runOnDevice(
   target: QueryTarget,
+  kind: QueryKind,
   inputs: Triples[],
   outputs: OutputSpec[],
   launch: Launch,
@@ -262,7 +267,7 @@ async function runOnDevice(
   const made = outputs.map((o) =>
     batch.allocate(count * o.components * 4, { label: `${label}.out.${o.name}` })
   );
-  const scratch = queryScratch(target, batch, count);
+  const scratch = queryScratch(target, kind, batch, count);
   await launchChecked(
     target,
     scratch,
@@ -279,6 +284,7 @@ async function runOnDevice(
 /** Host inputs on a CUDA device: chunks uploaded, answered and downloaded in turn. */
 async function runHostChunks(
   target: QueryTarget,
+  kind: QueryKind,
   inputs: Triples[],
   outputs: OutputSpec[],
   results: Record<string, Float32Array | Int32Array>,
@@ -286,7 +292,7 @@ async function runHostChunks(
 ): Promise<void> {
   const { device, stream, label } = target;
   const count = inputs[0].count;
-  const chunk = planChunk(device, count, inputs, outputs);
+  const chunk = planChunk(device, kind, count, inputs, outputs);
   using batch = new BufferBatch({ device, stream });
   const inputBuffers = inputs.map((i) =>
     batch.allocate(chunk * 3 * (i.f64 ? 8 : 4), { label: `${label}.query.inputs` })
@@ -294,7 +300,7 @@ async function runHostChunks(
   const outputBuffers = outputs.map((o) =>
     batch.allocate(chunk * o.components * 4, { label: `${label}.query.outputs` })
   );
-  const scratch = queryScratch(target, batch, chunk);
+  const scratch = queryScratch(target, kind, batch, chunk);
   const addresses = (buffers: DeviceBuffer[]) => buffers.map((b) => b.ptr);
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
@@ -324,8 +330,13 @@ interface QueryScratch {
   status: DeviceBuffer;
 }
 
-function queryScratch(target: QueryTarget, batch: BufferBatch, count: number): QueryScratch {
-  const bytes = queryScratchBytes(target.device, count);
+function queryScratch(
+  target: QueryTarget,
+  kind: QueryKind,
+  batch: BufferBatch,
+  count: number,
+): QueryScratch {
+  const bytes = queryScratchBytes(target.device, kind, count);
   const label = `${target.label}.query.scratch`;
   return {
     scratch: bytes > 0 ? batch.allocate(bytes, { label }) : null,
@@ -358,19 +369,24 @@ async function launchChecked(
 /** The largest chunk (halving from the whole set) whose device memory the manager can give. */
 function planChunk(
   device: MemoryDevice,
+  kind: QueryKind,
   count: number,
   inputs: Triples[],
   outputs: OutputSpec[],
 ): number {
   const perQuery = inputs.reduce((sum, i) => sum + 3 * (i.f64 ? 8 : 4), 0) +
     outputs.reduce((sum, o) => sum + 4 * o.components, 0);
-  const bytesFor = (chunk: number) => chunk * perQuery + queryScratchBytes(device, chunk);
+  const bytesFor = (chunk: number) => chunk * perQuery + queryScratchBytes(device, kind, chunk);
   return fitItems(device, Math.min(count, MAX_CHUNK), 1024, bytesFor, `a BVH query of ${count}`);
 }
 
-function queryScratchBytes(device: MemoryDevice, count: number): number {
+function queryScratchBytes(device: MemoryDevice, kind: QueryKind, count: number): number {
   const bytes = new BigUint64Array(1);
-  kernelLibrary(device.kind).symbols.gm_bvh_query_scratch(BigInt(count), bytes);
+  kernelLibrary(device.kind).symbols.gm_bvh_query_scratch(
+    BigInt(count),
+    kind === "rays" ? 1 : 0,
+    bytes,
+  );
   return Number(bytes[0]);
 }
 
