@@ -1,7 +1,8 @@
 /**
  * The mesh BVH's node layout (csrc/bvh/bvh_layout.h), read back from the CPU build's memory: every
  * child's axis-aligned and oriented boxes hold every vertex of its triangles, exactly in float64
- * (the distance bound is only a bound if they do), and both node arrays name the same children.
+ * (the distance bound is only a bound if they do), both node arrays name the same children, and
+ * each child's triangles are the run its distance node says.
  */
 
 import assert from "node:assert/strict";
@@ -116,7 +117,16 @@ function checkBoxes(b: Built): number {
       );
       assert.ok(Math.abs(dot(normal, normal) - 1) < 1e-5 && Math.abs(dot(normal, lateral)) < 1e-5);
       const box = (k: number) => b.nodes.getFloat32(j * BVH_LAYOUT.node + 24 * side + 4 * k, true);
-      for (const t of trianglesUnder(b, j, side)) {
+      // The oriented pass reads a child's triangles as one run: (first, size) must be exactly it.
+      const under = trianglesUnder(b, j, side);
+      const first = b.nodes.getUint32(at + 120 + 4 * side, true);
+      const size = b.nodes.getUint32(at + 112 + 4 * side, true);
+      assert.deepEqual(
+        under,
+        Array.from({ length: size }, (_, k) => first + k),
+        `node ${j} child ${side}: its triangles are the run (first ${first}, size ${size})`,
+      );
+      for (const t of under) {
         for (let corner = 0; corner < 3; corner++) {
           const p = vertexOf(b, t, corner);
           for (let k = 0; k < 3; k++) {

@@ -161,6 +161,7 @@ GM_HOST_DEVICE inline void gm_step_emit(int64_t i, const GmKarrasNode *karras,
       waits++;
     }
     dn.child[side] = node.child[side], dn.count[side] = node.count[side];
+    dn.first[side] = (c & GM_LEAF_BIT) ? (c & ~GM_LEAF_BIT) : karras[c].first;
   }
   nodes[j] = node;
   distance_nodes[j] = dn;
@@ -393,30 +394,6 @@ GM_HOST_DEVICE inline bool gm_bad_value(V value) {
   return !isfinite(static_cast<double>(value));
 }
 
-#if defined(__CUDA_ARCH__)
-/* The look before the atomic may read a stale value: a minimum only falls (a maximum only rises),
- * so a stale one costs at most an atomic that changes nothing, never a lost update. A plain L2
- * load, not a volatile one, so that a thread's six looks go out together (volatile loads issue
- * one after another: six round trips to L2 per ancestor). */
-GM_HOST_DEVICE inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
-  if (v < __ldcg(p)) atomicMin(p, v);
-}
-GM_HOST_DEVICE inline void gm_atomic_max_u32(uint32_t *p, uint32_t v) {
-  if (v > __ldcg(p)) atomicMax(p, v);
-}
-#else
-inline void gm_atomic_min_u32(uint32_t *p, uint32_t v) {
-  uint32_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (v < seen && !__atomic_compare_exchange_n(p, &seen, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-}
-inline void gm_atomic_max_u32(uint32_t *p, uint32_t v) {
-  uint32_t seen = __atomic_load_n(p, __ATOMIC_RELAXED);
-  while (v > seen && !__atomic_compare_exchange_n(p, &seen, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-}
-#endif
-
 /* Ordered-integer encoding of floats, so that unsigned min/max (atomics) order them as floats. */
 GM_HOST_DEVICE inline uint32_t gm_order_float(float f) {
   uint32_t bits;
@@ -430,53 +407,24 @@ GM_HOST_DEVICE inline float gm_unorder_float(uint32_t u) {
   return f;
 }
 
-/* An oriented box to and from node memory as three 16-byte words (a thread per node: field by
- * field, a warp's stores would touch 32 lines each; measured 1.1 ms for L9's init pass). */
+/* An oriented box into node memory as three 16-byte words (gm_store_words). */
 GM_HOST_DEVICE inline void gm_store_oriented(GmBvhOrientedBox *dst, const GmBvhOrientedBox &b) {
-#if defined(__CUDA_ARCH__)
-  float4 *d = reinterpret_cast<float4 *>(dst);
-  d[0] = make_float4(b.centre[0], b.centre[1], b.centre[2], b.normal[0]);
-  d[1] = make_float4(b.normal[1], b.normal[2], b.lateral[0], b.lateral[1]);
-  d[2] = make_float4(b.lateral[2], b.half[0], b.half[1], b.half[2]);
-#else
-  *dst = b;
-#endif
-}
-GM_HOST_DEVICE inline GmBvhOrientedBox gm_load_oriented(const GmBvhOrientedBox *src) {
-#if defined(__CUDA_ARCH__)
-  const float4 *p = reinterpret_cast<const float4 *>(src);
-  float4 w0 = p[0], w1 = p[1], w2 = p[2];
-  GmBvhOrientedBox b;
-  b.centre[0] = w0.x, b.centre[1] = w0.y, b.centre[2] = w0.z, b.normal[0] = w0.w;
-  b.normal[1] = w1.x, b.normal[2] = w1.y, b.lateral[0] = w1.z, b.lateral[1] = w1.w;
-  b.lateral[2] = w2.x, b.half[0] = w2.y, b.half[1] = w2.z, b.half[2] = w2.w;
-  return b;
-#else
-  return *src;
-#endif
+  struct alignas(16) Words {
+    GmBvhOrientedBox box;
+  } words = {b};
+  gm_store_words(dst, &words, 3);
 }
 
-/* Oriented boxes, pass 1, node j: each child's axes (its area vector, normalised, and the x or y
- * axis made perpendicular to it) and an empty interval along each, whose ends `centre` (minima)
- * and `half` (maxima) hold as ordered integers while triangles widen them. */
-GM_HOST_DEVICE inline void gm_step_oriented_init(uint64_t j, const GmBvhWinding *winding,
-                                                 GmBvhDistanceNode *distance_nodes) {
-  for (int side = 0; side < 2; side++) {
-    GmBvhOrientedBox b;
-    GmVec3<float> a = gm_load3<float>(winding[j].area[side]);
-    float length = gm_norm(a);
-    GmVec3<float> n = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);
-    GmVec3<float> e = fabsf(n.x) < 0.8f ? gm_vec(1.0f, 0.0f, 0.0f) : gm_vec(0.0f, 1.0f, 0.0f);
-    GmVec3<float> u = e - n * gm_dot(n, e);
-    u = u * (1.0f / gm_norm(u));
-    for (int k = 0; k < 3; k++) {
-      b.normal[k] = (&n.x)[k], b.lateral[k] = (&u.x)[k];
-      uint32_t lo = 0xFFFFFFFFu, hi = 0u;
-      memcpy(&b.centre[k], &lo, 4);
-      memcpy(&b.half[k], &hi, 4);
-    }
-    gm_store_oriented(&distance_nodes[j].box[side], b);
-  }
+/* The axes of child `side`'s oriented box: its area vector, normalised, then the x or y axis made
+ * perpendicular to it, then their cross product. */
+GM_HOST_DEVICE inline void gm_oriented_axes(const GmBvhWinding &w, int side, GmVec3<float> axes[3]) {
+  GmVec3<float> a = gm_load3<float>(w.area[side]);
+  float length = gm_norm(a);
+  GmVec3<float> n = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);
+  GmVec3<float> e = fabsf(n.x) < 0.8f ? gm_vec(1.0f, 0.0f, 0.0f) : gm_vec(0.0f, 1.0f, 0.0f);
+  GmVec3<float> u = e - n * gm_dot(n, e);
+  u = u * (1.0f / gm_norm(u));
+  axes[0] = n, axes[1] = u, axes[2] = gm_cross(n, u);
 }
 
 /* The centre of child `side`'s axis-aligned box: what the oriented extents are measured from. */
@@ -485,105 +433,93 @@ GM_HOST_DEVICE inline GmVec3<float> gm_box_centre(const GmBvhNode &node, int sid
   return gm_vec(0.5f * (box[0] + box[3]), 0.5f * (box[1] + box[4]), 0.5f * (box[2] + box[5]));
 }
 
-/* Oriented boxes, pass 2, node j: each leaf of j widens the intervals of every ancestor child
- * holding it, up to the first with more than GM_ORIENTED_MAX_TRIANGLES (those keep their
- * axis-aligned box). One round of atomics per leaf and ancestor, not per triangle. */
-GM_HOST_DEVICE inline void gm_step_oriented_widen(uint64_t j, const GmBvhNode *nodes,
-                                                  GmBvhDistanceNode *distance_nodes,
-                                                  const int32_t *parents,
-                                                  const GmBvhTriangle *tris) {
-  for (int leaf = 0; leaf < 2; leaf++) {
-    if (nodes[j].child[leaf] >= 0) continue;
-    uint32_t first = static_cast<uint32_t>(~nodes[j].child[leaf]), count = nodes[j].count[leaf];
-    int32_t node = static_cast<int32_t>(j);
-    int side = leaf;
-    while (count > 0 && distance_nodes[node].size[side] <= GM_ORIENTED_MAX_TRIANGLES) {
-      GmBvhOrientedBox &b = distance_nodes[node].box[side];
-      GmVec3<float> n = gm_load3<float>(b.normal), u = gm_load3<float>(b.lateral);
-      GmVec3<float> axes[3] = {n, u, gm_cross(n, u)};
-      GmVec3<float> c0 = gm_box_centre(nodes[node], side);
-      float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-      for (uint32_t t = first; t < first + count; t++) {
-        const GmBvhTriangle &tri = tris[t];
-        GmVec3<float> v[3] = {gm_load3<float>(tri.a), gm_load3<float>(tri.b),
-                              gm_load3<float>(tri.c)};
-        for (int corner = 0; corner < 3; corner++) {
-          GmVec3<float> p = v[corner] - c0;
-          for (int k = 0; k < 3; k++) {
-            float d = gm_dot(axes[k], p);
-            lo[k] = gm_min(lo[k], d), hi[k] = gm_max(hi[k], d);
-          }
-        }
-      }
-      for (int k = 0; k < 3; k++) {
-        gm_atomic_min_u32(reinterpret_cast<uint32_t *>(&b.centre[k]), gm_order_float(lo[k]));
-        gm_atomic_max_u32(reinterpret_cast<uint32_t *>(&b.half[k]), gm_order_float(hi[k]));
-      }
-      int32_t parent = parents[node];
-      if (parent < 0) break;
-      side = nodes[parent].child[0] == node ? 0 : 1;
-      node = parent;
+/* Widens the extents [lo, hi] along `axes` (measured from `c0`) to hold triangle t. */
+GM_HOST_DEVICE inline void gm_oriented_extend(const GmBvhTriangle &t, const GmVec3<float> axes[3],
+                                              GmVec3<float> c0, float lo[3], float hi[3]) {
+  const float *v[3] = {t.a, t.b, t.c};
+  for (int corner = 0; corner < 3; corner++) {
+    GmVec3<float> p = gm_load3<float>(v[corner]) - c0;
+    for (int k = 0; k < 3; k++) {
+      float d = gm_dot(axes[k], p);
+      lo[k] = gm_min(lo[k], d), hi[k] = gm_max(hi[k], d);
     }
   }
 }
 
-/* Oriented boxes, pass 3, node j: the intervals back to floats as a centre and half-extents,
- * widened by a few float32 steps of what they were computed from (a query's rounding must not
- * make the bound cut into a triangle); the axis-aligned box where the child is too big. */
-GM_HOST_DEVICE inline void gm_step_oriented_finish(uint64_t j, const GmBvhNode *nodes,
-                                                   GmBvhDistanceNode *distance_nodes) {
+/* Whether child `side` of `dn` gets an oriented box, whose extents its triangles give: not when
+ * it is empty or holds more than GM_ORIENTED_MAX_TRIANGLES. */
+GM_HOST_DEVICE inline bool gm_oriented_wanted(const GmBvhDistanceNode &dn, int side) {
+  return dn.size[side] > 0 && dn.size[side] <= GM_ORIENTED_MAX_TRIANGLES;
+}
+
+/* Child `side`'s box from its extents [lo, hi] along `axes` (when gm_oriented_wanted), as a centre
+ * and half-extents widened by a few float32 steps of what they were computed from (a query's
+ * rounding must not make the bound cut into a triangle); its axis-aligned box where that is the
+ * smaller or it is too big; nothing for an empty leaf. */
+GM_HOST_DEVICE inline GmBvhOrientedBox gm_oriented_box(const GmBvhNode &node,
+                                                       const GmBvhDistanceNode &dn, int side,
+                                                       const GmVec3<float> axes[3],
+                                                       const float lo[3], const float hi[3]) {
   const float eps = 4.0f * 1.1920929e-7f;
+  const float *box = node.box + 6 * side;
+  GmBvhOrientedBox b;
+  if (dn.size[side] == 0 || !(box[0] <= box[3])) { /* an empty leaf: nothing enters it */
+    memset(&b, 0, sizeof b);
+    b.normal[2] = 1.0f, b.lateral[0] = 1.0f;
+    return b;
+  }
+  bool aligned = !gm_oriented_wanted(dn, side);
+  if (!aligned) {
+    /* The axis-aligned box where it is the smaller (the oriented one is no tighter there). */
+    float oriented = 1.0f, boxed = 1.0f;
+    for (int k = 0; k < 3; k++) oriented *= hi[k] - lo[k], boxed *= box[3 + k] - box[k];
+    aligned = boxed <= oriented;
+  }
+  if (aligned) {
+    const int axis[3] = {2, 0, 1}; /* normal z, lateral x, then z × x = y */
+    for (int k = 0; k < 3; k++) {
+      float box_lo = box[axis[k]], box_hi = box[3 + axis[k]];
+      b.normal[k] = k == 2 ? 1.0f : 0.0f, b.lateral[k] = k == 0 ? 1.0f : 0.0f;
+      b.centre[axis[k]] = 0.5f * (box_lo + box_hi);
+      b.half[k] = 0.5f * (box_hi - box_lo) + eps * gm_max(fabsf(box_lo), fabsf(box_hi));
+    }
+    return b;
+  }
+  GmVec3<float> c = gm_box_centre(node, side);
+  float mid[3], half[3], reach = fabsf(c.x) + fabsf(c.y) + fabsf(c.z), extent = 0.0f;
+  for (int k = 0; k < 3; k++) {
+    mid[k] = 0.5f * (lo[k] + hi[k]), half[k] = 0.5f * (hi[k] - lo[k]);
+    extent += gm_max(fabsf(lo[k]), fabsf(hi[k]));
+    reach += fabsf(mid[k]);
+  }
+  c = c + axes[0] * mid[0] + axes[1] * mid[1] + axes[2] * mid[2];
+  for (int k = 0; k < 3; k++) {
+    b.normal[k] = (&axes[0].x)[k], b.lateral[k] = (&axes[1].x)[k];
+    b.centre[k] = (&c.x)[k];
+    b.half[k] = half[k] + eps * (extent + reach);
+  }
+  return b;
+}
+
+/* Oriented boxes, node j, one thread: each child's extents from its triangles, which are
+ * consecutive (first[side], size[side]), after the boxes and dipoles are done. The CUDA build
+ * gives each node a warp instead (bvh_cuda.cu). */
+GM_HOST_DEVICE inline void gm_step_oriented(uint64_t j, const GmBvhNode *nodes,
+                                            const GmBvhWinding *winding,
+                                            GmBvhDistanceNode *distance_nodes,
+                                            const GmBvhTriangle *tris) {
+  GmBvhDistanceNode &dn = distance_nodes[j];
   for (int side = 0; side < 2; side++) {
-    GmBvhOrientedBox b = gm_load_oriented(&distance_nodes[j].box[side]);
-    const float *box = nodes[j].box + 6 * side;
-    uint32_t size = distance_nodes[j].size[side];
-    if (size == 0 || !(box[0] <= box[3])) { /* an empty leaf: nothing enters it */
-      memset(&b, 0, sizeof b);
-      b.normal[2] = 1.0f, b.lateral[0] = 1.0f;
-      gm_store_oriented(&distance_nodes[j].box[side], b);
-      continue;
-    }
-    /* The widened intervals (ordered integers until now; unwidened above the size limit). */
-    float lo[3], hi[3];
-    for (int k = 0; k < 3; k++) {
-      uint32_t lo_bits, hi_bits;
-      memcpy(&lo_bits, &b.centre[k], 4);
-      memcpy(&hi_bits, &b.half[k], 4);
-      lo[k] = gm_unorder_float(lo_bits), hi[k] = gm_unorder_float(hi_bits);
-    }
-    bool aligned = size > GM_ORIENTED_MAX_TRIANGLES;
-    if (!aligned) {
-      /* The axis-aligned box where it is the smaller (the oriented one is no tighter there). */
-      float oriented = 1.0f, boxed = 1.0f;
-      for (int k = 0; k < 3; k++) oriented *= hi[k] - lo[k], boxed *= box[3 + k] - box[k];
-      aligned = boxed <= oriented;
-    }
-    if (aligned) {
-      const int axis[3] = {2, 0, 1}; /* normal z, lateral x, then z × x = y */
-      for (int k = 0; k < 3; k++) {
-        float box_lo = box[axis[k]], box_hi = box[3 + axis[k]];
-        b.normal[k] = k == 2 ? 1.0f : 0.0f, b.lateral[k] = k == 0 ? 1.0f : 0.0f;
-        b.centre[axis[k]] = 0.5f * (box_lo + box_hi);
-        b.half[k] = 0.5f * (box_hi - box_lo) + eps * gm_max(fabsf(box_lo), fabsf(box_hi));
+    GmVec3<float> axes[3];
+    gm_oriented_axes(winding[j], side, axes);
+    GmVec3<float> c0 = gm_box_centre(nodes[j], side);
+    float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    if (gm_oriented_wanted(dn, side)) {
+      for (uint32_t t = dn.first[side]; t < dn.first[side] + dn.size[side]; t++) {
+        gm_oriented_extend(tris[t], axes, c0, lo, hi);
       }
-      gm_store_oriented(&distance_nodes[j].box[side], b);
-      continue;
     }
-    GmVec3<float> n = gm_load3<float>(b.normal), u = gm_load3<float>(b.lateral);
-    GmVec3<float> axes[3] = {n, u, gm_cross(n, u)};
-    GmVec3<float> c = gm_box_centre(nodes[j], side);
-    float mid[3], half[3], reach = fabsf(c.x) + fabsf(c.y) + fabsf(c.z), extent = 0.0f;
-    for (int k = 0; k < 3; k++) {
-      mid[k] = 0.5f * (lo[k] + hi[k]), half[k] = 0.5f * (hi[k] - lo[k]);
-      extent += gm_max(fabsf(lo[k]), fabsf(hi[k]));
-      reach += fabsf(mid[k]);
-    }
-    c = c + axes[0] * mid[0] + axes[1] * mid[1] + axes[2] * mid[2];
-    for (int k = 0; k < 3; k++) {
-      b.centre[k] = (&c.x)[k];
-      b.half[k] = half[k] + eps * (extent + reach);
-    }
-    gm_store_oriented(&distance_nodes[j].box[side], b);
+    gm_store_oriented(&dn.box[side], gm_oriented_box(nodes[j], dn, side, axes, lo, hi));
   }
 }
 

@@ -107,20 +107,16 @@ void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const 
   *node_count = kept;
 }
 
-/* Boxes and dipoles bottom-up, then the oriented boxes (three passes). */
+/* Boxes and dipoles bottom-up, then the oriented boxes. */
 void bottom_up(GmBvhNode *nodes, GmBvhWinding *winding, const GmBvhTriangle *tris,
                const int32_t *parents, int32_t *pending, uint64_t node_count) {
   gm_parallel_for(node_count, [&](uint64_t j) {
     gm_step_bottom_up(static_cast<int32_t>(j), nodes, winding, tris, parents, pending);
   });
   GmBvhDistanceNode *distance_nodes = gm_distance_nodes(nodes, node_count);
-  gm_parallel_for(node_count,
-                  [&](uint64_t j) { gm_step_oriented_init(j, winding, distance_nodes); });
   gm_parallel_for(node_count, [&](uint64_t j) {
-    gm_step_oriented_widen(j, nodes, distance_nodes, parents, tris);
+    gm_step_oriented(j, nodes, winding, distance_nodes, tris);
   });
-  gm_parallel_for(node_count,
-                  [&](uint64_t j) { gm_step_oriented_finish(j, nodes, distance_nodes); });
 }
 
 GmBvhView view_of(const uint64_t *bvh) {

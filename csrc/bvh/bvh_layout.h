@@ -44,8 +44,8 @@ struct alignas(16) GmBvhDistanceNode {
   GmBvhOrientedBox box[2];
   int32_t child[2];
   uint32_t count[2];
-  uint32_t size[2]; /* triangles under each child */
-  float unused[2];
+  uint32_t size[2];  /* triangles under each child */
+  uint32_t first[2]; /* the position of its first (a subtree's triangles are consecutive) */
 };
 static_assert(sizeof(GmBvhDistanceNode) == 128, "mesh_build.ts counts 128-byte distance nodes");
 
