@@ -25,9 +25,12 @@ export class PendingReuse {
 
   /**
    * Records an event on every stream that used `block` besides its own and holds it until they
-   * complete: true when it is held, false when it is reusable now. A stream closed since cannot
-   * take an event, and its queued work still runs: its device is waited for instead (rare: a
-   * buffer freed after a stream that used it was closed).
+   * complete: true when it is held, false when it is reusable now. A stream with no work left
+   * (its uses of the block are done) needs no event: held until the next miss collected it, a
+   * staged upload's buffer made the next same-sized request carve another block, and repeated
+   * mesh builds remapped memory every time (bench/RESULTS.md). A stream closed since cannot take
+   * an event, and its queued work still runs: its device is waited for instead (rare: a buffer
+   * freed after a stream that used it was closed).
    */
   defer(block: Block, device: MemoryDevice): boolean {
     const events: Event[] = [];
@@ -36,6 +39,7 @@ export class PendingReuse {
         used.device.synchronize();
         continue;
       }
+      if (streamIdle(used, used?.device ?? device)) continue;
       const event = new Event(used?.device ?? device, { timing: false });
       event.record(used ?? undefined);
       events.push(event);
