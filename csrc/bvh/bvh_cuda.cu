@@ -134,38 +134,66 @@ __global__ void emit_kernel(const GmKarrasNode *karras, const uint32_t *index, u
   }
 }
 
-/* Oriented boxes, a warp per node: the lanes share each child's triangles (consecutive, up to
- * GM_ORIENTED_MAX_TRIANGLES of them), then lane 0 writes its box. Triangles pushing each
- * ancestor's extents up with atomics took L9 2.1 ms (ncu): the atomics of a few thousand leaves
- * met at each large ancestor. */
+/* Children of at most this many triangles are read by their own lane; larger ones by the
+ * whole warp. */
+constexpr uint32_t kLaneOrientedTriangles = 32;
+
+/* Oriented boxes, a thread per node. A lane reads a small child's triangles (consecutive) alone;
+ * the warp reads a large child's together, one large child at a time. Leaves widening each
+ * ancestor with atomics took L9 2.1 ms (ncu), the atomics of thousands of leaves meeting at each
+ * large ancestor; a warp for every node 2.4 ms, most of its lanes idle. */
 __global__ void oriented_kernel(const GmBvhNode *nodes, const GmBvhWinding *winding,
                                 GmBvhDistanceNode *distance_nodes, const GmBvhTriangle *tris,
                                 uint64_t node_count) {
   const unsigned lane = threadIdx.x % 32;
-  const uint64_t warps = static_cast<uint64_t>(gridDim.x) * blockDim.x / 32;
-  uint64_t first_warp = (static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
-  for (uint64_t j = first_warp; j < node_count; j += warps) {
-    const GmBvhDistanceNode &dn = distance_nodes[j];
+  const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
+  /* The whole warp goes round the loop together (base is its first thread's). */
+  for (uint64_t base = (static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x) & ~31ull;
+       base < node_count; base += stride) {
+    uint64_t j = base + lane;
+    bool live = j < node_count;
     for (int side = 0; side < 2; side++) {
-      GmVec3<float> axes[3];
-      gm_oriented_axes(winding[j], side, axes);
-      GmVec3<float> c0 = gm_box_centre(nodes[j], side);
+      GmVec3<float> axes[3], c0 = gm_vec(0.0f, 0.0f, 0.0f);
+      uint32_t first = 0, size = 0;
+      bool wanted = false;
+      if (live) {
+        gm_oriented_axes(winding[j], side, axes);
+        c0 = gm_box_centre(nodes[j], side);
+        wanted = gm_oriented_wanted(distance_nodes[j], side);
+        first = distance_nodes[j].first[side], size = distance_nodes[j].size[side];
+      }
       float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-      if (gm_oriented_wanted(dn, side)) {
-        const GmBvhTriangle *run = tris + dn.first[side];
-        for (uint32_t t = lane; t < dn.size[side]; t += 32) {
-          gm_oriented_extend(run[t], axes, c0, lo, hi);
+      if (wanted && size <= kLaneOrientedTriangles) {
+        for (uint32_t t = first; t < first + size; t++) gm_oriented_extend(tris[t], axes, c0, lo, hi);
+      }
+      unsigned large = __ballot_sync(0xFFFFFFFFu, wanted && size > kLaneOrientedTriangles);
+      while (large != 0) {
+        int owner = __ffs(large) - 1;
+        large &= large - 1;
+        GmVec3<float> owner_axes[3], owner_c0;
+        for (int k = 0; k < 3; k++) {
+          for (int c = 0; c < 3; c++) {
+            (&owner_axes[k].x)[c] = __shfl_sync(0xFFFFFFFFu, (&axes[k].x)[c], owner);
+          }
+          (&owner_c0.x)[k] = __shfl_sync(0xFFFFFFFFu, (&c0.x)[k], owner);
+        }
+        uint32_t owner_first = __shfl_sync(0xFFFFFFFFu, first, owner);
+        uint32_t owner_size = __shfl_sync(0xFFFFFFFFu, size, owner);
+        float l[3] = {INFINITY, INFINITY, INFINITY}, h[3] = {-INFINITY, -INFINITY, -INFINITY};
+        for (uint32_t t = lane; t < owner_size; t += 32) {
+          gm_oriented_extend(tris[owner_first + t], owner_axes, owner_c0, l, h);
         }
         for (int k = 0; k < 3; k++) {
           for (int offset = 16; offset > 0; offset /= 2) {
-            lo[k] = fminf(lo[k], __shfl_xor_sync(0xFFFFFFFFu, lo[k], offset));
-            hi[k] = fmaxf(hi[k], __shfl_xor_sync(0xFFFFFFFFu, hi[k], offset));
+            l[k] = fminf(l[k], __shfl_xor_sync(0xFFFFFFFFu, l[k], offset));
+            h[k] = fmaxf(h[k], __shfl_xor_sync(0xFFFFFFFFu, h[k], offset));
           }
+          if (static_cast<int>(lane) == owner) lo[k] = l[k], hi[k] = h[k];
         }
       }
-      if (lane == 0) {
+      if (live) {
         gm_store_oriented(&distance_nodes[j].box[side],
-                          gm_oriented_box(nodes[j], dn, side, axes, lo, hi));
+                          gm_oriented_box(nodes[j], distance_nodes[j], side, axes, lo, hi));
       }
     }
   }
@@ -174,7 +202,7 @@ __global__ void oriented_kernel(const GmBvhNode *nodes, const GmBvhWinding *wind
 /* The oriented boxes, after the boxes and dipoles are done. */
 int launch_oriented_boxes(GmBvhNode *nodes, const GmBvhWinding *winding, const GmBvhTriangle *tris,
                           uint64_t node_count, cudaStream_t s) {
-  oriented_kernel<<<gm_blocks_for(32 * node_count, kThreads), kThreads, 0, s>>>(
+  oriented_kernel<<<gm_blocks_for(node_count, kThreads), kThreads, 0, s>>>(
       nodes, winding, gm_distance_nodes(nodes, node_count), tris, node_count);
   return gm_launch_check("oriented_kernel");
 }
