@@ -27,7 +27,7 @@ enum gm_backend {
 };
 
 /* The ABI version: bumped on any incompatible change; ffi/kernels.ts checks it. */
-#define GM_ABI_VERSION 7
+#define GM_ABI_VERSION 8
 
 int gm_abi_version(void);
 /* GM_BACKEND_CPU or GM_BACKEND_CUDA: which build this library is. */

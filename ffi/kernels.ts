@@ -487,7 +487,7 @@ export const kernelSymbols = {
 export type KernelSymbols = Deno.DynamicLibrary<typeof kernelSymbols>["symbols"];
 
 /** The ABI version this table matches (GM_ABI_VERSION in csrc/gpumem.h). */
-export const KERNEL_ABI_VERSION = 7;
+export const KERNEL_ABI_VERSION = 8;
 
 /** Status codes of the kernel library (enum gm_status in csrc/gpumem.h). */
 export const KernelStatus = {
