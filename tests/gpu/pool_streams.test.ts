@@ -112,3 +112,32 @@ gpuTest(
     pool.close();
   },
 );
+
+gpuTest(
+  "pool on cuda: a block used on a busy stream waits for its work; on an idle one it is back at once",
+  async () => {
+    const device = gpu();
+    const pool = new MemoryPool(new CudaMallocResource(device));
+    using s1 = new Stream(device);
+    using s2 = new Stream(device);
+    using scratch = DeviceBuffer.allocate(512 * MiB, { device });
+    const block = DeviceBuffer.allocate(32 * MiB, { resource: pool, stream: s1 });
+    const cached = pool.stats().freeCachedBytes;
+    const address = block.ptr;
+    // Used on s2, which is still working when the block is freed: held back from s1's lists.
+    const work = keepBusy(s2, scratch, 40);
+    block.recordStream(s2);
+    block.free();
+    assert.equal(pool.stats().freeCachedBytes, cached, "held back while s2 works");
+    await Promise.all(work);
+    pool.trim(Number.MAX_SAFE_INTEGER); // collects what s2's event now lets go
+    assert.equal(pool.stats().freeCachedBytes, cached + 32 * MiB);
+    // Used on s2 again, now idle: back in s1's lists at the free, and the same place serves it.
+    const again = DeviceBuffer.allocate(32 * MiB, { resource: pool, stream: s1 });
+    assert.equal(again.ptr, address);
+    again.recordStream(s2);
+    again.free();
+    assert.equal(pool.stats().freeCachedBytes, cached + 32 * MiB, "back at once");
+    pool.close();
+  },
+);
