@@ -2,12 +2,18 @@
 
 import assert from "node:assert/strict";
 import { KERNEL_ABI_VERSION, STAGE_CALL_NAMES, STAGE_REPORT } from "../ffi/kernels.ts";
+import { SAH_MAX_TRIANGLES } from "../src/kernels/mesh_build.ts";
 
 const csrc = (file: string) => Deno.readTextFileSync(new URL(`../csrc/${file}`, import.meta.url));
 
 Deno.test("abi: GM_ABI_VERSION is the version ffi/kernels.ts binds", () => {
   const version = /#define GM_ABI_VERSION (\d+)/.exec(csrc("gpumem.h"))?.[1];
   assert.equal(Number(version), KERNEL_ABI_VERSION);
+});
+
+Deno.test("abi: SAH_MAX_TRIANGLES is GM_SAH_MAX_TRIANGLES (the tests build on both sides of it)", () => {
+  const limit = /#define GM_SAH_MAX_TRIANGLES (\d+)u/.exec(csrc("bvh/bvh_sah.h"))?.[1];
+  assert.equal(Number(limit), SAH_MAX_TRIANGLES);
 });
 
 Deno.test("abi: the stager's driver-call names are GM_STAGE_CALLS, in order", () => {

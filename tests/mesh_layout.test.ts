@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { kernelLibrary } from "../mod.ts";
 import { hostAddress } from "../src/kernels/native_call.ts";
-import { BVH_LAYOUT, nodesBytes } from "../src/kernels/mesh_build.ts";
+import { BVH_LAYOUT, nodesBytes, SAH_MAX_TRIANGLES } from "../src/kernels/mesh_build.ts";
 import { icosphere, type Mesh, triangleSoup, withSeed } from "./contracts/meshes.ts";
 
 // Opened once for the process, outside any test: the resource sanitizer checks what tests open.
@@ -158,6 +158,12 @@ Deno.test("mesh layout: every child's boxes hold its triangles (random soups, of
       }
     }
   });
+});
+
+Deno.test("mesh layout: the same holds for a mesh built in Morton order (above the SAH's size)", () => {
+  const sphere = icosphere(5);
+  assert.ok(sphere.triangles.length / 3 > SAH_MAX_TRIANGLES);
+  assert.ok(checkBoxes(build(sphere, 4)) > 3 * sphere.triangles.length);
 });
 
 Deno.test("mesh layout: every child's boxes hold its triangles (a sphere, where they are oriented)", () => {

@@ -206,9 +206,10 @@ GM_HOST_DEVICE inline int gm_arrive(int32_t *counter) {
 inline int gm_arrive(int32_t *counter) { return __atomic_sub_fetch(counter, 1, __ATOMIC_ACQ_REL); }
 #endif
 
-/* `words` 16-byte words between registers and node memory (both 16-byte aligned). A thread per node: field by field, a
- * warp's every store would touch 32 lines (ncu: 1.1 ms of L9's bottom-up pass). Bottom-up reads
- * what other blocks wrote, so on the GPU its loads go past the non-coherent L1 (__ldcg). */
+/* `words` 16-byte words between registers and node memory (both 16-byte aligned). A thread per
+ * node: field by field, a warp's every store would touch 32 lines (ncu: 1.1 ms of L9's bottom-up
+ * pass). Bottom-up reads what other blocks wrote, so on the GPU its loads go past the
+ * non-coherent L1 (__ldcg). */
 GM_HOST_DEVICE inline void gm_store_words(void *dst, const void *src, int words) {
 #if defined(__CUDA_ARCH__)
   for (int w = 0; w < words; w++) {
@@ -417,7 +418,8 @@ GM_HOST_DEVICE inline void gm_store_oriented(GmBvhOrientedBox *dst, const GmBvhO
 
 /* The axes of child `side`'s oriented box: its area vector, normalised, then the x or y axis made
  * perpendicular to it, then their cross product. */
-GM_HOST_DEVICE inline void gm_oriented_axes(const GmBvhWinding &w, int side, GmVec3<float> axes[3]) {
+GM_HOST_DEVICE inline void gm_oriented_axes(const GmBvhWinding &w, int side,
+                                            GmVec3<float> axes[3]) {
   GmVec3<float> a = gm_load3<float>(w.area[side]);
   float length = gm_norm(a);
   GmVec3<float> n = length > 0.0f ? a * (1.0f / length) : gm_vec(0.0f, 0.0f, 1.0f);

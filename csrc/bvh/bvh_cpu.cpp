@@ -10,6 +10,7 @@
 #include "../parallel_for.h"
 #include "../status.h"
 #include "bvh_elements.h"
+#include "bvh_sah.h"
 #include "bvh_scratch.h"
 
 namespace {
@@ -62,10 +63,33 @@ void validate(const V *vertices, uint64_t vertex_count, const uint32_t *triangle
   report[GM_VALIDATE_FIRST_NONFINITE] = first_nonfinite;
 }
 
+/* Numbers the kept Karras nodes in order (an exclusive scan into sc.index); returns how many. */
+uint32_t number_kept(GmBuildScratch &sc, uint64_t n) {
+  uint32_t kept = 0;
+  for (uint64_t i = 0; i + 1 < n; i++) {
+    sc.index[i] = kept;
+    kept += sc.karras[i].kept;
+  }
+  return kept;
+}
+
 template <typename V>
 void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const double *origin,
                 uint32_t leaf_size, GmBuildScratch &sc, GmBvhTriangle *tris, uint32_t *indices,
                 uint32_t *node_count) {
+  if (n > leaf_size && n <= GM_SAH_MAX_TRIANGLES) {
+    /* Gathered in input order for the SAH hierarchy, then again in its order. */
+    for (uint64_t t = 0; t < n; t++) sc.values[0][t] = static_cast<uint32_t>(t);
+    gm_parallel_for(n, [&](uint64_t s) {
+      gm_step_gather(s, vertices, triangles, origin, sc.values[0], tris, indices);
+    });
+    gm_sah_hierarchy(tris, n, leaf_size, sc.values[1], sc.karras, sc.kept);
+    gm_parallel_for(n, [&](uint64_t s) {
+      gm_step_gather(s, vertices, triangles, origin, sc.values[1], tris, indices);
+    });
+    *node_count = number_kept(sc, n);
+    return;
+  }
   std::vector<float> lo(3 * gm_cpu_threads(), INFINITY), hi(3 * gm_cpu_threads(), -INFINITY);
   gm_parallel_ranges(n, [&](uint64_t begin, uint64_t end, unsigned worker) {
     float *l = &lo[3 * worker], *h = &hi[3 * worker];
@@ -99,12 +123,7 @@ void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const 
     gm_step_karras(static_cast<int64_t>(i), sc.keys[1], static_cast<int64_t>(n), leaf_size,
                    sc.karras);
   });
-  uint32_t kept = 0;
-  for (uint64_t i = 0; i + 1 < n; i++) {
-    sc.index[i] = kept;
-    kept += sc.karras[i].kept;
-  }
-  *node_count = kept;
+  *node_count = number_kept(sc, n);
 }
 
 /* Boxes and dipoles bottom-up, then the oriented boxes. */

@@ -8,6 +8,7 @@
 #include "../gpumem.h"
 #include "../status.h"
 #include "bvh_elements.h"
+#include "bvh_sah.h"
 #include "bvh_scratch.h"
 
 namespace {
@@ -164,7 +165,9 @@ __global__ void oriented_kernel(const GmBvhNode *nodes, const GmBvhWinding *wind
       }
       float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
       if (wanted && size <= kLaneOrientedTriangles) {
-        for (uint32_t t = first; t < first + size; t++) gm_oriented_extend(tris[t], axes, c0, lo, hi);
+        for (uint32_t t = first; t < first + size; t++) {
+          gm_oriented_extend(tris[t], axes, c0, lo, hi);
+        }
       }
       unsigned large = __ballot_sync(0xFFFFFFFFu, wanted && size > kLaneOrientedTriangles);
       while (large != 0) {
@@ -603,6 +606,47 @@ extern "C" int gm_bvh_build_scratch(uint64_t triangle_count, uint64_t *bytes) {
   return gm_ok();
 }
 
+__global__ void iota_kernel(uint32_t *values, uint64_t n) {
+  GM_FOR_EACH(i, n) values[i] = static_cast<uint32_t>(i);
+}
+
+/* A small mesh's SAH hierarchy (bvh_sah.h), built on the host as the CPU library builds it: the
+ * triangles gathered in input order come down (at most GM_SAH_MAX_TRIANGLES, 768 KiB), the order
+ * and the Karras scratch go back up, and the triangles are gathered again in that order. The
+ * call waits for the stream (under a millisecond for the bunny). */
+template <typename V>
+static int launch_sah_tree(const V *vertices, const uint32_t *triangles, uint64_t n,
+                           GmOrigin origin, uint32_t leaf_size, GmBuildScratch &sc,
+                           GmBvhTriangle *tris, uint32_t *indices, cudaStream_t s) {
+  unsigned blocks = gm_blocks_for(n, kThreads);
+  iota_kernel<<<blocks, kThreads, 0, s>>>(sc.values[0], n);
+  gather_kernel<<<blocks, kThreads, 0, s>>>(vertices, triangles, n, origin, sc.values[0], tris,
+                                            indices);
+  int status = gm_launch_check("gather_kernel");
+  if (status != GM_OK) return status;
+  std::vector<GmBvhTriangle> host(n);
+  std::vector<uint32_t> order(n), kept(n - 1);
+  std::vector<GmKarrasNode> karras(n - 1);
+  cudaError_t error = cudaMemcpyAsync(host.data(), tris, n * sizeof(GmBvhTriangle),
+                                      cudaMemcpyDeviceToHost, s);
+  if (error == cudaSuccess) error = cudaStreamSynchronize(s);
+  if (error != cudaSuccess) return gm_cuda_failure("the SAH build's download", error);
+  gm_sah_hierarchy(host.data(), n, leaf_size, order.data(), karras.data(), kept.data());
+  /* From pageable memory: each copy has read its source when it returns. */
+  error = cudaMemcpyAsync(sc.values[1], order.data(), n * 4, cudaMemcpyHostToDevice, s);
+  if (error == cudaSuccess) {
+    error = cudaMemcpyAsync(sc.karras, karras.data(), (n - 1) * sizeof(GmKarrasNode),
+                            cudaMemcpyHostToDevice, s);
+  }
+  if (error == cudaSuccess) {
+    error = cudaMemcpyAsync(sc.kept, kept.data(), (n - 1) * 4, cudaMemcpyHostToDevice, s);
+  }
+  if (error != cudaSuccess) return gm_cuda_failure("the SAH build's upload", error);
+  gather_kernel<<<blocks, kThreads, 0, s>>>(vertices, triangles, n, origin, sc.values[1], tris,
+                                            indices);
+  return gm_launch_check("gather_kernel");
+}
+
 template <typename V>
 static void launch_tree(const V *vertices, const uint32_t *triangles, uint64_t n,
                         GmOrigin origin, uint32_t leaf_size, GmBuildScratch &sc,
@@ -644,7 +688,13 @@ extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_
   auto *tris = reinterpret_cast<GmBvhTriangle *>(tris_out);
   auto *indices = reinterpret_cast<uint32_t *>(indices_out);
   int status = GM_OK;
-  if (vertex_f64) {
+  bool sah = n > leaf_size && n <= GM_SAH_MAX_TRIANGLES;
+  if (sah) {
+    status = vertex_f64 ? launch_sah_tree(reinterpret_cast<const double *>(vertices), tri, n,
+                                          origin_words, leaf_size, sc, tris, indices, s)
+                        : launch_sah_tree(reinterpret_cast<const float *>(vertices), tri, n,
+                                          origin_words, leaf_size, sc, tris, indices, s);
+  } else if (vertex_f64) {
     launch_tree(reinterpret_cast<const double *>(vertices), tri, n, origin_words, leaf_size, sc,
                 tris, indices, s, &status);
   } else {
@@ -653,9 +703,11 @@ extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_
   }
   if (status != GM_OK) return status;
   if (n > 1) {
-    karras_kernel<<<gm_blocks_for(n - 1, kThreads), kThreads, 0, s>>>(sc.keys[1], n, leaf_size,
-                                                                   sc.karras, sc.kept);
-    if ((status = gm_launch_check("karras_kernel")) != GM_OK) return status;
+    if (!sah) {
+      karras_kernel<<<gm_blocks_for(n - 1, kThreads), kThreads, 0, s>>>(
+          sc.keys[1], n, leaf_size, sc.karras, sc.kept);
+      if ((status = gm_launch_check("karras_kernel")) != GM_OK) return status;
+    }
     size_t bytes = sc.sort_bytes;
     error = cub::DeviceScan::ExclusiveSum(sc.sort_temp, bytes, sc.kept, sc.index,
                                           static_cast<int64_t>(n - 1), s);

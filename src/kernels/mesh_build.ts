@@ -25,6 +25,12 @@ export const BVH_LAYOUT = {
   pseudoNormals: 72,
 } as const;
 
+/**
+ * Meshes of at most this many triangles are built by the surface-area heuristic on the host
+ * (GM_SAH_MAX_TRIANGLES in csrc/bvh/bvh_sah.h); larger ones in Morton order on the device.
+ */
+export const SAH_MAX_TRIANGLES = 8192;
+
 /** Words of the BVH descriptor (enum gm_bvh_word in csrc/bvh/bvh_layout.h). */
 export const WORD = {
   nodes: 0,

@@ -24,6 +24,7 @@ import {
   windingReference,
   withSeed,
 } from "./meshes.ts";
+import { SAH_MAX_TRIANGLES } from "../../src/kernels/mesh_build.ts";
 import { suiteTests } from "./register.ts";
 
 /** Where the bunny is: GPUMEM_BUNNY, else the peers kit beside the project. */
@@ -99,14 +100,16 @@ export function registerMeshContracts(
 
   test("closest points match a float64 brute force on fresh random soups and spheres", (device) =>
     withSeed(async (rng) => {
-      for (const mesh of [triangleSoup(rng, 700), icosphere(3)]) {
+      // Small meshes are built by the SAH on the host, larger ones in Morton order: both, here.
+      const large = triangleSoup(rng, SAH_MAX_TRIANGLES + 1000);
+      for (const mesh of [triangleSoup(rng, 700), icosphere(3), large]) {
         const diagonal = bounds(mesh).diagonal;
-        for (const leafSize of [1, 4, 13]) {
+        for (const leafSize of mesh === large ? [4] : [1, 4, 13]) {
           using bvh = await MeshBvh.build(new Float32Array(mesh.vertices), mesh.triangles, {
             device,
             leafSize,
           });
-          const points = boxPoints(rng, mesh, 1500, 1.5);
+          const points = boxPoints(rng, mesh, mesh === large ? 200 : 1500, 1.5);
           const result = await bvh.closestPoints(new Float32Array(points));
           checkClosest(mesh, new Float64Array(new Float32Array(points)), result, 1e-5 * diagonal);
         }
@@ -222,19 +225,22 @@ export function registerMeshContracts(
 
   test("ray casts match a float64 brute force: t, faces, misses; anyHit and tMax", (device) =>
     withSeed(async (rng) => {
-      const mesh = triangleSoup(rng, 600);
-      const diagonal = bounds(mesh).diagonal;
-      using bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device });
-      const { origins, directions } = rays(rng, mesh, 2000);
-      const hits = await bvh.rayCast(origins, directions);
-      checkRays(mesh, origins, directions, hits, diagonal);
-      const reference = rayReference(mesh, origins, directions);
-      const any = await bvh.rayCast(origins, directions, { anyHit: true });
-      const capped = await bvh.rayCast(origins, directions, { tMax: 1 });
-      for (let i = 0; i < reference.length; i++) {
-        assert.equal(any.faceId[i] >= 0, reference[i] < Infinity, `anyHit ${i}`);
-        if (reference[i] < 0.999) assert.ok(capped.faceId[i] >= 0, `tMax ${i}`);
-        if (reference[i] > 1.001) assert.equal(capped.faceId[i], -1, `tMax ${i}`);
+      // A soup the SAH builds and one built in Morton order.
+      for (const size of [600, SAH_MAX_TRIANGLES + 1000]) {
+        const mesh = triangleSoup(rng, size);
+        const diagonal = bounds(mesh).diagonal;
+        using bvh = await MeshBvh.build(mesh.vertices, mesh.triangles, { device });
+        const { origins, directions } = rays(rng, mesh, 2000);
+        const hits = await bvh.rayCast(origins, directions);
+        checkRays(mesh, origins, directions, hits, diagonal);
+        const reference = rayReference(mesh, origins, directions);
+        const any = await bvh.rayCast(origins, directions, { anyHit: true });
+        const capped = await bvh.rayCast(origins, directions, { tMax: 1 });
+        for (let i = 0; i < reference.length; i++) {
+          assert.equal(any.faceId[i] >= 0, reference[i] < Infinity, `anyHit ${i}`);
+          if (reference[i] < 0.999) assert.ok(capped.faceId[i] >= 0, `tMax ${i}`);
+          if (reference[i] > 1.001) assert.equal(capped.faceId[i], -1, `tMax ${i}`);
+        }
       }
     }));
 
