@@ -3,7 +3,9 @@
  *
  *   triangle bounds -> Morton codes -> sort -> gather triangles in code order -> Karras hierarchy
  *   (Karras 2012) -> keep the nodes with more than leaf_size triangles (scan) -> emit them with
- *   leaf runs -> boxes and winding dipoles bottom-up (also a refit). */
+ *   leaf runs -> boxes and winding dipoles bottom-up (also a refit) -> oriented boxes.
+ *
+ * Small meshes take bvh_sah.h's hierarchy in place of the first five steps. */
 #ifndef GPUMEM_BVH_BUILD_STEPS_H
 #define GPUMEM_BVH_BUILD_STEPS_H
 
