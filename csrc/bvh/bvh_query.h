@@ -9,8 +9,9 @@
 
 #include "bvh_geometry.h"
 
-/* Loops over a node's two children, unrolled (the CPU compiler unrolls them on its own). */
-#if defined(__CUDACC__)
+/* Loops over a node's two children, unrolled (the CPU compiler unrolls them on its own; nvcc's
+ * host pass would warn of the pragma). */
+#if defined(__CUDA_ARCH__)
 #define GM_UNROLL _Pragma("unroll")
 #else
 #define GM_UNROLL
