@@ -129,7 +129,8 @@ enum gm_bvh_query_status {
  * index as tie-break is at most 30 + ceil(log2 n) levels deep, and nearest-first traversal keeps
  * at most one entry per level; the rays' first pass (leaves put off) keeps up to two leaves more.
  * Meshes have fewer than 2^31 triangles (gm_bvh_build_scratch): at most 61 levels, so 64 holds
- * every tree (an overflow is still reported, GM_QUERY_STACK_OVERFLOW). */
+ * every tree (an overflow is still reported, GM_QUERY_STACK_OVERFLOW). An SAH tree (bvh_sah.h)
+ * is at most GM_SAH_MAX_DEPTH + 13 levels deep. */
 #define GM_BVH_STACK 64
 
 /* Words of a validation report (gm_bvh_validate). */

@@ -3,9 +3,10 @@
  * tree. It fills the Karras scratch (bvh_build_steps.h) with a full binary tree down to single
  * triangles, as gm_step_karras does, and the order to gather them in, so that the scan, emit and
  * bottom-up steps run unchanged. Ranges above GM_SAH_MIN_TRIANGLES split by the surface-area
- * heuristic over 16 bins of centroids per axis (Wald 2007), the rest at their median along the
- * widest axis. Morton order is what a GPU builds millions of triangles in; under a few thousand,
- * this tree answers queries 10-50% faster (H200, bench/RESULTS.md) for ~2.5 ms more build. */
+ * heuristic over 16 bins of centroids per axis (Wald 2007); the rest, and every range at
+ * GM_SAH_MAX_DEPTH or deeper, at their median along the widest axis. Morton order is what a GPU
+ * builds millions of triangles in; under a few thousand, this tree answers queries 10-50% faster
+ * (H200, bench/RESULTS.md) for ~2.5 ms more build. */
 #ifndef GPUMEM_BVH_SAH_H
 #define GPUMEM_BVH_SAH_H
 
@@ -22,6 +23,10 @@
 /* Ranges of at most this many triangles are split at their median along the widest axis: the
  * same queries, 15% less build time than binning them too. */
 #define GM_SAH_MIN_TRIANGLES 16u
+/* Ranges this deep are split at their median whatever their size, so that the tree stays within
+ * GM_BVH_STACK levels: SAH splits may peel off one triangle a level (triangles at doubling
+ * distances), and 40 levels plus the log2(8,192) = 13 of median splits stay under 64. */
+#define GM_SAH_MAX_DEPTH 40
 
 namespace gm_sah {
 
@@ -45,7 +50,7 @@ struct Bounds {
  * order), which then names it in its parent's child `side`. */
 struct Range {
   uint32_t first, last, parent;
-  int side;
+  int side, depth;
 };
 
 }  // namespace gm_sah
@@ -66,7 +71,8 @@ inline uint32_t gm_sah_split(const std::vector<gm_sah::Bounds> &box,
     scale[axis] = extent > 0.0f ? kBins / extent : 0.0f;
   }
   auto bin_of = [&](uint32_t t, int axis) {
-    return std::min(kBins - 1, static_cast<int>(((&centre[t].x)[axis] - cb.lo[axis]) * scale[axis]));
+    float at = ((&centre[t].x)[axis] - cb.lo[axis]) * scale[axis];
+    return std::min(kBins - 1, static_cast<int>(at));
   };
   /* All three axes binned in one pass over the triangles. */
   Bounds bins[3][kBins];
@@ -142,7 +148,7 @@ inline void gm_sah_hierarchy(const GmBvhTriangle *tris, uint64_t n, uint32_t lea
                        (v[0][2] + v[1][2] + v[2][2]) * (1.0f / 3.0f));
     order[t] = static_cast<uint32_t>(t);
   }
-  std::vector<gm_sah::Range> stack = {{0, static_cast<uint32_t>(n - 1), 0xFFFFFFFFu, 0}};
+  std::vector<gm_sah::Range> stack = {{0, static_cast<uint32_t>(n - 1), 0xFFFFFFFFu, 0, 0}};
   uint32_t next = 0;
   while (!stack.empty()) {
     gm_sah::Range r = stack.back();
@@ -151,7 +157,7 @@ inline void gm_sah_hierarchy(const GmBvhTriangle *tris, uint64_t n, uint32_t lea
     if (r.parent != 0xFFFFFFFFu) karras[r.parent].child[r.side] = id;
     uint32_t count = r.last - r.first + 1;
     uint32_t split = r.first + count / 2 - 1; /* the last position of the left child */
-    if (count > GM_SAH_MIN_TRIANGLES) {
+    if (count > GM_SAH_MIN_TRIANGLES && r.depth < GM_SAH_MAX_DEPTH) {
       split = gm_sah_split(box, centre, order, r.first, r.last, split);
     } else if (count > leaf_size) {
       gm_median_split(centre, order, r.first, r.last, split);
@@ -162,8 +168,8 @@ inline void gm_sah_hierarchy(const GmBvhTriangle *tris, uint64_t n, uint32_t lea
     /* One triangle is a leaf; more, a node, the left one taken first (pushed last). */
     node.child[0] = GM_LEAF_BIT | r.first;
     node.child[1] = GM_LEAF_BIT | (split + 1);
-    if (r.last > split + 1) stack.push_back({split + 1, r.last, id, 1});
-    if (split > r.first) stack.push_back({r.first, split, id, 0});
+    if (r.last > split + 1) stack.push_back({split + 1, r.last, id, 1, r.depth + 1});
+    if (split > r.first) stack.push_back({r.first, split, id, 0, r.depth + 1});
   }
 }
 
