@@ -1,7 +1,8 @@
 /* gpumem kernel library: the C ABI that ffi/kernels.ts binds.
  *
  * Every entry point returns an int status (GM_OK or one of the codes below); on failure the
- * calling thread's last-error string (gm_last_error) says what went wrong. Device addresses are
+ * latest failure's string (gm_last_error, of any thread: a nonblocking call runs on a worker
+ * thread) says what went wrong. Device addresses are
  * uint64_t; on the CPU build they are host addresses. CUDA entry points take the device ordinal
  * and make its primary context current themselves (restoring the caller's device after), because
  * Deno may call them from any thread. */

@@ -269,7 +269,7 @@ export const kernelSymbols = {
   gm_abi_version: { parameters: [], result: "i32" },
   /** int gm_backend(void): 0 for the CPU build, 1 for the CUDA build */
   gm_backend: { parameters: [], result: "i32" },
-  /** const char *gm_last_error(void): the calling thread's last error message */
+  /** const char *gm_last_error(void): the latest failure's message, of any thread */
   gm_last_error: { parameters: [], result: "pointer" },
   /** int gm_axpy_f32(int device, uint64_t n, float a, uint64_t x, uint64_t y, void *stream) */
   gm_axpy_f32: {
@@ -313,8 +313,8 @@ export const kernelSymbols = {
   /**
    * int gm_stager_run(uint64_t stager, int to_device, void *host, uint64_t device, uint64_t bytes,
    * uint64_t first_piece, uint64_t piece, const uint64_t *slots, void *stream,
-   * const uint8_t *fail_pieces, uint64_t *report), on a worker thread (a Promise). Its
-   * gm_last_error is that thread's, so failures are read from `report`.
+   * const uint8_t *fail_pieces, uint64_t *report), on a worker thread (a Promise). Failures are
+   * read from `report`, which says which piece failed and how.
    */
   gm_stager_run: { parameters: stagerRunParameters, result: "i32", nonblocking: true },
   /** gm_stager_run on the calling thread: a worker-thread hop costs more than a small transfer. */
