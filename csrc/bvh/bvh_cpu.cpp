@@ -77,7 +77,7 @@ template <typename V>
 void build_tree(const V *vertices, const uint32_t *triangles, uint64_t n, const double *origin,
                 uint32_t leaf_size, GmBuildScratch &sc, GmBvhTriangle *tris, uint32_t *indices,
                 uint32_t *node_count) {
-  if (n > leaf_size && n <= GM_SAH_MAX_TRIANGLES) {
+  if (gm_sah_builds(n, leaf_size)) {
     /* Gathered in input order for the SAH hierarchy, then again in its order. */
     for (uint64_t t = 0; t < n; t++) sc.values[0][t] = static_cast<uint32_t>(t);
     gm_parallel_for(n, [&](uint64_t s) {

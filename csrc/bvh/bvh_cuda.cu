@@ -688,7 +688,7 @@ extern "C" int gm_bvh_build_tree(int device, uint64_t vertices, uint64_t vertex_
   auto *tris = reinterpret_cast<GmBvhTriangle *>(tris_out);
   auto *indices = reinterpret_cast<uint32_t *>(indices_out);
   int status = GM_OK;
-  bool sah = n > leaf_size && n <= GM_SAH_MAX_TRIANGLES;
+  bool sah = gm_sah_builds(n, leaf_size);
   if (sah) {
     status = vertex_f64 ? launch_sah_tree(reinterpret_cast<const double *>(vertices), tri, n,
                                           origin_words, leaf_size, sc, tris, indices, s)

@@ -28,6 +28,11 @@
  * distances), and 40 levels plus the log2(8,192) = 13 of median splits stay under 64. */
 #define GM_SAH_MAX_DEPTH 40
 
+/* Whether a mesh of n triangles gets the SAH hierarchy (a single leaf needs no hierarchy). */
+inline bool gm_sah_builds(uint64_t n, uint32_t leaf_size) {
+  return n > leaf_size && n <= GM_SAH_MAX_TRIANGLES;
+}
+
 namespace gm_sah {
 
 constexpr int kBins = 16; /* 8 and 32 measured the same on the bunny */
@@ -46,6 +51,14 @@ struct Bounds {
   }
 };
 
+/* The bounds of the centroids of the triangles at positions first..last. */
+inline Bounds centroid_bounds(const std::vector<GmVec3<float>> &centre, const uint32_t *order,
+                              uint32_t first, uint32_t last) {
+  Bounds b;
+  for (uint32_t s = first; s <= last; s++) b.grow(&centre[order[s]].x, &centre[order[s]].x);
+  return b;
+}
+
 /* A range of positions waiting for its node: numbered when taken off the stack (so in depth-first
  * order), which then names it in its parent's child `side`. */
 struct Range {
@@ -63,8 +76,7 @@ inline uint32_t gm_sah_split(const std::vector<gm_sah::Bounds> &box,
                              uint32_t first, uint32_t last, uint32_t middle) {
   using gm_sah::Bounds;
   using gm_sah::kBins;
-  Bounds cb;
-  for (uint32_t s = first; s <= last; s++) cb.grow(&centre[order[s]].x, &centre[order[s]].x);
+  Bounds cb = gm_sah::centroid_bounds(centre, order, first, last);
   float scale[3];
   for (int axis = 0; axis < 3; axis++) {
     float extent = cb.hi[axis] - cb.lo[axis];
@@ -120,15 +132,14 @@ inline uint32_t gm_sah_split(const std::vector<gm_sah::Bounds> &box,
  * position `middle`, so that first..middle hold the lower half. */
 inline void gm_median_split(const std::vector<GmVec3<float>> &centre, uint32_t *order,
                             uint32_t first, uint32_t last, uint32_t middle) {
-  gm_sah::Bounds cb;
-  for (uint32_t s = first; s <= last; s++) cb.grow(&centre[order[s]].x, &centre[order[s]].x);
+  gm_sah::Bounds cb = gm_sah::centroid_bounds(centre, order, first, last);
   int axis = 0;
   for (int k = 1; k < 3; k++) {
     if (cb.hi[k] - cb.lo[k] > cb.hi[axis] - cb.lo[axis]) axis = k;
   }
   std::nth_element(order + first, order + middle, order + last + 1, [&](uint32_t a, uint32_t b) {
-    float ca = (&centre[a].x)[axis], cb_ = (&centre[b].x)[axis];
-    return ca < cb_ || (ca == cb_ && a < b);
+    float at_a = (&centre[a].x)[axis], at_b = (&centre[b].x)[axis];
+    return at_a < at_b || (at_a == at_b && a < b);
   });
 }
 
