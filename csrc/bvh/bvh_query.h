@@ -43,7 +43,7 @@ GM_HOST_DEVICE inline GmBvhDistanceNode gm_fetch_distance_node(const GmBvhDistan
     b.normal[1] = w1.x, b.normal[2] = w1.y, b.lateral[0] = w1.z, b.lateral[1] = w1.w;
     b.lateral[2] = w2.x, b.half[0] = w2.y, b.half[1] = w2.z, b.half[2] = w2.w;
   }
-  /* Word 6 holds the references; word 7 (the sizes) is the build's only. */
+  /* Word 6 holds the references; word 7 (sizes and first positions) is the build's only. */
   int4 w6 = __ldg(reinterpret_cast<const int4 *>(p + 6));
   n.child[0] = w6.x, n.child[1] = w6.y;
   n.count[0] = static_cast<uint32_t>(w6.z), n.count[1] = static_cast<uint32_t>(w6.w);
